@@ -1,0 +1,1 @@
+//! Benchmarks of mlinfra live in `plan.rs`.

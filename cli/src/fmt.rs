@@ -1,0 +1,109 @@
+//! `mlinfra fmt`: rewrite manifests in the canonical format.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use mlinfra_engine::config::load::{AUTO_VARS_SUFFIX, MANIFEST_SUFFIX};
+use mlinfra_engine::format::format_source;
+use mlinfra_engine::state::atomic_write;
+
+use crate::style::Style;
+
+/// Exit code of `fmt --check` when a file is not formatted (a gate for CI).
+const EXIT_UNFORMATTED: u8 = 3;
+
+fn is_manifest(p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(MANIFEST_SUFFIX) || n.ends_with(AUTO_VARS_SUFFIX))
+}
+
+fn collect(path: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
+    if path.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            let hidden = e
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.') || n == "target");
+            if recursive && !hidden {
+                collect(&e, recursive, out)?;
+            }
+        } else if is_manifest(&e) {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
+pub fn run(
+    dir: &Path,
+    paths: &[PathBuf],
+    check: bool,
+    diff: bool,
+    recursive: bool,
+    nc: bool,
+) -> Result<u8> {
+    let mut files = Vec::new();
+    let roots: Vec<PathBuf> = if paths.is_empty() {
+        vec![dir.to_path_buf()]
+    } else {
+        paths.to_vec()
+    };
+    for r in &roots {
+        collect(r, recursive, &mut files)?;
+    }
+    let st = Style::stdout(nc);
+    let mut unformatted = 0;
+    let mut errors = 0;
+    for f in &files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let formatted = match format_source(&text) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!(
+                    "{} {}: cannot format, it does not parse:\n{e}",
+                    st.red("error:"),
+                    f.display()
+                );
+                errors += 1;
+                continue;
+            }
+        };
+        if formatted == text {
+            continue;
+        }
+        unformatted += 1;
+        println!("{}", f.display());
+        if diff {
+            let d = similar::TextDiff::from_lines(&text, &formatted);
+            print!(
+                "{}",
+                d.unified_diff().context_radius(3).header(
+                    &f.display().to_string(),
+                    &format!("{} (formatted)", f.display())
+                )
+            );
+        }
+        if !check {
+            atomic_write(f, formatted.as_bytes())?;
+        }
+    }
+    if errors > 0 {
+        return Ok(crate::EXIT_ERROR);
+    }
+    Ok(if check && unformatted > 0 {
+        EXIT_UNFORMATTED
+    } else {
+        0
+    })
+}

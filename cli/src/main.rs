@@ -1,0 +1,268 @@
+//! The `mlinfra` command: argument parsing, rendering and exit codes.
+
+mod commands;
+mod fmt;
+mod render;
+mod style;
+mod workspace;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+/// Exit codes: 0 success / no changes, 1 error, 2 changes present, 3 a gate failed.
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_CHANGES: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mlinfra",
+    version,
+    about = "Infrastructure as code for ML platforms: GPU pools, feature stores, model registries and serving endpoints on AWS, Azure and GCP.",
+    after_help = "Examples:\n  mlinfra -chdir=examples/quickstart plan\n  mlinfra validate\n  mlinfra plan -out=plan.json --detailed-exitcode\n  mlinfra show plan.json"
+)]
+struct Cli {
+    /// Switch to DIR before doing anything (like `terraform -chdir`).
+    #[arg(long = "chdir", global = true, value_name = "DIR")]
+    chdir: Option<PathBuf>,
+    /// Disable colour (also: NO_COLOR=1).
+    #[arg(long = "no-color", global = true)]
+    no_color: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct VarArgs {
+    /// Set an input variable: NAME=VALUE (repeatable; complex types as HCL: 'zones=["a","b"]').
+    #[arg(long = "var", value_name = "NAME=VALUE", action = ArgAction::Append)]
+    pub var: Vec<String>,
+    /// Read input variables from an HCL file of NAME = VALUE lines (repeatable).
+    #[arg(long = "var-file", value_name = "FILE", action = ArgAction::Append)]
+    pub var_file: Vec<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Parse, evaluate and type-check the configuration; report every problem at once.
+    #[command(
+        after_help = "Examples:\n  mlinfra validate\n  mlinfra validate --json\n  mlinfra -chdir=examples/quickstart validate --var env=dev"
+    )]
+    Validate {
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rewrite *.mlinfra.hcl files in the canonical format.
+    #[command(
+        after_help = "Examples:\n  mlinfra fmt\n  mlinfra fmt --check   # exit 3 if any file would change (for CI)\n  mlinfra fmt --diff modules/serving"
+    )]
+    Fmt {
+        /// Files or directories (default: the working directory).
+        paths: Vec<PathBuf>,
+        /// Do not write; exit 3 when a file is not formatted.
+        #[arg(long)]
+        check: bool,
+        /// Show the changes as a diff.
+        #[arg(long)]
+        diff: bool,
+        /// Also format files in subdirectories.
+        #[arg(long)]
+        recursive: bool,
+    },
+    /// Show what would change: the diff of the configuration against state.
+    #[command(
+        after_help = "Examples:\n  mlinfra plan\n  mlinfra plan -out=plan.json\n  mlinfra plan --json > plan.json\n  mlinfra plan --detailed-exitcode   # exit 2 when there are changes\n  mlinfra plan --target gpu_pool.h100 --var env=dev\n  mlinfra plan --replace endpoint.fraud-scorer"
+    )]
+    Plan(commands::PlanArgs),
+    /// Render a saved plan, or the current state.
+    #[command(
+        after_help = "Examples:\n  mlinfra show plan.json\n  mlinfra show --json plan.json\n  mlinfra show"
+    )]
+    Show {
+        /// A plan saved with `plan -out`; without it, the state is shown.
+        planfile: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the dependency graph.
+    #[command(
+        after_help = "Examples:\n  mlinfra graph | dot -Tsvg > graph.svg\n  mlinfra graph --format mermaid"
+    )]
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// Describe every resource kind and its attributes; --json exports JSON Schema.
+    #[command(
+        after_help = "Examples:\n  mlinfra schema\n  mlinfra schema gpu_pool\n  mlinfra schema --json --out schema/json"
+    )]
+    Schema {
+        /// Only this kind.
+        kind: Option<String>,
+        /// Write one JSON Schema file per kind into --out.
+        #[arg(long)]
+        json: bool,
+        /// Directory for --json.
+        #[arg(long, default_value = "schema", value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Inspect and edit the state.
+    #[command(subcommand)]
+    State(commands::StateCommand),
+    /// Remove a lock left behind by a crashed run.
+    #[command(
+        name = "force-unlock",
+        after_help = "Examples:\n  mlinfra force-unlock 3f1c2a7e-…"
+    )]
+    ForceUnlock {
+        /// The lock id printed by the command that found the state locked.
+        id: String,
+    },
+    /// Print output values from the state.
+    #[command(
+        after_help = "Examples:\n  mlinfra output\n  mlinfra output endpoint_url\n  mlinfra output --json"
+    )]
+    Output {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate shell completions.
+    #[command(
+        after_help = "Examples:\n  mlinfra completions bash > /etc/bash_completion.d/mlinfra\n  mlinfra completions zsh > ~/.zfunc/_mlinfra"
+    )]
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+/// Accept Terraform's single-dash long options (`-chdir=DIR`, `-out=FILE`).
+fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
+    const LONG: &[&str] = &[
+        "chdir",
+        "out",
+        "var",
+        "var-file",
+        "target",
+        "replace",
+        "json",
+        "detailed-exitcode",
+        "refresh",
+        "refresh-only",
+        "parallelism",
+        "lock-timeout",
+        "no-color",
+        "check",
+        "diff",
+        "recursive",
+        "format",
+        "destroy",
+    ];
+    args.enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.starts_with('-') && !a.starts_with("--") {
+                let name = a[1..].split('=').next().unwrap_or("");
+                if name.len() > 1 && LONG.contains(&name) {
+                    return format!("-{a}");
+                }
+            }
+            a
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let args = normalize_args(std::env::args());
+    let matches = match Cli::command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    if let Some(dir) = &cli.chdir {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            eprintln!("error: cannot change to directory {}: {e}", dir.display());
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
+    let sub = matches.subcommand().map(|(_, m)| m.clone());
+    match run(cli, sub) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let st = style::Style::stderr(false);
+            eprintln!("{} {e:#}", st.red("error:"));
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli, sub: Option<clap::ArgMatches>) -> anyhow::Result<u8> {
+    let dir = std::env::current_dir()?;
+    let nc = cli.no_color;
+    let sub = sub.unwrap_or_default();
+    match cli.command {
+        Command::Validate { json, .. } => commands::validate(&dir, &sub, json, nc),
+        Command::Fmt {
+            paths,
+            check,
+            diff,
+            recursive,
+        } => fmt::run(&dir, &paths, check, diff, recursive, nc),
+        Command::Plan(args) => commands::plan(&dir, &sub, &args, nc),
+        Command::Show { planfile, json } => commands::show(&dir, planfile.as_deref(), json, nc),
+        Command::Graph { format, .. } => {
+            commands::graph(&dir, &sub, matches!(format, GraphFormat::Mermaid), nc)
+        }
+        Command::Schema { kind, json, out } => commands::schema(kind.as_deref(), json, &out),
+        Command::State(cmd) => commands::state(&dir, cmd, nc),
+        Command::ForceUnlock { id } => commands::force_unlock(&dir, &id, nc),
+        Command::Output { name, json } => commands::output(&dir, name.as_deref(), json, nc),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "mlinfra", &mut std::io::stdout());
+            Ok(0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_dash_long_options_are_accepted() {
+        let a = normalize_args(
+            ["mlinfra", "-chdir=x", "plan", "-out", "p.json", "-v"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        assert_eq!(
+            a,
+            vec!["mlinfra", "--chdir=x", "plan", "--out", "p.json", "-v"]
+        );
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

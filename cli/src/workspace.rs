@@ -1,0 +1,103 @@
+//! Load a configuration and its inputs, printing diagnostics the way every command does.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::ArgMatches;
+use mlinfra_engine::diag::{render, Diagnostics};
+use mlinfra_engine::run::{check_required_version, local_state_path};
+use mlinfra_engine::state::{LocalBackend, State};
+use mlinfra_engine::{collect_inputs, load, CliInput, Config, Inputs};
+
+use crate::style::Style;
+
+/// A loaded configuration with its inputs, ready to evaluate.
+pub struct Workspace {
+    pub config: Config,
+    pub inputs: Inputs,
+}
+
+/// Print diagnostics to stderr; returns whether any was an error.
+pub fn print_diagnostics(config: &Config, diags: &Diagnostics, no_color: bool) -> bool {
+    let st = Style::stderr(no_color);
+    for d in diags.iter() {
+        eprint!("{}", render(&config.sources, d, st.color));
+        eprintln!();
+    }
+    let errors = diags.error_count();
+    if errors > 0 {
+        eprintln!(
+            "{}",
+            st.red(&format!(
+                "{errors} error{} found; nothing was changed.",
+                if errors == 1 { "" } else { "s" }
+            ))
+        );
+    }
+    diags.has_errors()
+}
+
+/// The `--var` / `--var-file` arguments of a subcommand, in command-line order.
+pub fn cli_inputs(m: &ArgMatches) -> Vec<CliInput> {
+    let mut items: Vec<(usize, CliInput)> = Vec::new();
+    if let (Some(vals), Some(idx)) = (m.get_many::<String>("var"), m.indices_of("var")) {
+        items.extend(idx.zip(vals).map(|(i, v)| (i, CliInput::Var(v.clone()))));
+    }
+    if let (Some(vals), Some(idx)) = (m.get_many::<PathBuf>("var_file"), m.indices_of("var_file")) {
+        items.extend(idx.zip(vals).map(|(i, v)| (i, CliInput::File(v.clone()))));
+    }
+    items.sort_by_key(|(i, _)| *i);
+    items.into_iter().map(|(_, c)| c).collect()
+}
+
+/// Load the configuration in `dir` and its inputs. `None` when there were errors (printed).
+pub fn open(dir: &Path, inputs: &[CliInput], no_color: bool) -> Option<Workspace> {
+    let (mut config, mut diags) = load(dir);
+    let (inputs, input_diags) = collect_inputs(&mut config, inputs, std::env::vars());
+    diags.extend(input_diags);
+    diags.extend(check_required_version(&config));
+    diags.sort();
+    if print_diagnostics(&config, &diags, no_color) {
+        return None;
+    }
+    Some(Workspace { config, inputs })
+}
+
+impl Workspace {
+    pub fn backend(&self, no_color: bool) -> Option<LocalBackend> {
+        match local_state_path(&self.config) {
+            Ok(p) => Some(LocalBackend::new(p)),
+            Err(d) => {
+                let mut diags = Diagnostics::default();
+                diags.push(d);
+                print_diagnostics(&self.config, &diags, no_color);
+                None
+            }
+        }
+    }
+}
+
+/// The state backend of `dir` without evaluating anything (for state commands).
+pub fn backend_for(dir: &Path, no_color: bool) -> Result<LocalBackend> {
+    let (config, diags) = load(dir);
+    if diags.has_errors() {
+        // The state file location only needs the mlinfra block; fall back to the default.
+        if config.modules.is_empty() {
+            print_diagnostics(&config, &diags, no_color);
+        }
+    }
+    if config.modules.contains_key(&config.root_dir) {
+        if let Ok(p) = local_state_path(&config) {
+            return Ok(LocalBackend::new(p));
+        }
+    }
+    Ok(LocalBackend::new(dir.join("mlinfra.state.json")))
+}
+
+/// Read state, or a fresh empty one when there is none.
+pub fn read_state(backend: &LocalBackend) -> Result<(State, bool)> {
+    match backend.read().context("reading state")? {
+        Some(s) => Ok((s, true)),
+        None => Ok((State::new(), false)),
+    }
+}

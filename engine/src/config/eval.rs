@@ -1,0 +1,1709 @@
+//! Evaluate a loaded configuration into resource instances, providers and outputs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use hcl_edit::expr::{Expression, TraversalOperator};
+use hcl_edit::structure::{Body, Structure};
+use hcl_edit::visit::{self, Visit};
+use hcl_edit::Span as _;
+use mlinfra_schema::{kind, AttrType, BlockSchema, Cloud, KindSchema, Value};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::address::{key_literal, Address, InstanceKey, ModuleStep};
+use crate::config::expr::{Evaluator, Scope, Tracked};
+use crate::config::load::{
+    header_span, Config, Lifecycle, ModuleConfig, RefExpr, ResourceDecl, VariableDecl,
+};
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics, FileId, Span};
+
+/// Where an input variable value came from, and the raw value.
+#[derive(Clone, Debug)]
+pub struct InputValue {
+    pub raw: RawInput,
+    /// `--var`, `MLINFRA_VAR_name`, or a file name.
+    pub source: String,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub enum RawInput {
+    /// Text from the command line or environment, parsed according to the variable's type.
+    Text(String),
+    /// A value from a variables file.
+    Value(Value),
+}
+
+/// Input variables of the root module by name.
+pub type Inputs = BTreeMap<String, InputValue>;
+
+/// Attribute values recorded in prior state, by instance address.
+pub trait PriorAttributes {
+    fn attributes(&self, address: &str) -> Option<&BTreeMap<String, Value>>;
+}
+
+impl PriorAttributes for BTreeMap<String, BTreeMap<String, Value>> {
+    fn attributes(&self, address: &str) -> Option<&BTreeMap<String, Value>> {
+        self.get(address)
+    }
+}
+
+/// No prior state.
+pub struct NoPrior;
+
+impl PriorAttributes for NoPrior {
+    fn attributes(&self, _: &str) -> Option<&BTreeMap<String, Value>> {
+        None
+    }
+}
+
+pub struct EvalOptions<'a> {
+    pub inputs: &'a Inputs,
+    pub prior: &'a dyn PriorAttributes,
+    /// Instances whose computed attributes are unknown because they will be replaced.
+    pub replaced: &'a BTreeSet<String>,
+}
+
+/// One instance of a resource block after evaluation.
+#[derive(Clone, Debug)]
+pub struct ResourceInstance {
+    pub address: Address,
+    pub kind: &'static KindSchema,
+    pub cloud: Option<Cloud>,
+    /// Provider configuration key (`aws`, `aws.west`, `module.net.gcp`).
+    pub provider: Option<String>,
+    pub attrs: BTreeMap<String, Value>,
+    /// Attribute paths (dotted) whose values are sensitive.
+    pub sensitive: BTreeSet<String>,
+    /// Addresses of resource instances this one depends on.
+    pub depends_on: BTreeSet<String>,
+    pub lifecycle: Lifecycle,
+    pub timeouts: BTreeMap<String, String>,
+    pub span: Span,
+}
+
+/// A provider configuration after evaluation.
+#[derive(Clone, Debug)]
+pub struct ProviderInstance {
+    pub key: String,
+    pub cloud: Cloud,
+    pub attrs: BTreeMap<String, Value>,
+    pub sensitive: BTreeSet<String>,
+    pub span: Option<Span>,
+    /// Declared by no block; created because a resource uses the cloud.
+    pub implicit: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct OutputValue {
+    pub value: Value,
+    pub sensitive: bool,
+    pub depends_on: BTreeSet<String>,
+}
+
+/// The evaluated configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Evaluated {
+    pub resources: Vec<ResourceInstance>,
+    pub providers: Vec<ProviderInstance>,
+    pub outputs: BTreeMap<String, OutputValue>,
+    /// Root variables with their final values and sensitivity.
+    pub variables: BTreeMap<String, (Value, bool)>,
+}
+
+impl Evaluated {
+    pub fn resource(&self, address: &str) -> Option<&ResourceInstance> {
+        self.resources
+            .iter()
+            .find(|r| r.address.to_string() == address)
+    }
+}
+
+/// Evaluate `config` with the given inputs and prior state.
+pub fn evaluate(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnostics) {
+    let mut ctx = Ctx {
+        config,
+        opts,
+        out: Evaluated::default(),
+        diags: Diagnostics::default(),
+    };
+    let root = config.root();
+    let vars = ctx.root_variables(root);
+    ctx.out.variables = root
+        .variables
+        .iter()
+        .filter_map(|v| {
+            vars.get(&v.name)
+                .map(|t| (v.name.clone(), (t.value.clone(), t.sensitive)))
+        })
+        .collect();
+    let outputs = ctx.eval_module(root, &[], vars, &HashMap::new(), &BTreeSet::new());
+    for o in &root.outputs {
+        if let Some(t) = outputs.get(&o.name) {
+            ctx.out.outputs.insert(
+                o.name.clone(),
+                OutputValue {
+                    value: t.value.clone(),
+                    sensitive: t.sensitive,
+                    depends_on: t.deps.clone(),
+                },
+            );
+        }
+    }
+    ctx.diags.sort();
+    (ctx.out, ctx.diags)
+}
+
+struct Ctx<'c> {
+    config: &'c Config,
+    opts: &'c EvalOptions<'c>,
+    out: Evaluated,
+    diags: Diagnostics,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Node {
+    Local(usize),
+    Provider(usize),
+    Resource(usize),
+    Module(usize),
+    Output(usize),
+}
+
+/// The mutable name tables of one module instance.
+#[derive(Default)]
+struct Tables {
+    vars: HashMap<String, Tracked>,
+    locals: HashMap<String, Tracked>,
+    modules: HashMap<String, Tracked>,
+    module_resources: HashMap<String, BTreeSet<String>>,
+    resources: HashMap<(String, String), Tracked>,
+    outputs: HashMap<String, Tracked>,
+    declared: BTreeSet<String>,
+}
+
+impl Tables {
+    fn scope<'s>(&'s self, module: &'s ModuleConfig, root_dir: &'s std::path::Path) -> Scope<'s> {
+        Scope {
+            vars: Some(&self.vars),
+            locals: Some(&self.locals),
+            modules: Some(&self.modules),
+            resources: Some(&self.resources),
+            declared: Some(&self.declared),
+            module_dir: Some(module.dir.as_path()),
+            root_dir: Some(root_dir),
+            ..Default::default()
+        }
+    }
+}
+
+/// Collects `local.x`, `module.x` and `kind.name` references of an expression.
+struct RefCollector<'a> {
+    refs: &'a mut Vec<String>,
+}
+
+impl Visit for RefCollector<'_> {
+    fn visit_traversal(&mut self, t: &hcl_edit::expr::Traversal) {
+        if let Expression::Variable(root) = &t.expr {
+            if let Some(TraversalOperator::GetAttr(name)) = t.operators.first().map(|o| o.value()) {
+                let root = root.as_str();
+                if root == "local" || root == "module" || kind(root).is_some() {
+                    self.refs.push(format!("{root}.{}", name.as_str()));
+                }
+            }
+        }
+        visit::visit_traversal(self, t);
+    }
+}
+
+fn refs_in_expr(e: &Expression, out: &mut Vec<String>) {
+    RefCollector { refs: out }.visit_expr(e);
+}
+
+fn refs_in_body(b: &Body, out: &mut Vec<String>) {
+    RefCollector { refs: out }.visit_body(b);
+}
+
+fn module_prefix(path: &[ModuleStep]) -> String {
+    path.iter().map(|s| format!("{s}.")).collect()
+}
+
+const PROVIDER_ATTRS: &[(&str, &[&str])] = &[
+    (
+        "aws",
+        &[
+            "alias",
+            "region",
+            "profile",
+            "assume_role",
+            "endpoint",
+            "endpoints",
+            "default_tags",
+        ],
+    ),
+    (
+        "azure",
+        &[
+            "alias",
+            "subscription_id",
+            "tenant_id",
+            "location",
+            "resource_group",
+            "endpoint",
+        ],
+    ),
+    ("gcp", &["alias", "project", "region", "zone", "endpoint"]),
+];
+
+impl Ctx<'_> {
+    fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn take(&mut self, ev: Evaluator) {
+        for d in ev.diags {
+            self.diags.push(d);
+        }
+    }
+
+    // ---- variables -------------------------------------------------------------------
+
+    fn root_variables(&mut self, root: &ModuleConfig) -> HashMap<String, Tracked> {
+        let mut out = HashMap::new();
+        for (name, input) in self.opts.inputs {
+            if !root.variables.iter().any(|v| &v.name == name) {
+                let declared: Vec<&str> = root.variables.iter().map(|v| v.name.as_str()).collect();
+                let help = did_you_mean(name, declared.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"));
+                let d = if input.source == "--var" {
+                    Diagnostic::error(format!(
+                        "variable `{name}` (from {}) is not declared",
+                        input.source
+                    ))
+                } else {
+                    Diagnostic::warning(format!(
+                        "value for undeclared variable `{name}` (from {}) is ignored",
+                        input.source
+                    ))
+                };
+                if !input.source.starts_with("MLINFRA_VAR_") {
+                    self.err(d.at(input.span).maybe_help(help.or_else(|| {
+                        Some(format!(
+                            "declare it: variable \"{name}\" {{ type = string }}"
+                        ))
+                    })));
+                }
+            }
+        }
+        for v in &root.variables {
+            let value = match self.opts.inputs.get(&v.name) {
+                Some(input) => match self.input_to_value(v, input) {
+                    Some(val) => Some((val, input.source.clone(), input.span)),
+                    None => continue,
+                },
+                None => None,
+            };
+            if let Some(t) = self.finish_variable(
+                v,
+                value.map(|(val, src, span)| (Tracked::plain(val), src, span)),
+            ) {
+                out.insert(v.name.clone(), t);
+            }
+        }
+        out
+    }
+
+    fn input_to_value(&mut self, v: &VariableDecl, input: &InputValue) -> Option<Value> {
+        match &input.raw {
+            RawInput::Value(val) => Some(val.clone()),
+            RawInput::Text(text) => match &v.ty {
+                AttrType::String | AttrType::Any => Some(Value::String(text.clone())),
+                AttrType::Number | AttrType::Bool => Some(Value::String(text.clone())),
+                _ => match hcl_edit::parser::parse_expr(text) {
+                    Ok(e) => {
+                        let scope = Scope {
+                            no_references: Some("a variable value"),
+                            ..Default::default()
+                        };
+                        let mut ev = Evaluator::new(&scope, v.file);
+                        let r = ev.try_eval(&e);
+                        if r.is_err() {
+                            self.err(
+                                Diagnostic::error(format!(
+                                    "invalid value for variable `{}` from {}",
+                                    v.name, input.source
+                                ))
+                                .at(input.span.or(Some(v.span)))
+                                .expected(format!("a literal of type {}", v.ty)),
+                            );
+                            return None;
+                        }
+                        r.ok()
+                    }
+                    Err(e) => {
+                        self.err(
+                            Diagnostic::error(format!(
+                                "cannot parse the value of variable `{}` from {}: {}",
+                                v.name,
+                                input.source,
+                                e.message().lines().next().unwrap_or("")
+                            ))
+                            .at(input.span.or(Some(v.span)))
+                            .expected(format!("an HCL literal of type {}, e.g. [\"a\", \"b\"] or {{ key = \"value\" }}", v.ty)),
+                        );
+                        None
+                    }
+                },
+            },
+        }
+    }
+
+    /// Apply default, type conversion and validations to a variable's value.
+    fn finish_variable(
+        &mut self,
+        v: &VariableDecl,
+        given: Option<(Tracked, String, Option<Span>)>,
+    ) -> Option<Tracked> {
+        let (mut tracked, source, at) = match given {
+            Some(g) => g,
+            None => match &v.default {
+                Some(d) => {
+                    let scope = Scope {
+                        no_references: Some("a variable default"),
+                        ..Default::default()
+                    };
+                    let mut ev = Evaluator::new(&scope, v.file);
+                    let val = ev.eval(d);
+                    let span = d.span().map(|r| Span::new(v.file, r));
+                    self.take(ev);
+                    (Tracked::plain(val), "its default".to_string(), span)
+                }
+                None => {
+                    self.err(
+                        Diagnostic::error(format!("no value for required variable `{}`", v.name))
+                            .at(Some(v.span))
+                            .expected(format!("a value of type {}", v.ty))
+                            .help(format!(
+                                "pass --var {0}=VALUE, set MLINFRA_VAR_{0}, put it in a *.auto.mlinfra.vars file, or give the variable a default",
+                                v.name
+                            )),
+                    );
+                    return None;
+                }
+            },
+        };
+        match v.ty.convert(&tracked.value) {
+            Ok(val) => tracked.value = val,
+            Err(m) => {
+                self.err(
+                    Diagnostic::error(format!(
+                        "invalid value for variable `{}` (from {source}): {m}",
+                        v.name
+                    ))
+                    .at(at.or(Some(v.span)))
+                    .expected(format!("a value of type {}", v.ty))
+                    .note(format!(
+                        "variable `{}` is declared at {}",
+                        v.name,
+                        self.config.sources.location(v.span)
+                    )),
+                );
+                return None;
+            }
+        }
+        if tracked.value == Value::Null && !v.nullable {
+            self.err(
+                Diagnostic::error(format!("variable `{}` must not be null", v.name))
+                    .at(at.or(Some(v.span)))
+                    .help("give it a value, or set nullable = true"),
+            );
+            return None;
+        }
+        tracked.sensitive |= v.sensitive;
+        // Validations see only this variable.
+        let mut only = HashMap::new();
+        only.insert(v.name.clone(), tracked.clone());
+        for rule in &v.validations {
+            let scope = Scope {
+                vars: Some(&only),
+                ..Default::default()
+            };
+            let mut ev = Evaluator::new(&scope, v.file);
+            let cond = ev.eval(&rule.condition);
+            let msg = ev.eval(&rule.error_message);
+            self.take(ev);
+            match cond {
+                Value::Bool(true) | Value::Unknown => {}
+                Value::Bool(false) => {
+                    let shown = if v.sensitive {
+                        "(sensitive value)".to_string()
+                    } else {
+                        tracked.value.to_hcl()
+                    };
+                    self.err(
+                        Diagnostic::error(format!(
+                            "invalid value for variable `{}`: {}",
+                            v.name, msg
+                        ))
+                        .at(rule.condition.span().map(|r| Span::new(v.file, r)))
+                        .note(format!("the value {shown} came from {source}"))
+                        .help("change the value to satisfy the validation condition"),
+                    );
+                    return None;
+                }
+                other => self.err(
+                    Diagnostic::error(format!(
+                        "validation condition is a {}, not a bool",
+                        other.type_name()
+                    ))
+                    .at(rule.condition.span().map(|r| Span::new(v.file, r)))
+                    .expected("a bool expression"),
+                ),
+            }
+        }
+        Some(tracked)
+    }
+
+    // ---- modules ---------------------------------------------------------------------
+
+    fn eval_module(
+        &mut self,
+        module: &ModuleConfig,
+        path: &[ModuleStep],
+        vars: HashMap<String, Tracked>,
+        provider_map: &HashMap<String, String>,
+        extra_deps: &BTreeSet<String>,
+    ) -> HashMap<String, Tracked> {
+        let mut t = Tables {
+            vars,
+            ..Default::default()
+        };
+        for v in &module.variables {
+            t.declared.insert(format!("var.{}", v.name));
+        }
+        for l in &module.locals {
+            t.declared.insert(format!("local.{}", l.name));
+        }
+        for r in &module.resources {
+            t.declared.insert(format!("{}.{}", r.kind.name, r.name));
+        }
+        for m in &module.module_calls {
+            t.declared.insert(format!("module.{}", m.name));
+        }
+
+        // Provider keys visible in this module: inherited, then declared here.
+        let prefix = module_prefix(path);
+        let mut providers = provider_map.clone();
+        for p in &module.providers {
+            providers.insert(p.key(), format!("{prefix}{}", p.key()));
+        }
+
+        let (graph, nodes) = self.declaration_graph(module);
+        let order = petgraph::algo::tarjan_scc(&graph);
+        let mut skipped: BTreeSet<usize> = BTreeSet::new();
+        for scc in &order {
+            let self_loop = scc.len() == 1 && graph.contains_edge(scc[0], scc[0]);
+            if scc.len() > 1 || self_loop {
+                let mut names: Vec<(Span, String)> = scc
+                    .iter()
+                    .map(|n| self.node_label(module, nodes[n.index()], &prefix))
+                    .collect();
+                names.sort_by_key(|(s, _)| (s.file, s.start));
+                let list: Vec<String> = names.iter().map(|(_, n)| n.clone()).collect();
+                let mut cycle = list.clone();
+                cycle.push(list[0].clone());
+                self.err(
+                    Diagnostic::error(format!("dependency cycle between {}", list.join(", ")))
+                        .at(Some(names[0].0))
+                        .note(format!("cycle: {}", cycle.join(" → ")))
+                        .help("break the cycle: one of these must not refer (directly or through locals) to another"),
+                );
+                skipped.extend(scc.iter().map(|n| n.index()));
+            }
+        }
+        for scc in order {
+            for n in scc {
+                if skipped.contains(&n.index()) {
+                    continue;
+                }
+                match nodes[n.index()] {
+                    Node::Local(i) => {
+                        let l = &module.locals[i];
+                        let scope = t.scope(module, &self.config.root_dir);
+                        let mut ev = Evaluator::new(&scope, l.file);
+                        let value = ev.eval(&l.expr);
+                        let tracked = Tracked {
+                            value,
+                            deps: std::mem::take(&mut ev.deps),
+                            sensitive: ev.sensitive,
+                        };
+                        self.take(ev);
+                        t.locals.insert(l.name.clone(), tracked);
+                    }
+                    Node::Provider(i) => self.eval_provider(module, i, &t, &prefix),
+                    Node::Resource(i) => {
+                        let decl = &module.resources[i];
+                        let value =
+                            self.eval_resource(module, decl, path, &t, &providers, extra_deps);
+                        t.resources
+                            .insert((decl.kind.name.to_string(), decl.name.clone()), value);
+                    }
+                    Node::Module(i) => {
+                        self.eval_module_call(module, i, path, &mut t, &providers, extra_deps)
+                    }
+                    Node::Output(i) => {
+                        let o = &module.outputs[i];
+                        let Some(expr) = &o.value else { continue };
+                        let scope = t.scope(module, &self.config.root_dir);
+                        let mut ev = Evaluator::new(&scope, o.file);
+                        let value = ev.eval(expr);
+                        let tracked = Tracked {
+                            value,
+                            deps: std::mem::take(&mut ev.deps),
+                            sensitive: ev.sensitive || o.sensitive,
+                        };
+                        if ev.sensitive && !o.sensitive {
+                            ev.diags.push(
+                                Diagnostic::error(format!(
+                                    "output `{}` refers to sensitive values",
+                                    o.name
+                                ))
+                                .at(Some(o.span))
+                                .help(
+                                    "add sensitive = true to the output so its value is redacted",
+                                ),
+                            );
+                        }
+                        self.take(ev);
+                        t.outputs.insert(o.name.clone(), tracked);
+                    }
+                }
+            }
+        }
+        t.outputs
+    }
+
+    fn node_label(&self, module: &ModuleConfig, n: Node, prefix: &str) -> (Span, String) {
+        match n {
+            Node::Local(i) => (
+                module.locals[i].span,
+                format!("{prefix}local.{}", module.locals[i].name),
+            ),
+            Node::Provider(i) => (
+                module.providers[i].span,
+                format!("{prefix}provider.{}", module.providers[i].key()),
+            ),
+            Node::Resource(i) => (
+                module.resources[i].span,
+                format!(
+                    "{prefix}{}.{}",
+                    module.resources[i].kind.name, module.resources[i].name
+                ),
+            ),
+            Node::Module(i) => (
+                module.module_calls[i].span,
+                format!("{prefix}module.{}", module.module_calls[i].name),
+            ),
+            Node::Output(i) => (
+                module.outputs[i].span,
+                format!("{prefix}output.{}", module.outputs[i].name),
+            ),
+        }
+    }
+
+    /// Nodes for every declaration, with an edge from each to what it refers to.
+    fn declaration_graph(&self, module: &ModuleConfig) -> (DiGraph<(), ()>, Vec<Node>) {
+        let mut g = DiGraph::new();
+        let mut nodes = Vec::new();
+        let mut by_name: HashMap<String, NodeIndex> = HashMap::new();
+        let mut add = |g: &mut DiGraph<(), ()>, n: Node, name: Option<String>| {
+            let idx = g.add_node(());
+            nodes.push(n);
+            if let Some(name) = name {
+                by_name.insert(name, idx);
+            }
+            idx
+        };
+        let mut refs: Vec<(NodeIndex, Vec<String>)> = Vec::new();
+        for (i, l) in module.locals.iter().enumerate() {
+            let idx = add(&mut g, Node::Local(i), Some(format!("local.{}", l.name)));
+            let mut r = Vec::new();
+            refs_in_expr(&l.expr, &mut r);
+            refs.push((idx, r));
+        }
+        let mut provider_nodes = Vec::new();
+        for (i, p) in module.providers.iter().enumerate() {
+            let idx = add(&mut g, Node::Provider(i), None);
+            provider_nodes.push(idx);
+            let mut r = Vec::new();
+            refs_in_body(&p.body, &mut r);
+            refs.push((idx, r));
+        }
+        for (i, res) in module.resources.iter().enumerate() {
+            let idx = add(
+                &mut g,
+                Node::Resource(i),
+                Some(format!("{}.{}", res.kind.name, res.name)),
+            );
+            let mut r = Vec::new();
+            refs_in_body(&res.body, &mut r);
+            for e in res.count.iter().chain(res.for_each.iter()) {
+                refs_in_expr(e, &mut r);
+            }
+            r.extend(
+                res.depends_on
+                    .iter()
+                    .filter(|d| d.parts.len() >= 2)
+                    .map(|d| format!("{}.{}", d.parts[0], d.parts[1])),
+            );
+            for p in &provider_nodes {
+                g.add_edge(idx, *p, ());
+            }
+            refs.push((idx, r));
+        }
+        for (i, m) in module.module_calls.iter().enumerate() {
+            let idx = add(&mut g, Node::Module(i), Some(format!("module.{}", m.name)));
+            let mut r = Vec::new();
+            refs_in_body(&m.body, &mut r);
+            for e in m.count.iter().chain(m.for_each.iter()) {
+                refs_in_expr(e, &mut r);
+            }
+            r.extend(
+                m.depends_on
+                    .iter()
+                    .filter(|d| d.parts.len() >= 2)
+                    .map(|d| format!("{}.{}", d.parts[0], d.parts[1])),
+            );
+            for p in &provider_nodes {
+                g.add_edge(idx, *p, ());
+            }
+            refs.push((idx, r));
+        }
+        for (i, o) in module.outputs.iter().enumerate() {
+            let idx = add(&mut g, Node::Output(i), None);
+            let mut r = Vec::new();
+            if let Some(e) = &o.value {
+                refs_in_expr(e, &mut r);
+            }
+            refs.push((idx, r));
+        }
+        for (from, names) in refs {
+            for name in names {
+                if let Some(to) = by_name.get(&name) {
+                    g.update_edge(from, *to, ());
+                }
+            }
+        }
+        (g, nodes)
+    }
+
+    fn eval_provider(&mut self, module: &ModuleConfig, i: usize, t: &Tables, prefix: &str) {
+        let p = &module.providers[i];
+        let Some(cloud) = Cloud::parse(&p.cloud) else {
+            return;
+        };
+        let allowed = PROVIDER_ATTRS
+            .iter()
+            .find(|(c, _)| *c == p.cloud)
+            .map(|(_, a)| *a)
+            .unwrap_or(&[]);
+        let scope = t.scope(module, &self.config.root_dir);
+        let mut ev = Evaluator::new(&scope, p.file);
+        let mut attrs = BTreeMap::new();
+        let mut sensitive = BTreeSet::new();
+        for s in p.body.iter() {
+            match s {
+                Structure::Attribute(a) => {
+                    let name = a.key.as_str();
+                    if !allowed.contains(&name) {
+                        ev.diags.push(
+                            Diagnostic::error(format!(
+                                "unknown attribute `{name}` in provider \"{}\"",
+                                p.cloud
+                            ))
+                            .at(a.key.span().map(|r| Span::new(p.file, r)))
+                            .expected(format!("one of {}", allowed.join(", ")))
+                            .maybe_help(
+                                did_you_mean(name, allowed.iter().copied())
+                                    .map(|s| format!("did you mean `{s}`?")),
+                            ),
+                        );
+                        continue;
+                    }
+                    ev.reset_tracking();
+                    let v = ev.eval(&a.value);
+                    if ev.sensitive {
+                        sensitive.insert(name.to_string());
+                    }
+                    attrs.insert(name.to_string(), v);
+                }
+                Structure::Block(b) if b.ident.as_str() == "endpoints" && p.cloud == "aws" => {
+                    let mut m = BTreeMap::new();
+                    for s in b.body.iter() {
+                        if let Structure::Attribute(a) = s {
+                            m.insert(a.key.as_str().to_string(), ev.eval(&a.value));
+                        }
+                    }
+                    attrs.insert("endpoints".to_string(), Value::Map(m));
+                }
+                Structure::Block(b) => ev.diags.push(
+                    Diagnostic::error(format!(
+                        "unexpected block `{}` in provider \"{}\"",
+                        b.ident.as_str(),
+                        p.cloud
+                    ))
+                    .at(Some(header_span(b, p.file))),
+                ),
+            }
+        }
+        attrs.remove("alias");
+        self.take(ev);
+        self.out.providers.push(ProviderInstance {
+            key: format!("{prefix}{}", p.key()),
+            cloud,
+            attrs,
+            sensitive,
+            span: Some(p.span),
+            implicit: false,
+        });
+    }
+
+    /// Expand `count` / `for_each` into instance keys with their `each` / `count.index` values.
+    #[allow(clippy::type_complexity)]
+    fn expand(
+        &mut self,
+        count: Option<&Expression>,
+        for_each: Option<&Expression>,
+        file: FileId,
+        scope: &Scope,
+        what: &str,
+    ) -> Option<Vec<(Option<InstanceKey>, Option<(Value, Value)>, Option<usize>)>> {
+        if let Some(e) = count {
+            let mut ev = Evaluator::new(scope, file);
+            let v = ev.try_eval(e);
+            let span = e.span().map(|r| Span::new(file, r));
+            self.take(ev);
+            let v = v.ok()?;
+            return match v {
+                Value::Number(n) if n >= 0.0 && n.fract() == 0.0 => Some(
+                    (0..n as usize)
+                        .map(|i| (Some(InstanceKey::Index(i)), None, Some(i)))
+                        .collect(),
+                ),
+                Value::Unknown => {
+                    self.err(
+                        Diagnostic::error(format!("count of {what} depends on values known only after apply"))
+                            .at(span)
+                            .help("count must be known at plan time; use a variable or a literal, or -target the dependency first"),
+                    );
+                    None
+                }
+                other => {
+                    self.err(
+                        Diagnostic::error(format!("invalid count for {what}: {}", other.to_hcl()))
+                            .at(span)
+                            .expected("a whole number ≥ 0"),
+                    );
+                    None
+                }
+            };
+        }
+        if let Some(e) = for_each {
+            let mut ev = Evaluator::new(scope, file);
+            let v = ev.try_eval(e);
+            let sensitive = ev.sensitive;
+            let span = e.span().map(|r| Span::new(file, r));
+            self.take(ev);
+            let v = v.ok()?;
+            if sensitive {
+                self.err(
+                    Diagnostic::error(format!("for_each of {what} uses sensitive values"))
+                        .at(span)
+                        .help(
+                            "instance keys appear in addresses and output; they cannot be secret",
+                        ),
+                );
+                return None;
+            }
+            return match v {
+                Value::Map(m) => Some(
+                    m.into_iter()
+                        .map(|(k, v)| {
+                            (
+                                Some(InstanceKey::Key(k.clone())),
+                                Some((Value::String(k), v)),
+                                None,
+                            )
+                        })
+                        .collect(),
+                ),
+                Value::List(items) => {
+                    let mut out = Vec::new();
+                    for item in items {
+                        match item {
+                            Value::String(s) => {
+                                if !out
+                                    .iter()
+                                    .any(|(k, _, _)| k == &Some(InstanceKey::Key(s.clone())))
+                                {
+                                    out.push((
+                                        Some(InstanceKey::Key(s.clone())),
+                                        Some((Value::String(s.clone()), Value::String(s))),
+                                        None,
+                                    ));
+                                }
+                            }
+                            Value::Unknown => {
+                                self.err(
+                                    Diagnostic::error(format!(
+                                        "for_each of {what} has elements known only after apply"
+                                    ))
+                                    .at(span),
+                                );
+                                return None;
+                            }
+                            other => {
+                                self.err(
+                                    Diagnostic::error(format!(
+                                        "for_each of {what} has a {} element",
+                                        other.type_name()
+                                    ))
+                                    .at(span)
+                                    .expected("a map, or a set/list of strings")
+                                    .help("build a map: { for x in … : x.name => x }"),
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                    Some(out)
+                }
+                Value::Unknown => {
+                    self.err(
+                        Diagnostic::error(format!("for_each of {what} depends on values known only after apply"))
+                            .at(span)
+                            .help("for_each keys must be known at plan time; derive them from variables or literals"),
+                    );
+                    None
+                }
+                other => {
+                    self.err(
+                        Diagnostic::error(format!(
+                            "invalid for_each for {what}: a {}",
+                            other.type_name()
+                        ))
+                        .at(span)
+                        .expected("a map, or a set/list of strings"),
+                    );
+                    None
+                }
+            };
+        }
+        Some(vec![(None, None, None)])
+    }
+
+    fn resolve_dep_refs(&mut self, refs: &[RefExpr], t: &Tables, out: &mut BTreeSet<String>) {
+        for r in refs {
+            let text = r.text();
+            if r.parts.len() == 2 && r.parts[0] == "module" {
+                match t.module_resources.get(&r.parts[1]) {
+                    Some(set) => out.extend(set.iter().cloned()),
+                    None if t.declared.contains(&text) => {}
+                    None => self.unknown_dep(r, t),
+                }
+            } else if r.parts.len() == 2 && kind(&r.parts[0]).is_some() {
+                match t.resources.get(&(r.parts[0].clone(), r.parts[1].clone())) {
+                    Some(tr) => out.extend(tr.deps.iter().cloned()),
+                    None if t.declared.contains(&text) => {}
+                    None => self.unknown_dep(r, t),
+                }
+            } else {
+                self.err(
+                    Diagnostic::error(format!(
+                        "depends_on entry `{text}` is not a resource or module"
+                    ))
+                    .at(Some(r.span))
+                    .expected("KIND.NAME or module.NAME"),
+                );
+            }
+        }
+    }
+
+    fn unknown_dep(&mut self, r: &RefExpr, t: &Tables) {
+        let text = r.text();
+        let help = did_you_mean(&text, t.declared.iter().map(String::as_str))
+            .map(|s| format!("did you mean `{s}`?"));
+        self.err(
+            Diagnostic::error(format!("depends_on refers to undeclared `{text}`"))
+                .at(Some(r.span))
+                .maybe_help(help),
+        );
+    }
+
+    /// Resolve the provider of a resource: (cloud, global provider key).
+    fn resolve_provider(
+        &mut self,
+        decl: &ResourceDecl,
+        cloud_attr: Option<Cloud>,
+        providers: &HashMap<String, String>,
+    ) -> Option<(Cloud, String)> {
+        if let Some(r) = &decl.provider {
+            let Some(cloud) = r.parts.first().and_then(|c| Cloud::parse(c)) else {
+                self.err(
+                    Diagnostic::error(format!("`{}` is not a provider", r.text()))
+                        .at(Some(r.span))
+                        .expected("aws, azure, gcp, or an alias like aws.west"),
+                );
+                return None;
+            };
+            let key = r.text();
+            if let Some(c) = cloud_attr {
+                if c != cloud {
+                    self.err(
+                        Diagnostic::error(format!("cloud = \"{c}\" contradicts provider = {key}"))
+                            .at(Some(r.span))
+                            .help("remove `cloud`; the provider decides it"),
+                    );
+                }
+            }
+            return match providers.get(&key) {
+                Some(global) => Some((cloud, global.clone())),
+                None if r.parts.len() == 1 => Some((cloud, self.implicit_provider(cloud))),
+                None => {
+                    let known: Vec<&str> = providers.keys().map(String::as_str).collect();
+                    self.err(
+                        Diagnostic::error(format!("provider `{key}` is not configured"))
+                            .at(Some(r.span))
+                            .maybe_help(
+                                did_you_mean(&key, known.iter().copied())
+                                    .map(|s| format!("did you mean `{s}`?"))
+                                    .or_else(|| {
+                                        Some(format!(
+                                            "declare it: provider \"{}\" {{ alias = \"{}\" … }}",
+                                            r.parts[0],
+                                            r.parts.get(1).cloned().unwrap_or_default()
+                                        ))
+                                    }),
+                            ),
+                    );
+                    None
+                }
+            };
+        }
+        let cloud = cloud_attr?;
+        let key = cloud.as_str().to_string();
+        Some(match providers.get(&key) {
+            Some(global) => (cloud, global.clone()),
+            None => (cloud, self.implicit_provider(cloud)),
+        })
+    }
+
+    fn implicit_provider(&mut self, cloud: Cloud) -> String {
+        let key = cloud.as_str().to_string();
+        if !self.out.providers.iter().any(|p| p.key == key) {
+            self.out.providers.push(ProviderInstance {
+                key: key.clone(),
+                cloud,
+                attrs: BTreeMap::new(),
+                sensitive: BTreeSet::new(),
+                span: None,
+                implicit: true,
+            });
+        }
+        key
+    }
+
+    fn eval_resource(
+        &mut self,
+        module: &ModuleConfig,
+        decl: &ResourceDecl,
+        path: &[ModuleStep],
+        t: &Tables,
+        providers: &HashMap<String, String>,
+        extra_deps: &BTreeSet<String>,
+    ) -> Tracked {
+        let base_scope = t.scope(module, &self.config.root_dir);
+        let what = format!("{}.{}", decl.kind.name, decl.name);
+        let Some(instances) = self.expand(
+            decl.count.as_ref(),
+            decl.for_each.as_ref(),
+            decl.file,
+            &base_scope,
+            &what,
+        ) else {
+            return Tracked::plain(Value::Unknown);
+        };
+        let mut explicit = extra_deps.clone();
+        self.resolve_dep_refs(&decl.depends_on, t, &mut explicit);
+        let multi = decl.count.is_some() || decl.for_each.is_some();
+        let mut result_list = Vec::new();
+        let mut result_map = BTreeMap::new();
+        let mut result_single = Value::Unknown;
+        let mut all = BTreeSet::new();
+        let mut any_sensitive = false;
+        for (key, each, count_index) in instances {
+            let address = Address {
+                module: path.to_vec(),
+                kind: decl.kind.name.to_string(),
+                name: decl.name.clone(),
+                key: key.clone(),
+            };
+            let addr_s = address.to_string();
+            let scope = Scope {
+                each: each.clone(),
+                count_index,
+                ..t.scope(module, &self.config.root_dir)
+            };
+            let mut ev = Evaluator::new(&scope, decl.file);
+            let mut inst_deps = BTreeSet::new();
+            let mut attrs = BTreeMap::new();
+            let mut sensitive = BTreeSet::new();
+
+            // The cloud comes first: attribute checks depend on it.
+            let mut cloud_attr = None;
+            if let Some(a) = decl.body.get_attribute("cloud") {
+                ev.reset_tracking();
+                let v = ev.eval(&a.value);
+                inst_deps.extend(ev.deps.iter().cloned());
+                match &v {
+                    Value::String(s) => match Cloud::parse(s) {
+                        Some(c) => cloud_attr = Some(c),
+                        None => ev.diags.push(
+                            Diagnostic::error(format!("unknown cloud \"{s}\""))
+                                .at(a.value.span().map(|r| Span::new(decl.file, r)))
+                                .expected("one of \"aws\", \"azure\", \"gcp\"")
+                                .maybe_help(
+                                    did_you_mean(s, ["aws", "azure", "gcp"])
+                                        .map(|c| format!("did you mean \"{c}\"?")),
+                                ),
+                        ),
+                    },
+                    Value::Unknown => {}
+                    other => ev.diags.push(
+                        Diagnostic::error(format!(
+                            "cloud must be a string, found {}",
+                            other.type_name()
+                        ))
+                        .at(a.value.span().map(|r| Span::new(decl.file, r)))
+                        .expected("\"aws\", \"azure\" or \"gcp\""),
+                    ),
+                }
+            }
+            // A gpu_pool inherits its cluster's cloud.
+            if decl.kind.name == "gpu_pool" && cloud_attr.is_none() && decl.provider.is_none() {
+                if let Some(a) = decl.body.get_attribute("cluster") {
+                    let v = ev.eval(&a.value);
+                    if let Some(c) = v
+                        .as_map()
+                        .and_then(|m| m.get("cloud"))
+                        .and_then(Value::as_str)
+                        .and_then(Cloud::parse)
+                    {
+                        cloud_attr = Some(c);
+                    }
+                }
+            }
+            let mut cloud = None;
+            let mut provider_key = None;
+            if decl.kind.has_cloud() {
+                let has_cloud_source = decl.provider.is_some()
+                    || decl.body.get_attribute("cloud").is_some()
+                    || cloud_attr.is_some();
+                if !has_cloud_source {
+                    ev.diags.push(
+                        Diagnostic::error(format!("{what} does not say which cloud it is on"))
+                            .at(Some(decl.span))
+                            .expected(
+                                "cloud = \"aws\" | \"azure\" | \"gcp\", or provider = aws.ALIAS",
+                            )
+                            .help(if decl.kind.name == "gpu_pool" {
+                                "set cluster = cluster.NAME; the pool inherits the cluster's cloud"
+                            } else {
+                                "add cloud = \"aws\" (or azure, gcp) to the block"
+                            }),
+                    );
+                } else {
+                    if let Some((c, key)) = self.resolve_provider(decl, cloud_attr, providers) {
+                        cloud = Some(c);
+                        provider_key = Some(key);
+                    }
+                }
+            }
+
+            let block_name = match &key {
+                None => decl.name.clone(),
+                Some(InstanceKey::Index(i)) => format!("{}-{i}", decl.name),
+                Some(InstanceKey::Key(k)) => format!("{}-{k}", decl.name),
+            };
+            let mut deps_acc = BTreeSet::new();
+            let mut body_ctx = BodyCtx {
+                ev: &mut ev,
+                cloud,
+                kind: decl.kind,
+                what: &what,
+                deps: &mut deps_acc,
+                sensitive: &mut sensitive,
+            };
+            body_ctx.eval_block(&decl.body, &decl.kind.body, "", &mut attrs, decl.span, true);
+            inst_deps.extend(deps_acc);
+
+            // Fill in what the manifest left out.
+            if decl.kind.attribute("name").is_some() && !attrs.contains_key("name") {
+                attrs.insert("name".into(), Value::String(block_name));
+            }
+            if let Some(c) = cloud {
+                attrs.insert("cloud".into(), Value::String(c.as_str().to_string()));
+            }
+            let provider_attrs = provider_key
+                .as_ref()
+                .and_then(|k| self.out.providers.iter().find(|p| &p.key == k))
+                .map(|p| p.attrs.clone())
+                .unwrap_or_default();
+            let prior = if self.opts.replaced.contains(&addr_s) {
+                None
+            } else {
+                self.opts.prior.attributes(&addr_s)
+            };
+            for a in &decl.kind.body.attributes {
+                if !a.computed || !a.applies_to(cloud) {
+                    continue;
+                }
+                let unset = matches!(attrs.get(a.name), None | Some(Value::Null));
+                if !unset {
+                    continue;
+                }
+                let from_provider = match a.name {
+                    "region" => provider_attrs
+                        .get("region")
+                        .or(provider_attrs.get("location")),
+                    "location" => provider_attrs
+                        .get("location")
+                        .or(provider_attrs.get("region")),
+                    _ => None,
+                };
+                let v = match (prior.and_then(|p| p.get(a.name)), from_provider) {
+                    (_, Some(v)) if !a.read_only => v.clone(),
+                    (Some(v), _) => v.clone(),
+                    _ => Value::Unknown,
+                };
+                attrs.insert(a.name.to_string(), v);
+            }
+            inst_deps.extend(explicit.iter().cloned());
+            inst_deps.remove(&addr_s);
+            let diags = std::mem::take(&mut ev.diags);
+            drop(ev);
+            for d in diags {
+                self.diags.push(d);
+            }
+
+            let value = Value::Map(attrs.clone());
+            if !sensitive.is_empty() {
+                any_sensitive = true;
+            }
+            match &key {
+                None => result_single = value,
+                Some(InstanceKey::Index(_)) => result_list.push(value),
+                Some(InstanceKey::Key(k)) => {
+                    result_map.insert(k.clone(), value);
+                }
+            }
+            all.insert(addr_s);
+            self.out.resources.push(ResourceInstance {
+                address,
+                kind: decl.kind,
+                cloud,
+                provider: provider_key,
+                attrs,
+                sensitive,
+                depends_on: inst_deps,
+                lifecycle: decl.lifecycle.clone(),
+                timeouts: decl.timeouts.clone(),
+                span: decl.span,
+            });
+        }
+        let value = if !multi {
+            result_single
+        } else if decl.count.is_some() {
+            Value::List(result_list)
+        } else {
+            Value::Map(result_map)
+        };
+        Tracked {
+            value,
+            deps: all,
+            sensitive: any_sensitive,
+        }
+    }
+
+    fn eval_module_call(
+        &mut self,
+        module: &ModuleConfig,
+        i: usize,
+        path: &[ModuleStep],
+        t: &mut Tables,
+        providers: &HashMap<String, String>,
+        extra_deps: &BTreeSet<String>,
+    ) {
+        let call = &module.module_calls[i];
+        let Some(dir) = &call.dir else { return };
+        let Some(child) = self.config.modules.get(dir) else {
+            return;
+        };
+        let what = format!("module.{}", call.name);
+        let instances = {
+            let scope = t.scope(module, &self.config.root_dir);
+            self.expand(
+                call.count.as_ref(),
+                call.for_each.as_ref(),
+                call.file,
+                &scope,
+                &what,
+            )
+        };
+        let Some(instances) = instances else { return };
+        let mut deps_for_child = extra_deps.clone();
+        self.resolve_dep_refs(&call.depends_on, t, &mut deps_for_child);
+
+        // Providers the child sees: inherited defaults, then explicit mappings.
+        let mut child_providers: HashMap<String, String> = providers
+            .iter()
+            .filter(|(k, _)| !k.contains('.'))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (child_key, parent_ref) in &call.providers {
+            let parent_key = parent_ref.text();
+            match providers.get(&parent_key) {
+                Some(global) => {
+                    child_providers.insert(child_key.clone(), global.clone());
+                }
+                None if !parent_key.contains('.') && Cloud::parse(&parent_key).is_some() => {
+                    let c = Cloud::parse(&parent_key).unwrap_or(Cloud::Aws);
+                    let global = self.implicit_provider(c);
+                    child_providers.insert(child_key.clone(), global);
+                }
+                None => self.err(
+                    Diagnostic::error(format!(
+                        "provider `{parent_key}` passed to {what} is not configured"
+                    ))
+                    .at(Some(parent_ref.span))
+                    .help("declare it with provider \"CLOUD\" { alias = \"…\" }"),
+                ),
+            }
+        }
+
+        let multi = call.count.is_some() || call.for_each.is_some();
+        let mut list = Vec::new();
+        let mut map = BTreeMap::new();
+        let mut single = Value::Unknown;
+        let mut deps = BTreeSet::new();
+        let mut sensitive = false;
+        let first_resource = self.out.resources.len();
+        for (key, each, count_index) in instances {
+            // Inputs are evaluated in the caller's scope.
+            let mut inputs: HashMap<String, (Tracked, Span)> = HashMap::new();
+            {
+                let scope = Scope {
+                    each: each.clone(),
+                    count_index,
+                    ..t.scope(module, &self.config.root_dir)
+                };
+                let mut ev = Evaluator::new(&scope, call.file);
+                for s in call.body.iter() {
+                    if let Structure::Attribute(a) = s {
+                        let name = a.key.as_str();
+                        let span = Span::new(call.file, a.key.span().unwrap_or(0..0));
+                        if !child.variables.iter().any(|v| v.name == name) {
+                            let names: Vec<&str> =
+                                child.variables.iter().map(|v| v.name.as_str()).collect();
+                            ev.diags.push(
+                                Diagnostic::error(format!("{what} has no input variable `{name}`"))
+                                    .at(Some(span))
+                                    .expected(format!(
+                                        "one of {}",
+                                        if names.is_empty() {
+                                            "(none)".to_string()
+                                        } else {
+                                            names.join(", ")
+                                        }
+                                    ))
+                                    .maybe_help(
+                                        did_you_mean(name, names.iter().copied())
+                                            .map(|s| format!("did you mean `{s}`?")),
+                                    ),
+                            );
+                            continue;
+                        }
+                        ev.reset_tracking();
+                        let value = ev.eval(&a.value);
+                        let value_span = a
+                            .value
+                            .span()
+                            .map(|r| Span::new(call.file, r))
+                            .unwrap_or(span);
+                        inputs.insert(
+                            name.to_string(),
+                            (
+                                Tracked {
+                                    value,
+                                    deps: ev.deps.clone(),
+                                    sensitive: ev.sensitive,
+                                },
+                                value_span,
+                            ),
+                        );
+                    }
+                }
+                self.take(ev);
+            }
+            let mut vars = HashMap::new();
+            for v in &child.variables {
+                let given = inputs
+                    .remove(&v.name)
+                    .map(|(tr, span)| (tr, what.clone(), Some(span)));
+                let given = match given {
+                    Some(g) => Some(g),
+                    None if v.default.is_none() => {
+                        self.err(
+                            Diagnostic::error(format!(
+                                "{what} is missing the required input `{}`",
+                                v.name
+                            ))
+                            .at(Some(call.span))
+                            .expected(format!("{} = <{}>", v.name, v.ty)),
+                        );
+                        continue;
+                    }
+                    None => None,
+                };
+                if let Some(tr) = self.finish_variable(v, given) {
+                    vars.insert(v.name.clone(), tr);
+                }
+            }
+            let mut child_path = path.to_vec();
+            child_path.push(ModuleStep {
+                name: call.name.clone(),
+                key: key.clone(),
+            });
+            let outputs =
+                self.eval_module(child, &child_path, vars, &child_providers, &deps_for_child);
+            let mut obj = BTreeMap::new();
+            for (name, tr) in outputs {
+                deps.extend(tr.deps.iter().cloned());
+                sensitive |= tr.sensitive;
+                obj.insert(name, tr.value);
+            }
+            match &key {
+                None => single = Value::Map(obj),
+                Some(InstanceKey::Index(_)) => list.push(Value::Map(obj)),
+                Some(InstanceKey::Key(k)) => {
+                    map.insert(k.clone(), Value::Map(obj));
+                }
+            }
+        }
+        let created: BTreeSet<String> = self.out.resources[first_resource..]
+            .iter()
+            .map(|r| r.address.to_string())
+            .collect();
+        t.module_resources.insert(call.name.clone(), created);
+        let value = if !multi {
+            single
+        } else if call.count.is_some() {
+            Value::List(list)
+        } else {
+            Value::Map(map)
+        };
+        t.modules.insert(
+            call.name.clone(),
+            Tracked {
+                value,
+                deps,
+                sensitive,
+            },
+        );
+    }
+}
+
+/// Evaluates a resource body against its kind's schema.
+struct BodyCtx<'e, 's, 'a> {
+    ev: &'e mut Evaluator<'s, 'a>,
+    cloud: Option<Cloud>,
+    kind: &'static KindSchema,
+    what: &'e str,
+    deps: &'e mut BTreeSet<String>,
+    sensitive: &'e mut BTreeSet<String>,
+}
+
+impl BodyCtx<'_, '_, '_> {
+    fn span(&self, r: Option<std::ops::Range<usize>>) -> Option<Span> {
+        r.map(|r| Span::new(self.ev.file, r))
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        self.ev.diags.push(d);
+    }
+
+    fn eval_block(
+        &mut self,
+        body: &Body,
+        schema: &BlockSchema,
+        path: &str,
+        out: &mut BTreeMap<String, Value>,
+        block_span: Span,
+        root: bool,
+    ) {
+        let cloud_name = self.cloud.map(|c| c.as_str()).unwrap_or("?");
+        let here = if path.is_empty() {
+            self.what.to_string()
+        } else {
+            format!("{} block `{}`", self.what, path.trim_end_matches('.'))
+        };
+        for s in body.iter() {
+            match s {
+                Structure::Attribute(a) => {
+                    let name = a.key.as_str();
+                    let key_span = self.span(a.key.span());
+                    if root && name == "cloud" {
+                        continue;
+                    }
+                    let Some(attr) = schema.attribute(name) else {
+                        let d = if schema.block(name).is_some() {
+                            Diagnostic::error(format!(
+                                "`{name}` is a block in {here}, not an attribute"
+                            ))
+                            .at(key_span)
+                            .expected(format!("{name} {{ … }}"))
+                            .help(format!("write `{name} {{ … }}` without `=`"))
+                        } else {
+                            let names: Vec<&str> = schema
+                                .attributes
+                                .iter()
+                                .filter(|a| !a.read_only && a.applies_to(self.cloud))
+                                .map(|a| a.name)
+                                .chain(schema.blocks.iter().map(|b| b.name))
+                                .collect();
+                            Diagnostic::error(format!("unknown attribute `{name}` in {here}"))
+                                .at(key_span)
+                                .expected(format!("one of {}", names.join(", ")))
+                                .maybe_help(
+                                    did_you_mean(name, names.iter().copied())
+                                        .map(|s| format!("did you mean `{s}`?")),
+                                )
+                        };
+                        self.push(d);
+                        continue;
+                    };
+                    if attr.read_only {
+                        self.push(
+                            Diagnostic::error(format!("`{name}` is set by the cloud after apply and cannot be written in {here}"))
+                                .at(key_span)
+                                .help(format!("remove it; read it from other resources as {}.{}", self.what, name)),
+                        );
+                        continue;
+                    }
+                    if !attr.applies_to(self.cloud) {
+                        let clouds: Vec<&str> = attr.clouds.iter().map(|c| c.as_str()).collect();
+                        self.push(
+                            Diagnostic::error(format!(
+                                "`{name}` applies only on {}; {} is on {cloud_name}",
+                                clouds.join(", "),
+                                self.what
+                            ))
+                            .at(key_span)
+                            .help("remove it, or move the resource to that cloud"),
+                        );
+                        continue;
+                    }
+                    if out.contains_key(name) {
+                        self.push(
+                            Diagnostic::error(format!("`{name}` is set twice in {here}"))
+                                .at(key_span)
+                                .help("remove one of them"),
+                        );
+                        continue;
+                    }
+                    self.ev.reset_tracking();
+                    let raw = self.ev.eval(&a.value);
+                    self.deps.extend(self.ev.deps.iter().cloned());
+                    let value_span = self.span(a.value.span());
+                    let value = match attr.ty.convert(&raw) {
+                        Ok(v) => v,
+                        Err(m) => {
+                            self.push(
+                                Diagnostic::error(format!(
+                                    "wrong type for `{name}` in {here}: {m}"
+                                ))
+                                .at(value_span)
+                                .expected(format!("{name} = <{}>", attr.ty)),
+                            );
+                            continue;
+                        }
+                    };
+                    if let (Some(s), false) = (value.as_str(), attr.allowed.is_empty()) {
+                        if !attr.allowed.contains(&s) {
+                            self.push(
+                                Diagnostic::error(format!(
+                                    "invalid value \"{s}\" for `{name}` in {here}"
+                                ))
+                                .at(value_span)
+                                .expected(format!(
+                                    "one of {}",
+                                    attr.allowed
+                                        .iter()
+                                        .map(|a| format!("\"{a}\""))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ))
+                                .maybe_help(
+                                    did_you_mean(s, attr.allowed.iter().copied())
+                                        .map(|c| format!("did you mean \"{c}\"?")),
+                                ),
+                            );
+                            continue;
+                        }
+                    }
+                    if self.ev.sensitive || attr.sensitive {
+                        self.sensitive.insert(format!("{path}{name}"));
+                    }
+                    out.insert(name.to_string(), value);
+                }
+                Structure::Block(b) => {
+                    let name = b.ident.as_str();
+                    let bspan = header_span(b, self.ev.file);
+                    if root && ["lifecycle", "timeouts", "usage"].contains(&name) {
+                        continue;
+                    }
+                    let Some(bs) = schema.block(name) else {
+                        let d = if schema.attribute(name).is_some() {
+                            Diagnostic::error(format!(
+                                "`{name}` is an attribute in {here}, not a block"
+                            ))
+                            .at(Some(bspan))
+                            .expected(format!("{name} = …"))
+                            .help(format!("write `{name} = {{ … }}` with `=`"))
+                        } else {
+                            let names: Vec<&str> = schema.blocks.iter().map(|b| b.name).collect();
+                            Diagnostic::error(format!("unknown block `{name}` in {here}"))
+                                .at(Some(bspan))
+                                .expected(if names.is_empty() {
+                                    "no nested blocks".to_string()
+                                } else {
+                                    format!("one of {}", names.join(", "))
+                                })
+                                .maybe_help(
+                                    did_you_mean(name, names.iter().copied())
+                                        .map(|s| format!("did you mean `{s}`?")),
+                                )
+                        };
+                        self.push(d);
+                        continue;
+                    };
+                    if bs.labeled {
+                        if b.labels.len() != 1 {
+                            self.push(
+                                Diagnostic::error(format!("`{name}` block needs one label"))
+                                    .at(Some(bspan))
+                                    .expected(format!("{name} \"NAME\" {{ … }}")),
+                            );
+                            continue;
+                        }
+                        let label = b.labels[0].as_str().to_string();
+                        let entry = out
+                            .entry(name.to_string())
+                            .or_insert_with(|| Value::Map(BTreeMap::new()));
+                        let Value::Map(groups) = entry else { continue };
+                        if groups.contains_key(&label) {
+                            self.push(
+                                Diagnostic::error(format!(
+                                    "{name} \"{label}\" is declared twice in {here}"
+                                ))
+                                .at(Some(bspan)),
+                            );
+                            continue;
+                        }
+                        let mut inner = BTreeMap::new();
+                        self.eval_block(
+                            &b.body,
+                            bs,
+                            &format!("{path}{name}.{}.", key_literal(&label)),
+                            &mut inner,
+                            bspan,
+                            false,
+                        );
+                        if let Some(Value::Map(groups)) = out.get_mut(name) {
+                            groups.insert(label, Value::Map(inner));
+                        }
+                    } else {
+                        if !b.labels.is_empty() {
+                            self.push(
+                                Diagnostic::error(format!("`{name}` block takes no label"))
+                                    .at(Some(bspan))
+                                    .expected(format!("{name} {{ … }}")),
+                            );
+                            continue;
+                        }
+                        if out.contains_key(name) {
+                            self.push(
+                                Diagnostic::error(format!(
+                                    "`{name}` block appears twice in {here}"
+                                ))
+                                .at(Some(bspan))
+                                .help("merge them into one block"),
+                            );
+                            continue;
+                        }
+                        let mut inner = BTreeMap::new();
+                        self.eval_block(
+                            &b.body,
+                            bs,
+                            &format!("{path}{name}."),
+                            &mut inner,
+                            bspan,
+                            false,
+                        );
+                        out.insert(name.to_string(), Value::Map(inner));
+                    }
+                }
+            }
+        }
+        // Required attributes, defaults and absent optionals.
+        for a in &schema.attributes {
+            if !a.applies_to(self.cloud) || out.contains_key(a.name) || (root && a.name == "cloud")
+            {
+                continue;
+            }
+            if a.required {
+                self.push(
+                    Diagnostic::error(format!("missing required attribute `{}` in {here}", a.name))
+                        .at(Some(block_span))
+                        .expected(format!("{} = <{}>  # {}", a.name, a.ty, a.description)),
+                );
+                continue;
+            }
+            if let Some(d) = &a.default {
+                out.insert(a.name.to_string(), d.clone());
+            } else if !a.computed {
+                out.insert(a.name.to_string(), Value::Null);
+            }
+        }
+        for b in &schema.blocks {
+            if out.contains_key(b.name) {
+                continue;
+            }
+            if b.required {
+                self.push(
+                    Diagnostic::error(format!("missing required block `{}` in {here}", b.name))
+                        .at(Some(block_span))
+                        .expected(format!("{} {{ … }}", b.name)),
+                );
+            }
+            out.insert(
+                b.name.to_string(),
+                if b.labeled {
+                    Value::Map(BTreeMap::new())
+                } else {
+                    Value::Null
+                },
+            );
+        }
+        let _ = self.kind;
+    }
+}

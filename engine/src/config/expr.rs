@@ -1,0 +1,1013 @@
+//! Evaluate HCL expressions to values, tracking the resources and secrets they touch.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
+use hcl_edit::template::{Directive, Element, Template};
+use hcl_edit::Span as _;
+use mlinfra_schema::{format_number, kind, Value};
+
+use crate::config::functions;
+use crate::diag::{did_you_mean, Diagnostic, FileId, Span};
+
+/// A value together with the resource instances it was computed from and whether it is secret.
+#[derive(Clone, Debug, Default)]
+pub struct Tracked {
+    pub value: Value,
+    pub deps: BTreeSet<String>,
+    pub sensitive: bool,
+}
+
+impl Tracked {
+    pub fn plain(value: Value) -> Tracked {
+        Tracked {
+            value,
+            ..Default::default()
+        }
+    }
+}
+
+/// The names an expression can refer to in one module instance.
+#[derive(Default)]
+pub struct Scope<'a> {
+    pub vars: Option<&'a HashMap<String, Tracked>>,
+    pub locals: Option<&'a HashMap<String, Tracked>>,
+    pub modules: Option<&'a HashMap<String, Tracked>>,
+    /// `kind.name` → the resource's value (an object, or a list/map of them).
+    pub resources: Option<&'a HashMap<(String, String), Tracked>>,
+    /// Names declared in the module, for "did you mean" on references not yet evaluated.
+    pub declared: Option<&'a BTreeSet<String>>,
+    pub each: Option<(Value, Value)>,
+    pub count_index: Option<usize>,
+    pub module_dir: Option<&'a Path>,
+    pub root_dir: Option<&'a Path>,
+    /// Describes where references are not allowed (e.g. "a variable default").
+    pub no_references: Option<&'static str>,
+}
+
+/// Evaluates expressions of one file in one scope, collecting diagnostics.
+pub struct Evaluator<'s, 'a> {
+    pub scope: &'s Scope<'a>,
+    pub file: FileId,
+    pub diags: Vec<Diagnostic>,
+    pub deps: BTreeSet<String>,
+    pub sensitive: bool,
+    locals: Vec<HashMap<String, Value>>,
+}
+
+/// An expression failed; its diagnostics are in the evaluator.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalError;
+
+type Res = Result<Value, EvalError>;
+
+impl<'s, 'a> Evaluator<'s, 'a> {
+    pub fn new(scope: &'s Scope<'a>, file: FileId) -> Self {
+        Evaluator {
+            scope,
+            file,
+            diags: Vec::new(),
+            deps: BTreeSet::new(),
+            sensitive: false,
+            locals: Vec::new(),
+        }
+    }
+
+    /// Evaluate, turning errors into `Unknown` so later checks do not repeat them.
+    pub fn eval(&mut self, e: &Expression) -> Value {
+        self.eval_expr(e).unwrap_or(Value::Unknown)
+    }
+
+    /// Evaluate and report whether any error occurred.
+    pub fn try_eval(&mut self, e: &Expression) -> Result<Value, EvalError> {
+        self.eval_expr(e)
+    }
+
+    /// Start tracking a fresh expression: clear deps and the sensitive flag.
+    pub fn reset_tracking(&mut self) {
+        self.deps.clear();
+        self.sensitive = false;
+    }
+
+    fn span(&self, r: Option<std::ops::Range<usize>>) -> Option<Span> {
+        r.map(|r| Span::new(self.file, r))
+    }
+
+    fn err(&mut self, at: Option<std::ops::Range<usize>>, d: Diagnostic) -> Res {
+        let span = self.span(at);
+        self.diags.push(d.at(span));
+        Err(EvalError)
+    }
+
+    fn eval_expr(&mut self, e: &Expression) -> Res {
+        match e {
+            Expression::Null(_) => Ok(Value::Null),
+            Expression::Bool(b) => Ok(Value::Bool(*b.value())),
+            Expression::Number(n) => Ok(Value::Number(n.value().as_f64().unwrap_or(f64::NAN))),
+            Expression::String(s) => Ok(Value::String(s.value().clone())),
+            Expression::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut failed = false;
+                for item in items.iter() {
+                    match self.eval_expr(item) {
+                        Ok(v) => out.push(v),
+                        Err(EvalError) => failed = true,
+                    }
+                }
+                if failed {
+                    Err(EvalError)
+                } else {
+                    Ok(Value::List(out))
+                }
+            }
+            Expression::Object(obj) => {
+                let mut out = BTreeMap::new();
+                let mut failed = false;
+                let mut unknown_key = false;
+                for (k, v) in obj.iter() {
+                    let key = match k {
+                        ObjectKey::Ident(id) => Value::String(id.as_str().to_string()),
+                        ObjectKey::Expression(ke) => match self.eval_expr(ke) {
+                            Ok(v) => v,
+                            Err(EvalError) => {
+                                failed = true;
+                                continue;
+                            }
+                        },
+                    };
+                    let val = match self.eval_expr(v.expr()) {
+                        Ok(v) => v,
+                        Err(EvalError) => {
+                            failed = true;
+                            continue;
+                        }
+                    };
+                    match key {
+                        Value::Unknown => unknown_key = true,
+                        Value::String(s) => {
+                            out.insert(s, val);
+                        }
+                        Value::Number(n) => {
+                            out.insert(format_number(n), val);
+                        }
+                        Value::Bool(b) => {
+                            out.insert(b.to_string(), val);
+                        }
+                        other => {
+                            let _ = self.err(
+                                k.span(),
+                                Diagnostic::error(format!("object key is a {}", other.type_name()))
+                                    .expected("a string key"),
+                            );
+                            failed = true;
+                        }
+                    }
+                }
+                if failed {
+                    Err(EvalError)
+                } else if unknown_key {
+                    Ok(Value::Unknown)
+                } else {
+                    Ok(Value::Map(out))
+                }
+            }
+            Expression::StringTemplate(t) => {
+                let mut out = String::new();
+                let mut unknown = false;
+                for el in t.iter() {
+                    self.template_element(el, &mut out, &mut unknown)?;
+                }
+                Ok(if unknown {
+                    Value::Unknown
+                } else {
+                    Value::String(out)
+                })
+            }
+            Expression::HeredocTemplate(h) => {
+                let mut h = (**h).clone();
+                if h.indent().is_some() {
+                    h.dedent();
+                }
+                self.template(&h.template)
+            }
+            Expression::Parenthesis(p) => self.eval_expr(p.inner()),
+            Expression::Variable(v) => {
+                let name = v.as_str();
+                if let Some(val) = self.lookup_local(name) {
+                    return Ok(val);
+                }
+                self.resolve_root(name, &[], e.span())
+            }
+            Expression::Conditional(c) => {
+                let cond = self.eval_expr(&c.cond_expr)?;
+                match cond {
+                    Value::Bool(true) => self.eval_expr(&c.true_expr),
+                    Value::Bool(false) => self.eval_expr(&c.false_expr),
+                    Value::Unknown => {
+                        // Still evaluate both sides for errors and dependencies.
+                        let _ = self.eval_expr(&c.true_expr)?;
+                        let _ = self.eval_expr(&c.false_expr)?;
+                        Ok(Value::Unknown)
+                    }
+                    other => self.err(
+                        c.cond_expr.span(),
+                        Diagnostic::error(format!(
+                            "condition is a {}, not a bool",
+                            other.type_name()
+                        ))
+                        .expected("a bool condition, e.g. var.env == \"prod\""),
+                    ),
+                }
+            }
+            Expression::FuncCall(call) => self.call(call),
+            Expression::Traversal(t) => self.traversal(t),
+            Expression::UnaryOp(op) => {
+                let v = self.eval_expr(&op.expr)?;
+                match (op.operator.value(), v) {
+                    (_, Value::Unknown) => Ok(Value::Unknown),
+                    (UnaryOperator::Neg, Value::Number(n)) => Ok(Value::Number(-n)),
+                    (UnaryOperator::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
+                    (o, v) => self.err(
+                        e.span(),
+                        Diagnostic::error(format!(
+                            "cannot apply `{}` to a {}",
+                            o.as_str(),
+                            v.type_name()
+                        )),
+                    ),
+                }
+            }
+            Expression::BinaryOp(op) => {
+                self.binary(op.operator.value(), &op.lhs_expr, &op.rhs_expr, e)
+            }
+            Expression::ForExpr(f) => self.for_expr(f),
+        }
+    }
+
+    fn template(&mut self, t: &Template) -> Res {
+        let mut out = String::new();
+        let mut unknown = false;
+        for el in t.iter() {
+            self.template_element(el, &mut out, &mut unknown)?;
+        }
+        Ok(if unknown {
+            Value::Unknown
+        } else {
+            Value::String(out)
+        })
+    }
+
+    fn template_element(
+        &mut self,
+        el: &Element,
+        out: &mut String,
+        unknown: &mut bool,
+    ) -> Result<(), EvalError> {
+        match el {
+            Element::Literal(s) => out.push_str(s.as_str()),
+            Element::Interpolation(i) => {
+                let v = self.eval_expr(&i.expr)?;
+                self.interpolate(&v, i.expr.span(), out, unknown)?;
+            }
+            Element::Directive(d) => match &**d {
+                Directive::If(d) => {
+                    let c = self.eval_expr(&d.if_expr.cond_expr)?;
+                    match c {
+                        Value::Bool(true) => {
+                            self.append_template(&d.if_expr.template, out, unknown)?
+                        }
+                        Value::Bool(false) => {
+                            if let Some(e) = &d.else_expr {
+                                self.append_template(&e.template, out, unknown)?;
+                            }
+                        }
+                        Value::Unknown => *unknown = true,
+                        other => {
+                            return self
+                                .err(
+                                    d.if_expr.cond_expr.span(),
+                                    Diagnostic::error(format!(
+                                        "%{{if}} condition is a {}",
+                                        other.type_name()
+                                    ))
+                                    .expected("a bool"),
+                                )
+                                .map(|_| ())
+                        }
+                    }
+                }
+                Directive::For(d) => {
+                    let coll = self.eval_expr(&d.for_expr.collection_expr)?;
+                    let items = match self.iterate(&coll, d.for_expr.collection_expr.span())? {
+                        Some(items) => items,
+                        None => {
+                            *unknown = true;
+                            return Ok(());
+                        }
+                    };
+                    for (k, v) in items {
+                        let mut frame = HashMap::new();
+                        if let Some(kv) = &d.for_expr.key_var {
+                            frame.insert(kv.as_str().to_string(), k);
+                        }
+                        frame.insert(d.for_expr.value_var.as_str().to_string(), v);
+                        self.locals.push(frame);
+                        let r = self.append_template(&d.for_expr.template, out, unknown);
+                        self.locals.pop();
+                        r?;
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn append_template(
+        &mut self,
+        t: &Template,
+        out: &mut String,
+        unknown: &mut bool,
+    ) -> Result<(), EvalError> {
+        for el in t.iter() {
+            self.template_element(el, out, unknown)?;
+        }
+        Ok(())
+    }
+
+    fn interpolate(
+        &mut self,
+        v: &Value,
+        at: Option<std::ops::Range<usize>>,
+        out: &mut String,
+        unknown: &mut bool,
+    ) -> Result<(), EvalError> {
+        match v {
+            Value::String(s) => out.push_str(s),
+            Value::Number(n) => out.push_str(&format_number(*n)),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Unknown => *unknown = true,
+            other => return self
+                .err(
+                    at,
+                    Diagnostic::error(format!(
+                        "cannot put a {} into a string template",
+                        other.type_name()
+                    ))
+                    .expected("a string, number or bool")
+                    .help("use jsonencode(…) or join(\",\", …) to turn a collection into a string"),
+                )
+                .map(|_| ()),
+        }
+        Ok(())
+    }
+
+    fn lookup_local(&self, name: &str) -> Option<Value> {
+        self.locals.iter().rev().find_map(|f| f.get(name).cloned())
+    }
+
+    /// Iterate a collection as (key, value) pairs; `None` when it is unknown.
+    fn iterate(
+        &mut self,
+        coll: &Value,
+        at: Option<std::ops::Range<usize>>,
+    ) -> Result<Option<Vec<(Value, Value)>>, EvalError> {
+        match coll {
+            Value::List(items) => Ok(Some(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (Value::Number(i as f64), v.clone()))
+                    .collect(),
+            )),
+            Value::Map(m) => Ok(Some(
+                m.iter()
+                    .map(|(k, v)| (Value::String(k.clone()), v.clone()))
+                    .collect(),
+            )),
+            Value::Unknown => Ok(None),
+            other => self
+                .err(
+                    at,
+                    Diagnostic::error(format!("cannot iterate over a {}", other.type_name()))
+                        .expected("a list, set or map"),
+                )
+                .map(|_| None),
+        }
+    }
+
+    fn for_expr(&mut self, f: &hcl_edit::expr::ForExpr) -> Res {
+        let coll = self.eval_expr(&f.intro.collection_expr)?;
+        let Some(items) = self.iterate(&coll, f.intro.collection_expr.span())? else {
+            return Ok(Value::Unknown);
+        };
+        let mut list = Vec::new();
+        let mut map: BTreeMap<String, Value> = BTreeMap::new();
+        let mut grouped: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut unknown = false;
+        for (k, v) in items {
+            let mut frame = HashMap::new();
+            if let Some(kv) = &f.intro.key_var {
+                frame.insert(kv.as_str().to_string(), k);
+            }
+            frame.insert(f.intro.value_var.as_str().to_string(), v);
+            self.locals.push(frame);
+            let r = self.for_item(f, &mut list, &mut map, &mut grouped, &mut unknown);
+            self.locals.pop();
+            r?;
+        }
+        if unknown {
+            return Ok(Value::Unknown);
+        }
+        Ok(match f.key_expr {
+            None => Value::List(list),
+            Some(_) if f.grouping => Value::Map(
+                grouped
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::List(v)))
+                    .collect(),
+            ),
+            Some(_) => Value::Map(map),
+        })
+    }
+
+    fn for_item(
+        &mut self,
+        f: &hcl_edit::expr::ForExpr,
+        list: &mut Vec<Value>,
+        map: &mut BTreeMap<String, Value>,
+        grouped: &mut BTreeMap<String, Vec<Value>>,
+        unknown: &mut bool,
+    ) -> Result<(), EvalError> {
+        if let Some(cond) = &f.cond {
+            match self.eval_expr(&cond.expr)? {
+                Value::Bool(true) => {}
+                Value::Bool(false) => return Ok(()),
+                Value::Unknown => {
+                    *unknown = true;
+                    return Ok(());
+                }
+                other => {
+                    return self
+                        .err(
+                            cond.expr.span(),
+                            Diagnostic::error(format!("`if` clause is a {}", other.type_name()))
+                                .expected("a bool"),
+                        )
+                        .map(|_| ())
+                }
+            }
+        }
+        let val = self.eval_expr(&f.value_expr)?;
+        match &f.key_expr {
+            None => list.push(val),
+            Some(ke) => {
+                let key = match self.eval_expr(ke)? {
+                    Value::String(s) => s,
+                    Value::Number(n) => format_number(n),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Unknown => {
+                        *unknown = true;
+                        return Ok(());
+                    }
+                    other => {
+                        return self
+                            .err(
+                                ke.span(),
+                                Diagnostic::error(format!("object key is a {}", other.type_name()))
+                                    .expected("a string"),
+                            )
+                            .map(|_| ())
+                    }
+                };
+                if f.grouping {
+                    grouped.entry(key).or_default().push(val);
+                } else if let std::collections::btree_map::Entry::Vacant(e) = map.entry(key.clone())
+                {
+                    e.insert(val);
+                } else {
+                    return self
+                        .err(
+                            ke.span(),
+                            Diagnostic::error(format!("duplicate key \"{key}\" in for expression"))
+                                .help("add `...` after the value to group values by key"),
+                        )
+                        .map(|_| ());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn binary(
+        &mut self,
+        op: &BinaryOperator,
+        l: &Expression,
+        r: &Expression,
+        whole: &Expression,
+    ) -> Res {
+        use BinaryOperator::*;
+        let lv = self.eval_expr(l)?;
+        // Short-circuit logic as HCL does not, but both sides must still be valid.
+        let rv = self.eval_expr(r)?;
+        if matches!(op, Eq | NotEq) {
+            if lv.contains_unknown() || rv.contains_unknown() {
+                return Ok(Value::Unknown);
+            }
+            let eq = values_equal(&lv, &rv);
+            return Ok(Value::Bool(if matches!(op, Eq) { eq } else { !eq }));
+        }
+        if lv.is_unknown() || rv.is_unknown() {
+            return Ok(Value::Unknown);
+        }
+        match op {
+            And | Or => match (&lv, &rv) {
+                (Value::Bool(a), Value::Bool(b)) => Ok(Value::Bool(if matches!(op, And) {
+                    *a && *b
+                } else {
+                    *a || *b
+                })),
+                _ => self.err(
+                    whole.span(),
+                    Diagnostic::error(format!(
+                        "`{}` needs bools, found {} and {}",
+                        op.as_str(),
+                        lv.type_name(),
+                        rv.type_name()
+                    )),
+                ),
+            },
+            _ => {
+                let (Some(a), Some(b)) = (to_number(&lv), to_number(&rv)) else {
+                    return self.err(
+                        whole.span(),
+                        Diagnostic::error(format!(
+                            "`{}` needs numbers, found {} and {}",
+                            op.as_str(),
+                            lv.type_name(),
+                            rv.type_name()
+                        ))
+                        .expected("numbers (strings holding numbers are converted)"),
+                    );
+                };
+                Ok(match op {
+                    Plus => Value::Number(a + b),
+                    Minus => Value::Number(a - b),
+                    Mul => Value::Number(a * b),
+                    Div => {
+                        if b == 0.0 {
+                            return self.err(whole.span(), Diagnostic::error("division by zero"));
+                        }
+                        Value::Number(a / b)
+                    }
+                    Mod => {
+                        if b == 0.0 {
+                            return self.err(whole.span(), Diagnostic::error("modulo by zero"));
+                        }
+                        Value::Number(a % b)
+                    }
+                    Less => Value::Bool(a < b),
+                    LessEq => Value::Bool(a <= b),
+                    Greater => Value::Bool(a > b),
+                    GreaterEq => Value::Bool(a >= b),
+                    _ => Value::Unknown,
+                })
+            }
+        }
+    }
+
+    fn call(&mut self, call: &hcl_edit::expr::FuncCall) -> Res {
+        let name = call.name.name.as_str();
+        let span = call.span();
+        // `try` and `can` take expressions that may fail.
+        if name == "try" || name == "can" {
+            for arg in call.args.iter() {
+                let before = self.diags.len();
+                match self.eval_expr(arg) {
+                    Ok(v) if name == "try" => return Ok(v),
+                    Ok(_) => return Ok(Value::Bool(true)),
+                    Err(EvalError) => self.diags.truncate(before),
+                }
+            }
+            return if name == "can" {
+                Ok(Value::Bool(false))
+            } else {
+                self.err(
+                    span,
+                    Diagnostic::error("no argument of try(…) could be evaluated"),
+                )
+            };
+        }
+        let mut args = Vec::with_capacity(call.args.len());
+        for a in call.args.iter() {
+            args.push(self.eval_expr(a)?);
+        }
+        if call.args.expand_final() {
+            match args.pop() {
+                Some(Value::List(items)) => args.extend(items),
+                Some(Value::Unknown) => return Ok(Value::Unknown),
+                Some(other) => {
+                    return self.err(
+                        span,
+                        Diagnostic::error(format!(
+                            "`...` expands a list, found a {}",
+                            other.type_name()
+                        )),
+                    )
+                }
+                None => {}
+            }
+        }
+        let ctx = functions::CallContext {
+            module_dir: self.scope.module_dir,
+        };
+        match functions::call(name, &args, &ctx) {
+            Ok(v) => Ok(v),
+            Err(functions::CallError::Unknown) => {
+                let names = functions::names();
+                self.err(
+                    call.name.name.span(),
+                    Diagnostic::error(format!("unknown function `{name}`"))
+                        .maybe_help(
+                            did_you_mean(name, names.iter().copied())
+                                .map(|s| format!("did you mean `{s}`?")),
+                        )
+                        .note(format!("functions: {}", names.join(", "))),
+                )
+            }
+            Err(functions::CallError::Invalid { message, signature }) => self.err(
+                span,
+                Diagnostic::error(format!("{name}(): {message}")).expected(signature.to_string()),
+            ),
+        }
+    }
+
+    fn traversal(&mut self, t: &hcl_edit::expr::Traversal) -> Res {
+        let ops: Vec<&TraversalOperator> = t.operators.iter().map(|o| o.value()).collect();
+        let (mut value, consumed) = match &t.expr {
+            Expression::Variable(v) if self.lookup_local(v.as_str()).is_none() => {
+                let name = v.as_str();
+                let attrs: Vec<&str> = ops
+                    .iter()
+                    .take(1)
+                    .filter_map(|o| match o {
+                        TraversalOperator::GetAttr(a) => Some(a.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                let used = attrs.len();
+                (self.resolve_root(name, &attrs, t.span())?, used)
+            }
+            other => (self.eval_expr(other)?, 0),
+        };
+        let mut i = consumed;
+        while i < ops.len() {
+            match ops[i] {
+                TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
+                    let rest = &ops[i + 1..];
+                    return match value {
+                        Value::Unknown => Ok(Value::Unknown),
+                        Value::List(items) => {
+                            let mut out = Vec::with_capacity(items.len());
+                            for item in items {
+                                out.push(self.apply_ops(item, rest, t.span())?);
+                            }
+                            Ok(Value::List(out))
+                        }
+                        Value::Null => Ok(Value::List(Vec::new())),
+                        single => Ok(Value::List(vec![self.apply_ops(single, rest, t.span())?])),
+                    };
+                }
+                op => value = self.apply_op(value, op, t.span())?,
+            }
+            i += 1;
+        }
+        Ok(value)
+    }
+
+    fn apply_ops(
+        &mut self,
+        mut value: Value,
+        ops: &[&TraversalOperator],
+        at: Option<std::ops::Range<usize>>,
+    ) -> Res {
+        for op in ops {
+            value = self.apply_op(value, op, at.clone())?;
+        }
+        Ok(value)
+    }
+
+    fn apply_op(
+        &mut self,
+        value: Value,
+        op: &TraversalOperator,
+        at: Option<std::ops::Range<usize>>,
+    ) -> Res {
+        match op {
+            TraversalOperator::GetAttr(name) => self.get_attr(value, name.as_str(), at),
+            TraversalOperator::LegacyIndex(i) => {
+                self.index(value, Value::Number(*i.value() as f64), at)
+            }
+            TraversalOperator::Index(e) => {
+                let key = self.eval_expr(e)?;
+                self.index(value, key, at)
+            }
+            TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => Ok(value),
+        }
+    }
+
+    fn get_attr(&mut self, value: Value, name: &str, at: Option<std::ops::Range<usize>>) -> Res {
+        match value {
+            Value::Unknown => Ok(Value::Unknown),
+            Value::Map(mut m) => match m.remove(name) {
+                Some(v) => Ok(v),
+                None => {
+                    let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+                    let help = did_you_mean(name, keys.iter().copied())
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.err(
+                        at,
+                        Diagnostic::error(format!("this object has no attribute `{name}`"))
+                            .expected(format!(
+                                "one of {}",
+                                if keys.is_empty() {
+                                    "(none)".to_string()
+                                } else {
+                                    keys.join(", ")
+                                }
+                            ))
+                            .maybe_help(help),
+                    )
+                }
+            },
+            Value::List(_) => self.err(
+                at,
+                Diagnostic::error(format!("cannot read attribute `{name}` of a list")).help(
+                    format!("index it first (`[0].{name}`) or use a splat (`[*].{name}`)"),
+                ),
+            ),
+            other => self.err(
+                at,
+                Diagnostic::error(format!(
+                    "cannot read attribute `{name}` of a {}",
+                    other.type_name()
+                )),
+            ),
+        }
+    }
+
+    fn index(&mut self, value: Value, key: Value, at: Option<std::ops::Range<usize>>) -> Res {
+        match (value, key) {
+            (Value::Unknown, _) | (_, Value::Unknown) => Ok(Value::Unknown),
+            (Value::List(items), k) => {
+                let Some(n) = to_number(&k) else {
+                    return self.err(
+                        at,
+                        Diagnostic::error(format!(
+                            "a list index must be a number, found {}",
+                            k.type_name()
+                        )),
+                    );
+                };
+                let len = items.len();
+                if n < 0.0 || n.fract() != 0.0 || n as usize >= len {
+                    return self.err(
+                        at,
+                        Diagnostic::error(format!("index {} is out of range", format_number(n)))
+                            .expected(format!("an index from 0 to {}", len.saturating_sub(1))),
+                    );
+                }
+                Ok(items.into_iter().nth(n as usize).unwrap_or(Value::Null))
+            }
+            (Value::Map(mut m), k) => {
+                let key = match k {
+                    Value::String(s) => s,
+                    Value::Number(n) => format_number(n),
+                    other => {
+                        return self.err(
+                            at,
+                            Diagnostic::error(format!(
+                                "a map key must be a string, found {}",
+                                other.type_name()
+                            )),
+                        )
+                    }
+                };
+                match m.remove(&key) {
+                    Some(v) => Ok(v),
+                    None => {
+                        let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+                        let help = did_you_mean(&key, keys.iter().copied())
+                            .map(|s| format!("did you mean \"{s}\"?"));
+                        self.err(
+                            at,
+                            Diagnostic::error(format!("key \"{key}\" does not exist"))
+                                .expected(format!(
+                                    "one of {}",
+                                    keys.iter()
+                                        .map(|k| format!("\"{k}\""))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ))
+                                .maybe_help(help),
+                        )
+                    }
+                }
+            }
+            (other, _) => self.err(
+                at,
+                Diagnostic::error(format!("cannot index a {}", other.type_name())),
+            ),
+        }
+    }
+
+    /// Resolve a reference root (`var`, `local`, `module`, a kind, `each`, `count`, `path`).
+    fn resolve_root(
+        &mut self,
+        root: &str,
+        attrs: &[&str],
+        at: Option<std::ops::Range<usize>>,
+    ) -> Res {
+        if let Some(ctx) = self.scope.no_references {
+            if !matches!(root, "each" | "count" | "path") {
+                return self.err(
+                    at,
+                    Diagnostic::error(format!("references are not allowed in {ctx}"))
+                        .help("use a literal value here"),
+                );
+            }
+        }
+        let scope = self.scope;
+        let need_attr = |this: &mut Self, what: &str| -> Res {
+            this.err(
+                at.clone(),
+                Diagnostic::error(format!("`{root}` must be followed by an attribute"))
+                    .expected(format!("{root}.{what}")),
+            )
+        };
+        match root {
+            "var" | "local" | "module" => {
+                let Some(name) = attrs.first() else {
+                    return need_attr(self, "NAME");
+                };
+                let (map, prefix, what) = match root {
+                    "var" => (scope.vars, "var", "input variable"),
+                    "local" => (scope.locals, "local", "local value"),
+                    _ => (scope.modules, "module", "module"),
+                };
+                match map.and_then(|m| m.get(*name)) {
+                    Some(t) => {
+                        self.deps.extend(t.deps.iter().cloned());
+                        self.sensitive |= t.sensitive;
+                        Ok(t.value.clone())
+                    }
+                    None => {
+                        let full = format!("{prefix}.{name}");
+                        if scope.declared.is_some_and(|d| d.contains(&full)) {
+                            // Declared but not evaluated: it failed or is on a cycle, already reported.
+                            return Err(EvalError);
+                        }
+                        let candidates: Vec<String> = scope
+                            .declared
+                            .map(|d| {
+                                d.iter()
+                                    .filter_map(|n| n.strip_prefix(&format!("{prefix}.")))
+                                    .map(str::to_string)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        let help = did_you_mean(name, candidates.iter().map(String::as_str))
+                            .map(|s| format!("did you mean `{prefix}.{s}`?"));
+                        self.err(
+                            at,
+                            Diagnostic::error(format!("reference to undeclared {what} `{full}`"))
+                                .maybe_help(help.or_else(|| {
+                                    Some(format!("declare it: {}", declare_hint(root, name)))
+                                })),
+                        )
+                    }
+                }
+            }
+            "each" => match &scope.each {
+                Some((k, v)) => match attrs.first() {
+                    Some(&"key") => Ok(k.clone()),
+                    Some(&"value") => Ok(v.clone()),
+                    _ => self.err(
+                        at,
+                        Diagnostic::error("`each` has only `each.key` and `each.value`"),
+                    ),
+                },
+                None => self.err(
+                    at,
+                    Diagnostic::error("`each` is only available in a block with for_each")
+                        .help("add for_each = … to the block, or remove the reference"),
+                ),
+            },
+            "count" => match scope.count_index {
+                Some(i) if attrs.first() == Some(&"index") => Ok(Value::Number(i as f64)),
+                Some(_) => self.err(at, Diagnostic::error("`count` has only `count.index`")),
+                None => self.err(
+                    at,
+                    Diagnostic::error("`count.index` is only available in a block with count")
+                        .help("add count = N to the block, or remove the reference"),
+                ),
+            },
+            "path" => match attrs.first() {
+                Some(&"module") => Ok(Value::String(
+                    scope
+                        .module_dir
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                )),
+                Some(&"root") => Ok(Value::String(
+                    scope
+                        .root_dir
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                )),
+                Some(&"cwd") => Ok(Value::String(
+                    std::env::current_dir()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                )),
+                _ => self.err(
+                    at,
+                    Diagnostic::error("`path` has path.module, path.root and path.cwd"),
+                ),
+            },
+            kind_name if kind(kind_name).is_some() => {
+                let Some(name) = attrs.first() else {
+                    return need_attr(self, "NAME");
+                };
+                match scope
+                    .resources
+                    .and_then(|m| m.get(&(kind_name.to_string(), name.to_string())))
+                {
+                    Some(t) => {
+                        self.deps.extend(t.deps.iter().cloned());
+                        self.sensitive |= t.sensitive;
+                        Ok(t.value.clone())
+                    }
+                    None => {
+                        let full = format!("{kind_name}.{name}");
+                        if scope.declared.is_some_and(|d| d.contains(&full)) {
+                            return Err(EvalError);
+                        }
+                        let candidates: Vec<String> = scope
+                            .declared
+                            .map(|d| {
+                                d.iter()
+                                    .filter(|n| n.starts_with(&format!("{kind_name}.")))
+                                    .cloned()
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        let help = did_you_mean(&full, candidates.iter().map(String::as_str))
+                            .map(|s| format!("did you mean `{s}`?"));
+                        self.err(
+                            at,
+                            Diagnostic::error(format!("reference to undeclared resource `{full}`"))
+                                .maybe_help(help.or_else(|| {
+                                    Some(format!("declare it: {kind_name} \"{name}\" {{ … }}"))
+                                })),
+                        )
+                    }
+                }
+            }
+            other => {
+                let mut candidates: Vec<&str> =
+                    vec!["var", "local", "module", "each", "count", "path"];
+                candidates.extend(mlinfra_schema::kinds().iter().map(|k| k.name));
+                let help = did_you_mean(other, candidates.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"));
+                self.err(
+                    at,
+                    Diagnostic::error(format!("unknown name `{other}`"))
+                        .expected("a reference: var.NAME, local.NAME, module.NAME.OUTPUT, KIND.NAME.ATTR, each.key, count.index")
+                        .maybe_help(help.or_else(|| Some("quote it if you meant a string: \"…\"".to_string()))),
+                )
+            }
+        }
+    }
+}
+
+fn declare_hint(root: &str, name: &str) -> String {
+    match root {
+        "var" => format!("variable \"{name}\" {{ type = string }}"),
+        "local" => format!("locals {{ {name} = … }}"),
+        _ => format!("module \"{name}\" {{ source = \"./modules/{name}\" }}"),
+    }
+}
+
+fn to_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => Some(*n),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Equality as the language defines it: numbers compare by value, collections deeply.
+pub fn values_equal(a: &Value, b: &Value) -> bool {
+    a == b
+}

@@ -1,0 +1,8 @@
+//! Load, evaluate and type-check manifests.
+
+pub mod eval;
+pub mod expr;
+pub mod functions;
+pub mod inputs;
+pub mod load;
+pub mod types;

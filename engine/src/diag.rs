@@ -1,0 +1,340 @@
+//! Source files, spans and the diagnostics that point into them.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Index of a file in [`Sources`].
+pub type FileId = u32;
+
+/// A byte range in one source file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Span {
+    pub file: FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, range: Range<usize>) -> Span {
+        Span {
+            file,
+            start: range.start as u32,
+            end: range.end.max(range.start) as u32,
+        }
+    }
+}
+
+/// One loaded source file.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// Path as shown to the user (relative to the working directory where possible).
+    pub display: String,
+    pub path: PathBuf,
+    pub text: String,
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        let start = self.line_starts[line];
+        let col = self
+            .text
+            .get(start..offset)
+            .map(|s| s.chars().count())
+            .unwrap_or(offset - start);
+        (line + 1, col + 1)
+    }
+
+    /// The text of a 1-based line, without its newline.
+    pub fn line_text(&self, line: usize) -> &str {
+        let start = self.line_starts.get(line - 1).copied().unwrap_or(0);
+        let end = self
+            .line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len());
+        self.text
+            .get(start..end)
+            .unwrap_or("")
+            .trim_end_matches(['\n', '\r'])
+    }
+}
+
+/// Every source file read for one configuration.
+#[derive(Debug, Default)]
+pub struct Sources {
+    files: Vec<SourceFile>,
+}
+
+impl Sources {
+    pub fn add(&mut self, path: &Path, text: String) -> FileId {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let display = display_path(path);
+        self.files.push(SourceFile {
+            display,
+            path: path.to_path_buf(),
+            text,
+            line_starts,
+        });
+        (self.files.len() - 1) as FileId
+    }
+
+    pub fn get(&self, id: FileId) -> &SourceFile {
+        &self.files[id as usize]
+    }
+
+    pub fn files(&self) -> &[SourceFile] {
+        &self.files
+    }
+
+    /// `file:line:col` of a span's start.
+    pub fn location(&self, span: Span) -> String {
+        let file = self.get(span.file);
+        let (line, col) = file.line_col(span.start as usize);
+        format!("{}:{}:{}", file.display, line, col)
+    }
+}
+
+fn display_path(path: &Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    let shown = cwd
+        .as_deref()
+        .and_then(|cwd| path.strip_prefix(cwd).ok())
+        .unwrap_or(path);
+    shown.display().to_string()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One problem found in a configuration, pointing at its source where it has one.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub summary: String,
+    pub span: Option<Span>,
+    /// What the language expected at that place.
+    pub expected: Option<String>,
+    /// How to fix it ("did you mean …").
+    pub help: Option<String>,
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(summary: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            summary: summary.into(),
+            span: None,
+            expected: None,
+            help: None,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn warning(summary: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(summary)
+        }
+    }
+
+    pub fn at(mut self, span: Option<Span>) -> Self {
+        self.span = span;
+        self
+    }
+
+    pub fn expected(mut self, expected: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn maybe_help(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Diagnostics collected over a whole run, so a user sees every problem at once.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.items.extend(other.items);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// Sort by file and position and drop exact repeats (one bad reference used twice in one spot).
+    pub fn sort(&mut self) {
+        self.items.sort_by_key(|d| {
+            (
+                d.span.map(|s| (s.file, s.start)).unwrap_or((u32::MAX, 0)),
+                std::cmp::Reverse(d.severity),
+            )
+        });
+        self.items
+            .dedup_by(|a, b| a.span == b.span && a.summary == b.summary);
+    }
+}
+
+/// Render one diagnostic with its location, source line and caret.
+pub fn render(sources: &Sources, d: &Diagnostic, color: bool) -> String {
+    let (red, yellow, blue, bold, reset) = if color {
+        ("\x1b[31m", "\x1b[33m", "\x1b[34m", "\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "", "", "", "")
+    };
+    let mut out = String::new();
+    let (label, c) = match d.severity {
+        Severity::Error => ("error", red),
+        Severity::Warning => ("warning", yellow),
+    };
+    let _ = writeln!(out, "{bold}{c}{label}{reset}{bold}: {}{reset}", d.summary);
+    if let Some(span) = d.span {
+        let file = sources.get(span.file);
+        let (line, col) = file.line_col(span.start as usize);
+        let (end_line, end_col) = file.line_col(span.end as usize);
+        let text = file.line_text(line);
+        let gutter = line.to_string().len();
+        let pad = " ".repeat(gutter);
+        let _ = writeln!(
+            out,
+            "{pad}{blue}-->{reset} {}:{}:{}",
+            file.display, line, col
+        );
+        let _ = writeln!(out, "{pad} {blue}|{reset}");
+        let _ = writeln!(out, "{blue}{line} |{reset} {}", text.replace('\t', " "));
+        let width = if end_line == line && end_col > col {
+            end_col - col
+        } else {
+            text.chars().count().saturating_sub(col - 1).max(1)
+        };
+        let _ = writeln!(
+            out,
+            "{pad} {blue}|{reset} {}{c}{}{reset}",
+            " ".repeat(col - 1),
+            "^".repeat(width.min(80))
+        );
+    }
+    if let Some(e) = &d.expected {
+        let _ = writeln!(out, "  = expected: {e}");
+    }
+    for n in &d.notes {
+        let _ = writeln!(out, "  = note: {n}");
+    }
+    if let Some(h) = &d.help {
+        let _ = writeln!(out, "  = help: {h}");
+    }
+    out
+}
+
+/// The closest candidate to `name` by edit distance, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = strsim::levenshtein(name, c);
+        let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based_and_count_characters() {
+        let mut s = Sources::default();
+        let id = s.add(Path::new("/x/a.mlinfra.hcl"), "ab\nc\u{e9}d = 1\n".into());
+        let f = s.get(id);
+        assert_eq!(f.line_col(0), (1, 1));
+        assert_eq!(f.line_col(3), (2, 1));
+        // 'é' is two bytes but one column.
+        assert_eq!(f.line_col(6), (2, 3));
+        assert_eq!(f.line_text(2), "c\u{e9}d = 1");
+    }
+
+    #[test]
+    fn render_points_a_caret_at_the_span() {
+        let mut s = Sources::default();
+        let id = s.add(
+            Path::new("m.mlinfra.hcl"),
+            "x {\n  acclerator = 1\n}\n".into(),
+        );
+        let d = Diagnostic::error("unknown attribute")
+            .at(Some(Span::new(id, 6..16)))
+            .help("did you mean \"accelerator\"?");
+        let out = render(&s, &d, false);
+        assert!(out.contains("m.mlinfra.hcl:2:3"), "{out}");
+        assert!(out.contains("2 |   acclerator = 1"), "{out}");
+        assert!(out.contains("  |   ^^^^^^^^^^\n"), "{out}");
+    }
+
+    #[test]
+    fn suggestions_need_a_close_match() {
+        assert_eq!(
+            did_you_mean("acclerator", ["accelerator", "labels"]),
+            Some("accelerator")
+        );
+        assert_eq!(did_you_mean("zzz", ["accelerator", "labels"]), None);
+    }
+}

@@ -1,0 +1,21 @@
+//! The mlinfra engine: configuration, dependency graph, plan and state.
+
+pub mod address;
+pub mod config;
+pub mod diag;
+
+pub use address::{Address, InstanceKey, ModuleStep};
+pub use config::eval::{
+    evaluate, EvalOptions, Evaluated, InputValue, Inputs, NoPrior, PriorAttributes, RawInput,
+    ResourceInstance,
+};
+pub use config::load::{load, Config};
+pub use diag::{Diagnostic, Diagnostics, Severity, Sources, Span};
+pub mod graph;
+pub mod plan;
+pub mod plan_json;
+pub mod run;
+pub mod state;
+
+pub use config::inputs::{collect_inputs, CliInput};
+pub mod format;

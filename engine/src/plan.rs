@@ -1,0 +1,664 @@
+//! The plan: a pure diff of the evaluated configuration against prior (refreshed) state.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mlinfra_schema::{kind, BlockSchema, KindClass, Value};
+
+use crate::address::Address;
+use crate::config::eval::{Evaluated, ResourceInstance};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::state::State;
+
+/// What happens to one resource instance. Doubles as its diff marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    NoOp,
+    Create,
+    Read,
+    Update,
+    DeleteThenCreate,
+    CreateThenDelete,
+    Delete,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Read => "<=",
+            Action::Update => "~",
+            Action::DeleteThenCreate => "-/+",
+            Action::CreateThenDelete => "+/-",
+            Action::Delete => "-",
+        }
+    }
+
+    /// The action list of the JSON plan format, in execution order.
+    pub fn json(self) -> &'static [&'static str] {
+        match self {
+            Action::NoOp => &["no-op"],
+            Action::Create => &["create"],
+            Action::Read => &["read"],
+            Action::Update => &["update"],
+            Action::DeleteThenCreate => &["delete", "create"],
+            Action::CreateThenDelete => &["create", "delete"],
+            Action::Delete => &["delete"],
+        }
+    }
+
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+}
+
+/// Why a change was planned; for explaining the plan, never for deciding the apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    NotInState,
+    ConfigChanged,
+    /// An attribute that cannot be updated in place changed.
+    CannotUpdate,
+    ReplaceRequested,
+    NoConfig,
+    CountIndexRemoved,
+    EachKeyRemoved,
+    DriftRestore,
+}
+
+impl Reason {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::NotInState => "not_in_state",
+            Reason::ConfigChanged => "config_changed",
+            Reason::CannotUpdate => "replace_because_cannot_update",
+            Reason::ReplaceRequested => "replace_by_request",
+            Reason::NoConfig => "delete_because_no_resource_config",
+            Reason::CountIndexRemoved => "delete_because_count_index",
+            Reason::EachKeyRemoved => "delete_because_each_key",
+            Reason::DriftRestore => "restore_drifted_attributes",
+        }
+    }
+}
+
+/// One planned change to a resource instance.
+#[derive(Clone, Debug)]
+pub struct ResourceChange {
+    pub address: String,
+    pub module: String,
+    pub kind: String,
+    pub name: String,
+    pub cloud: Option<String>,
+    pub provider: Option<String>,
+    pub action: Action,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub replace_paths: Vec<Vec<String>>,
+    pub reason: Option<Reason>,
+    /// Human explanation of the reason.
+    pub reason_message: String,
+    pub sensitive_paths: BTreeSet<String>,
+    pub depends_on: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct OutputChange {
+    pub name: String,
+    pub action: Action,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub sensitive: bool,
+}
+
+/// What binds a saved plan to the state and configuration it was made from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    pub lineage: String,
+    pub serial: u64,
+    pub config_hash: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub changes: Vec<ResourceChange>,
+    pub drift: Vec<ResourceChange>,
+    pub outputs: Vec<OutputChange>,
+    pub binding: Binding,
+    pub targets: Vec<String>,
+    /// Whether live state was refreshed through providers.
+    pub refreshed: bool,
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+    pub no_op: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Delete => s.destroy += 1,
+                Action::DeleteThenCreate | Action::CreateThenDelete => {
+                    s.add += 1;
+                    s.destroy += 1;
+                }
+                Action::NoOp | Action::Read => s.no_op += 1,
+            }
+        }
+        s
+    }
+
+    /// Whether applying the plan would change anything (resources or outputs).
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+            || self.outputs.iter().any(|o| o.action != Action::NoOp)
+    }
+
+    /// Addresses whose computed attributes become unknown because they are replaced.
+    pub fn replaced(&self) -> BTreeSet<String> {
+        self.changes
+            .iter()
+            .filter(|c| c.action.is_replace())
+            .map(|c| c.address.clone())
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    pub targets: Vec<Address>,
+    pub replace: Vec<Address>,
+    pub refresh_only: bool,
+    pub destroy: bool,
+}
+
+/// Diff `config` against `prior` (already refreshed). `drift` holds what refresh found.
+pub fn diff(
+    config: &Evaluated,
+    prior: &State,
+    drift: Vec<ResourceChange>,
+    config_hash: &str,
+    opts: &PlanOptions,
+) -> (Plan, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let mut changes = Vec::new();
+    let mut seen = BTreeSet::new();
+    if !opts.refresh_only {
+        for inst in config
+            .resources
+            .iter()
+            .filter(|r| r.kind.class == KindClass::Cloud)
+        {
+            let addr = inst.address.to_string();
+            seen.insert(addr.clone());
+            if opts.destroy {
+                continue;
+            }
+            let replace = opts.replace.iter().any(|t| inst.address.matches(t));
+            changes.push(diff_instance(
+                inst,
+                prior.resources.get(&addr).map(|r| &r.attributes),
+                replace,
+            ));
+        }
+        for (addr, r) in &prior.resources {
+            if seen.contains(addr) && !opts.destroy {
+                continue;
+            }
+            let reason = match Address::parse(addr) {
+                Ok(a) if !opts.destroy && a.key.is_some() => {
+                    let base = a.resource();
+                    if config
+                        .resources
+                        .iter()
+                        .any(|i| i.address.resource() == base)
+                    {
+                        if matches!(a.key, Some(crate::address::InstanceKey::Index(_))) {
+                            Reason::CountIndexRemoved
+                        } else {
+                            Reason::EachKeyRemoved
+                        }
+                    } else {
+                        Reason::NoConfig
+                    }
+                }
+                _ => Reason::NoConfig,
+            };
+            let message = match (&reason, opts.destroy) {
+                (_, true) => "destroy requested".to_string(),
+                (Reason::CountIndexRemoved, _) => "its index is beyond the resource's count".into(),
+                (Reason::EachKeyRemoved, _) => "its key is no longer in for_each".into(),
+                _ => "it is no longer in the configuration".into(),
+            };
+            let (module, name) = split_address(addr);
+            changes.push(ResourceChange {
+                address: addr.clone(),
+                module,
+                kind: r.kind.clone(),
+                name,
+                cloud: r.cloud.clone(),
+                provider: r.provider.clone(),
+                action: Action::Delete,
+                before: Some(Value::Map(r.attributes.clone())),
+                after: None,
+                replace_paths: Vec::new(),
+                reason: Some(reason),
+                reason_message: message,
+                sensitive_paths: r.sensitive.clone(),
+                depends_on: r.dependencies.iter().cloned().collect(),
+            });
+        }
+    }
+    // prevent_destroy
+    for c in &changes {
+        if matches!(c.action, Action::Delete) || c.action.is_replace() {
+            if let Some(inst) = config
+                .resources
+                .iter()
+                .find(|r| r.address.to_string() == c.address)
+            {
+                if inst.lifecycle.prevent_destroy {
+                    diags.push(
+                        Diagnostic::error(format!("{} has lifecycle.prevent_destroy set, but the plan would destroy it", c.address))
+                            .at(Some(inst.span))
+                            .note(format!("reason: {}", c.reason_message))
+                            .help("remove prevent_destroy to allow it, or change the plan so the resource is kept"),
+                    );
+                }
+            }
+        }
+    }
+    let mut targets = Vec::new();
+    if !opts.targets.is_empty() {
+        let keep = targeted(&changes, config, &opts.targets);
+        changes.retain(|c| keep.contains(&c.address));
+        targets = opts.targets.iter().map(ToString::to_string).collect();
+    }
+    changes.sort_by(|a, b| a.address.cmp(&b.address));
+    let outputs = if opts.targets.is_empty() && !opts.refresh_only {
+        diff_outputs(config, prior, opts.destroy)
+    } else {
+        Vec::new()
+    };
+    let plan = Plan {
+        changes,
+        drift,
+        outputs,
+        binding: Binding {
+            lineage: prior.lineage.clone(),
+            serial: prior.serial,
+            config_hash: config_hash.to_string(),
+        },
+        targets,
+        refreshed: false,
+        notes: Vec::new(),
+    };
+    (plan, diags)
+}
+
+/// The targeted addresses and everything they depend on.
+fn targeted(
+    changes: &[ResourceChange],
+    config: &Evaluated,
+    targets: &[Address],
+) -> BTreeSet<String> {
+    let mut keep = BTreeSet::new();
+    let mut stack: Vec<String> = Vec::new();
+    for c in changes {
+        if let Ok(a) = Address::parse(&c.address) {
+            if targets
+                .iter()
+                .any(|t| a.matches(t) || (a.module.len() > t.module.len() && t.kind == "module"))
+            {
+                stack.push(c.address.clone());
+            }
+        }
+    }
+    while let Some(a) = stack.pop() {
+        if !keep.insert(a.clone()) {
+            continue;
+        }
+        if let Some(r) = config.resources.iter().find(|r| r.address.to_string() == a) {
+            stack.extend(r.depends_on.iter().cloned());
+        }
+    }
+    keep
+}
+
+fn split_address(addr: &str) -> (String, String) {
+    match Address::parse(addr) {
+        Ok(a) => (
+            crate::address::module_path_string(&a.module),
+            match &a.key {
+                Some(k) => format!("{}{k}", a.name),
+                None => a.name.clone(),
+            },
+        ),
+        Err(_) => (String::new(), addr.to_string()),
+    }
+}
+
+/// Diff one instance against its prior attributes.
+pub fn diff_instance(
+    inst: &ResourceInstance,
+    prior: Option<&BTreeMap<String, Value>>,
+    replace: bool,
+) -> ResourceChange {
+    let addr = inst.address.to_string();
+    let mut after = inst.attrs.clone();
+    let base = ResourceChange {
+        address: addr.clone(),
+        module: crate::address::module_path_string(&inst.address.module),
+        kind: inst.kind.name.to_string(),
+        name: match &inst.address.key {
+            Some(k) => format!("{}{k}", inst.address.name),
+            None => inst.address.name.clone(),
+        },
+        cloud: inst.cloud.map(|c| c.as_str().to_string()),
+        provider: inst.provider.clone(),
+        action: Action::Create,
+        before: None,
+        after: None,
+        replace_paths: Vec::new(),
+        reason: Some(Reason::NotInState),
+        reason_message: "it is not in the state yet".into(),
+        sensitive_paths: inst.sensitive.clone(),
+        depends_on: inst.depends_on.iter().cloned().collect(),
+    };
+    let Some(prior) = prior else {
+        return ResourceChange {
+            after: Some(Value::Map(after)),
+            ..base
+        };
+    };
+    // ignore_changes keeps the prior value.
+    if inst.lifecycle.ignore_all {
+        for (k, v) in prior {
+            after.insert(k.clone(), v.clone());
+        }
+    }
+    for name in &inst.lifecycle.ignore_changes {
+        if let Some(v) = prior.get(name) {
+            after.insert(name.clone(), v.clone());
+        }
+    }
+    let mut changed: Vec<Vec<String>> = Vec::new();
+    changed_paths(
+        &Value::Map(prior.clone()),
+        &Value::Map(after.clone()),
+        &mut Vec::new(),
+        &mut changed,
+    );
+    // Computed attributes that the configuration leaves unknown are not changes.
+    changed.retain(|p| {
+        let attr = p.first().and_then(|n| inst.kind.attribute(n));
+        !(attr.is_some_and(|a| a.computed)
+            && Value::Map(after.clone())
+                .get_path(p)
+                .is_some_and(Value::is_unknown)
+            && prior.contains_key(&p[0]))
+    });
+    let replace_paths: Vec<Vec<String>> = changed
+        .iter()
+        .filter(|p| forces_replacement(&inst.kind.body, p))
+        .cloned()
+        .collect();
+    let before = Some(Value::Map(prior.clone()));
+    let (action, reason, message) = if replace {
+        (
+            replace_action(inst),
+            Some(Reason::ReplaceRequested),
+            "replacement requested with --replace".to_string(),
+        )
+    } else if !replace_paths.is_empty() {
+        let list: Vec<String> = replace_paths.iter().map(|p| p.join(".")).collect();
+        (
+            replace_action(inst),
+            Some(Reason::CannotUpdate),
+            format!("{} cannot be changed in place", list.join(", ")),
+        )
+    } else if !changed.is_empty() {
+        let list: Vec<String> = changed.iter().map(|p| p.join(".")).collect();
+        (
+            Action::Update,
+            Some(Reason::ConfigChanged),
+            format!("{} changed", list.join(", ")),
+        )
+    } else {
+        (Action::NoOp, None, String::new())
+    };
+    if action.is_replace() {
+        // A replacement gets new computed values.
+        for a in &inst.kind.body.attributes {
+            if a.read_only {
+                after.insert(a.name.to_string(), Value::Unknown);
+            }
+        }
+    }
+    ResourceChange {
+        action,
+        before,
+        after: Some(Value::Map(after)),
+        replace_paths,
+        reason,
+        reason_message: message,
+        ..base
+    }
+}
+
+fn replace_action(inst: &ResourceInstance) -> Action {
+    if inst.lifecycle.create_before_destroy {
+        Action::CreateThenDelete
+    } else {
+        Action::DeleteThenCreate
+    }
+}
+
+/// Paths (to leaves, or to whole values that differ in shape) where `a` and `b` differ.
+fn changed_paths(a: &Value, b: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match (a, b) {
+        (Value::Map(x), Value::Map(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                path.push(k.clone());
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => changed_paths(p, q, path, out),
+                    (None, Some(Value::Null)) | (Some(Value::Null), None) => {}
+                    _ => out.push(path.clone()),
+                }
+                path.pop();
+            }
+        }
+        _ => {
+            if a != b {
+                out.push(path.clone());
+            }
+        }
+    }
+}
+
+/// Whether a change at `path` forces replacement under `schema`.
+fn forces_replacement(schema: &BlockSchema, path: &[String]) -> bool {
+    let Some(first) = path.first() else {
+        return false;
+    };
+    if let Some(a) = schema.attribute(first) {
+        return a.force_new;
+    }
+    if let Some(b) = schema.block(first) {
+        if b.force_new {
+            return true;
+        }
+        let rest = if b.labeled {
+            // A whole group added or removed is an in-place change; inside it, check fields.
+            if path.len() < 3 {
+                return false;
+            }
+            &path[2..]
+        } else {
+            &path[1..]
+        };
+        return forces_replacement(b, rest);
+    }
+    false
+}
+
+fn diff_outputs(config: &Evaluated, prior: &State, destroy: bool) -> Vec<OutputChange> {
+    let mut out = Vec::new();
+    let mut names: BTreeSet<&String> = prior.outputs.keys().collect();
+    if !destroy {
+        names.extend(config.outputs.keys());
+    }
+    for name in names {
+        let before = prior.outputs.get(name);
+        let after = if destroy {
+            None
+        } else {
+            config.outputs.get(name)
+        };
+        let action = match (before, after) {
+            (None, Some(_)) => Action::Create,
+            (Some(_), None) => Action::Delete,
+            (Some(b), Some(a)) if b.value == a.value => Action::NoOp,
+            (Some(_), Some(_)) => Action::Update,
+            (None, None) => continue,
+        };
+        out.push(OutputChange {
+            name: name.clone(),
+            action,
+            before: before.map(|b| b.value.clone()),
+            after: after.map(|a| a.value.clone()),
+            sensitive: before.is_some_and(|b| b.sensitive) || after.is_some_and(|a| a.sensitive),
+        });
+    }
+    out
+}
+
+/// Replace the values at sensitive dotted paths with `marker`.
+pub fn redact(value: &Value, sensitive: &BTreeSet<String>, marker: &Value) -> Value {
+    if sensitive.is_empty() {
+        return value.clone();
+    }
+    let mut v = value.clone();
+    for p in sensitive {
+        let parts: Vec<String> = split_path(p);
+        set_path(&mut v, &parts, marker);
+    }
+    v
+}
+
+/// Split a dotted path whose segments may be quoted (`feature_group."a.b".features`).
+pub fn split_path(p: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = p.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => quoted = !quoted,
+            '\\' if quoted => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            '.' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+fn set_path(v: &mut Value, path: &[String], marker: &Value) {
+    let Some((first, rest)) = path.split_first() else {
+        *v = marker.clone();
+        return;
+    };
+    if let Value::Map(m) = v {
+        if let Some(inner) = m.get_mut(first) {
+            if rest.is_empty() {
+                if !matches!(inner, Value::Null) {
+                    *inner = marker.clone();
+                }
+            } else {
+                set_path(inner, rest, marker);
+            }
+        }
+    }
+}
+
+/// Whether a kind name is one the plan manages (cloud kinds only).
+pub fn is_planned_kind(name: &str) -> bool {
+    kind(name).is_some_and(|k| k.class == KindClass::Cloud)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_symbols_and_json() {
+        assert_eq!(Action::DeleteThenCreate.symbol(), "-/+");
+        assert_eq!(Action::CreateThenDelete.json(), &["create", "delete"]);
+    }
+
+    #[test]
+    fn changed_paths_descend_into_maps() {
+        let a = Value::from_json(&serde_json::json!({"a": {"b": 1, "c": 2}, "d": 1}));
+        let b = Value::from_json(&serde_json::json!({"a": {"b": 1, "c": 3}, "d": 1, "e": 5}));
+        let mut out = Vec::new();
+        changed_paths(&a, &b, &mut Vec::new(), &mut out);
+        assert_eq!(
+            out,
+            vec![
+                vec!["a".to_string(), "c".to_string()],
+                vec!["e".to_string()]
+            ]
+        );
+    }
+
+    #[test]
+    fn replacement_follows_force_new_through_blocks() {
+        let fs = kind("feature_store").unwrap();
+        let p = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(!forces_replacement(
+            &fs.body,
+            &p(&["feature_group", "txn", "features", "amount"])
+        ));
+        assert!(forces_replacement(
+            &fs.body,
+            &p(&["feature_group", "txn", "record_id"])
+        ));
+        assert!(!forces_replacement(&fs.body, &p(&["feature_group", "new"])));
+        assert!(forces_replacement(&fs.body, &p(&["offline", "bucket"])));
+        let pool = kind("gpu_pool").unwrap();
+        assert!(forces_replacement(&pool.body, &p(&["accelerator"])));
+        assert!(!forces_replacement(&pool.body, &p(&["max_nodes"])));
+    }
+
+    #[test]
+    fn redaction_replaces_nested_paths() {
+        let v = Value::from_json(
+            &serde_json::json!({"model": {"environment": {"TOKEN": "s3cret"}}, "name": "x"}),
+        );
+        let mut s = BTreeSet::new();
+        s.insert("model".to_string());
+        let r = redact(&v, &s, &Value::from("(sensitive value)"));
+        assert_eq!(
+            r.to_json(),
+            serde_json::json!({"model": "(sensitive value)", "name": "x"})
+        );
+        assert_eq!(
+            split_path("feature_group.\"a.b\".x"),
+            vec!["feature_group", "a.b", "x"]
+        );
+    }
+}

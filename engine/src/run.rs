@@ -1,0 +1,218 @@
+//! The pipeline shared by commands: evaluate, diff, and re-evaluate for replacements.
+
+use std::collections::BTreeSet;
+
+use hcl_edit::Span as _;
+use sha2::{Digest, Sha256};
+
+use crate::config::eval::{evaluate, EvalOptions, Evaluated, Inputs, RawInput};
+use crate::config::load::Config;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::{diff, Plan, PlanOptions, ResourceChange};
+use crate::state::State;
+
+/// Hash of every source file and every input value: a saved plan is bound to it.
+pub fn config_hash(config: &Config, inputs: &Inputs) -> String {
+    let mut h = Sha256::new();
+    let mut files: Vec<_> = config.sources.files().iter().collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    for f in files {
+        h.update(f.path.display().to_string().as_bytes());
+        h.update([0]);
+        h.update(f.text.as_bytes());
+        h.update([0]);
+    }
+    for (name, input) in inputs {
+        h.update(name.as_bytes());
+        h.update([0]);
+        match &input.raw {
+            RawInput::Text(t) => h.update(t.as_bytes()),
+            RawInput::Value(v) => h.update(v.to_json().to_string().as_bytes()),
+        }
+        h.update([0]);
+    }
+    format!(
+        "sha256:{}",
+        h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// Evaluate and diff, re-evaluating once more when replacements make computed values unknown.
+pub fn plan_configuration(
+    config: &Config,
+    inputs: &Inputs,
+    prior: &State,
+    drift: Vec<ResourceChange>,
+    opts: &PlanOptions,
+) -> (Option<(Evaluated, Plan)>, Diagnostics) {
+    let hash = config_hash(config, inputs);
+    let prior_attrs = prior.attributes();
+    let mut replaced = BTreeSet::new();
+    for _ in 0..4 {
+        let (evaluated, mut diags) = evaluate(
+            config,
+            &EvalOptions {
+                inputs,
+                prior: &prior_attrs,
+                replaced: &replaced,
+            },
+        );
+        if diags.has_errors() {
+            return (None, diags);
+        }
+        let (plan, plan_diags) = diff(&evaluated, prior, drift.clone(), &hash, opts);
+        diags.extend(plan_diags);
+        if diags.has_errors() {
+            return (None, diags);
+        }
+        let now = plan.replaced();
+        if now == replaced || now.is_subset(&replaced) {
+            return (Some((evaluated, plan)), diags);
+        }
+        replaced.extend(now);
+    }
+    let (evaluated, diags) = evaluate(
+        config,
+        &EvalOptions {
+            inputs,
+            prior: &prior_attrs,
+            replaced: &replaced,
+        },
+    );
+    let (plan, _) = diff(&evaluated, prior, drift, &hash, opts);
+    (Some((evaluated, plan)), diags)
+}
+
+/// Check the `mlinfra { required_version }` constraint against this build.
+pub fn check_required_version(config: &Config) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    for m in config.modules.values() {
+        if let Some((constraint, span)) = &m.settings.required_version {
+            if let Err(msg) = version_satisfies(env!("CARGO_PKG_VERSION"), constraint) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "this configuration requires mlinfra {constraint}, but this is {}",
+                        env!("CARGO_PKG_VERSION")
+                    ))
+                    .at(Some(*span))
+                    .note(msg)
+                    .help("install a matching mlinfra, or relax required_version"),
+                );
+            }
+        }
+    }
+    diags
+}
+
+/// Whether `version` satisfies a constraint like `">= 0.1, < 2"` (`=`, `!=`, `>`, `>=`, `<`, `<=`, `~>`).
+pub fn version_satisfies(version: &str, constraint: &str) -> Result<(), String> {
+    let parse = |s: &str| -> Result<Vec<u64>, String> {
+        s.trim()
+            .split('.')
+            .map(|p| {
+                p.parse::<u64>()
+                    .map_err(|_| format!("\"{s}\" is not a version"))
+            })
+            .collect()
+    };
+    let v = parse(version)?;
+    let cmp = |a: &[u64], b: &[u64]| {
+        let n = a.len().max(b.len());
+        (0..n)
+            .map(|i| {
+                a.get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .cmp(&b.get(i).copied().unwrap_or(0))
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    for part in constraint.split(',') {
+        let part = part.trim();
+        let (op, rest) = ["~>", ">=", "<=", "!=", ">", "<", "="]
+            .iter()
+            .find_map(|op| part.strip_prefix(op).map(|r| (*op, r)))
+            .unwrap_or(("=", part));
+        let want = parse(rest)?;
+        use std::cmp::Ordering::*;
+        let o = cmp(&v, &want);
+        let ok = match op {
+            "=" => o == Equal,
+            "!=" => o != Equal,
+            ">" => o == Greater,
+            ">=" => o != Less,
+            "<" => o == Less,
+            "<=" => o != Greater,
+            _ => {
+                // ~> 1.2 means >= 1.2, < 2; ~> 1.2.3 means >= 1.2.3, < 1.3
+                let mut upper = want[..want.len().saturating_sub(1).max(1)].to_vec();
+                if let Some(last) = upper.last_mut() {
+                    *last += 1;
+                }
+                o != Less && cmp(&v, &upper) == Less
+            }
+        };
+        if !ok {
+            return Err(format!("{version} does not satisfy {part}"));
+        }
+    }
+    Ok(())
+}
+
+/// Where the local backend keeps state, from `backend "local" { path = … }`.
+pub fn local_state_path(config: &Config) -> Result<std::path::PathBuf, Diagnostic> {
+    let root = config.root();
+    let default = config.root_dir.join("mlinfra.state.json");
+    let Some(b) = &root.settings.backend else {
+        return Ok(default);
+    };
+    if b.kind != "local" {
+        return Err(Diagnostic::error(format!(
+            "backend \"{}\" is not available in this build",
+            b.kind
+        ))
+        .at(Some(b.span))
+        .expected("backend \"local\" { path = \"…\" }")
+        .help(
+            "use the local backend for now; remote backends (s3, gcs, azurerm, pg) are planned",
+        ));
+    }
+    for s in b.body.iter() {
+        if let hcl_edit::structure::Structure::Attribute(a) = s {
+            if a.key.as_str() == "path" {
+                return match a.value.as_str() {
+                    Some(p) => Ok(config.root_dir.join(p)),
+                    None => Err(Diagnostic::error("backend path must be a literal string")
+                        .at(a.value.span().map(|r| crate::diag::Span::new(b.file, r)))
+                        .expected("path = \"state/mlinfra.state.json\"")),
+                };
+            }
+            return Err(Diagnostic::error(format!(
+                "unknown attribute `{}` in backend \"local\"",
+                a.key.as_str()
+            ))
+            .at(a.key.span().map(|r| crate::diag::Span::new(b.file, r)))
+            .expected("path"));
+        }
+    }
+    Ok(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_constraints() {
+        assert!(version_satisfies("0.1.0", ">= 0.1").is_ok());
+        assert!(version_satisfies("0.1.0", ">= 0.2").is_err());
+        assert!(version_satisfies("0.1.5", "~> 0.1.0").is_ok());
+        assert!(version_satisfies("0.2.0", "~> 0.1.0").is_err());
+        assert!(version_satisfies("1.4.0", "~> 1.2").is_ok());
+        assert!(version_satisfies("0.1.0", ">= 0.1, < 1").is_ok());
+    }
+}

@@ -1,0 +1,38 @@
+# Training on AWS: one EKS cluster, one GPU pool per entry of var.gpu_pools.
+
+cluster "train" {
+  cloud              = "aws"
+  name               = "${local.name_prefix}-train"
+  kubernetes_version = "1.31"
+  subnet_ids         = ["subnet-0a1b2c3d", "subnet-4e5f6a7b"]
+  role_arn           = "arn:aws:iam::123456789012:role/eks-control-plane"
+  tags               = local.tags
+}
+
+gpu_pool "training" {
+  for_each = var.gpu_pools
+
+  cluster       = cluster.train
+  name          = "${local.name_prefix}-${each.key}"
+  accelerator   = each.value.accelerator
+  gpus_per_node = each.value.gpus_per_node
+  min_nodes     = 0
+  max_nodes     = each.value.max_nodes
+  capacity      = coalesce(each.value.capacity, "on_demand")
+  labels        = merge(local.tags, { "mlinfra.dev/pool" = each.key })
+  taints        = [{ key = "nvidia.com/gpu", value = "present", effect = "NoSchedule" }]
+}
+
+priority_class "high" {
+  value       = 1000
+  description = "Production training runs"
+}
+
+queue "research" {
+  pools           = [gpu_pool.training["h100"], gpu_pool.training["a100"]]
+  nominal_gpus    = 64
+  borrowing_limit = 32
+  cohort          = "ml"
+  priority        = priority_class.high.name
+  namespaces      = ["research"]
+}

@@ -1,0 +1,14 @@
+//! Resource kinds, attribute metadata and values of mlinfra manifests. No I/O.
+
+mod json_schema;
+mod kinds;
+mod types;
+mod value;
+
+pub use json_schema::kind_json_schema;
+pub use kinds::{
+    kind, kinds, Attribute, BlockSchema, Cloud, KindClass, KindSchema, ACCELERATORS,
+    META_ARGUMENTS, META_BLOCKS,
+};
+pub use types::{AttrType, TypeMismatch};
+pub use value::{format_number, is_identifier, Value};
