@@ -76,9 +76,25 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
     if args.parallelism == Some(0) {
         bail!("--parallelism must be at least 1");
     }
-    let Some(ws) = open(dir, &cli_inputs(m), nc) else {
+    let Some((ws, mut diags)) = open(dir, &cli_inputs(m), nc) else {
         return Ok(EXIT_ERROR);
     };
+    if let Err(d) = mlinfra_engine::run::local_state_path(&ws.config) {
+        diags.push(d);
+    }
+    if diags.has_errors() {
+        // Evaluate anyway so every problem is reported in one run.
+        let opts = EvalOptions {
+            inputs: &ws.inputs,
+            prior: &NoPrior,
+            replaced: &Default::default(),
+        };
+        let (_, d) = evaluate(&ws.config, &opts);
+        diags.extend(d);
+        diags.sort();
+        print_diagnostics(&ws.config, &diags, nc);
+        return Ok(EXIT_ERROR);
+    }
     let Some(backend) = ws.backend(nc) else {
         return Ok(EXIT_ERROR);
     };
@@ -94,7 +110,10 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
         refresh_only: args.refresh_only,
         destroy: args.destroy,
     };
-    let (result, diags) = plan_configuration(&ws.config, &ws.inputs, &prior, Vec::new(), &opts);
+    let (result, plan_diags) =
+        plan_configuration(&ws.config, &ws.inputs, &prior, Vec::new(), &opts);
+    diags.extend(plan_diags);
+    diags.sort();
     if print_diagnostics(&ws.config, &diags, nc) {
         return Ok(EXIT_ERROR);
     }
@@ -158,7 +177,7 @@ pub fn validate(dir: &Path, m: &ArgMatches, json: bool, nc: bool) -> Result<u8> 
     diags.extend(d);
     diags.extend(mlinfra_engine::run::check_required_version(&config));
     let mut count = 0;
-    if !diags.has_errors() {
+    if !config.has_syntax_errors {
         let (evaluated, d) = evaluate(
             &config,
             &EvalOptions {
@@ -295,10 +314,10 @@ fn show_resource(state: &mlinfra_engine::state::State, addr: &str, st: Style) ->
 }
 
 pub fn graph(dir: &Path, m: &ArgMatches, mermaid: bool, nc: bool) -> Result<u8> {
-    let Some(ws) = open(dir, &cli_inputs(m), nc) else {
+    let Some((ws, mut diags)) = open(dir, &cli_inputs(m), nc) else {
         return Ok(EXIT_ERROR);
     };
-    let (evaluated, diags) = evaluate(
+    let (evaluated, d) = evaluate(
         &ws.config,
         &EvalOptions {
             inputs: &ws.inputs,
@@ -306,6 +325,8 @@ pub fn graph(dir: &Path, m: &ArgMatches, mermaid: bool, nc: bool) -> Result<u8> 
             replaced: &Default::default(),
         },
     );
+    diags.extend(d);
+    diags.sort();
     if print_diagnostics(&ws.config, &diags, nc) {
         return Ok(EXIT_ERROR);
     }

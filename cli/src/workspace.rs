@@ -50,17 +50,25 @@ pub fn cli_inputs(m: &ArgMatches) -> Vec<CliInput> {
     items.into_iter().map(|(_, c)| c).collect()
 }
 
-/// Load the configuration in `dir` and its inputs. `None` when there were errors (printed).
-pub fn open(dir: &Path, inputs: &[CliInput], no_color: bool) -> Option<Workspace> {
+/// Load the configuration in `dir` and its inputs, with the problems found so far.
+/// `None` (after printing) when a file did not parse, since evaluation would only add noise.
+pub fn open(dir: &Path, inputs: &[CliInput], no_color: bool) -> Option<(Workspace, Diagnostics)> {
     let (mut config, mut diags) = load(dir);
     let (inputs, input_diags) = collect_inputs(&mut config, inputs, std::env::vars());
     diags.extend(input_diags);
     diags.extend(check_required_version(&config));
-    diags.sort();
-    if print_diagnostics(&config, &diags, no_color) {
+    if config.has_syntax_errors
+        || config
+            .modules
+            .values()
+            .all(|m| m.resources.is_empty() && m.variables.is_empty())
+            && diags.has_errors()
+    {
+        diags.sort();
+        print_diagnostics(&config, &diags, no_color);
         return None;
     }
-    Some(Workspace { config, inputs })
+    Some((Workspace { config, inputs }, diags))
 }
 
 impl Workspace {

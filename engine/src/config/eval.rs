@@ -1105,9 +1105,13 @@ impl Ctx<'_> {
             let mut cloud = None;
             let mut provider_key = None;
             if decl.kind.has_cloud() {
+                // A gpu_pool whose cluster reference failed was already reported.
                 let has_cloud_source = decl.provider.is_some()
                     || decl.body.get_attribute("cloud").is_some()
-                    || cloud_attr.is_some();
+                    || cloud_attr.is_some()
+                    || (decl.kind.name == "gpu_pool"
+                        && decl.body.get_attribute("cluster").is_some());
+
                 if !has_cloud_source {
                     ev.diags.push(
                         Diagnostic::error(format!("{what} does not say which cloud it is on"))
@@ -1480,13 +1484,15 @@ impl BodyCtx<'_, '_, '_> {
                                 .map(|a| a.name)
                                 .chain(schema.blocks.iter().map(|b| b.name))
                                 .collect();
+                            let suggestion = did_you_mean(name, names.iter().copied());
+                            if let Some(sug) = suggestion {
+                                // The misspelt attribute stands in for the one it resembles.
+                                out.entry(sug.to_string()).or_insert(Value::Unknown);
+                            }
                             Diagnostic::error(format!("unknown attribute `{name}` in {here}"))
                                 .at(key_span)
                                 .expected(format!("one of {}", names.join(", ")))
-                                .maybe_help(
-                                    did_you_mean(name, names.iter().copied())
-                                        .map(|s| format!("did you mean `{s}`?")),
-                                )
+                                .maybe_help(suggestion.map(|s| format!("did you mean `{s}`?")))
                         };
                         self.push(d);
                         continue;
@@ -1512,7 +1518,7 @@ impl BodyCtx<'_, '_, '_> {
                         );
                         continue;
                     }
-                    if out.contains_key(name) {
+                    if out.get(name).is_some_and(|v| !v.is_unknown()) {
                         self.push(
                             Diagnostic::error(format!("`{name}` is set twice in {here}"))
                                 .at(key_span)
@@ -1527,13 +1533,22 @@ impl BodyCtx<'_, '_, '_> {
                     let value = match attr.ty.convert(&raw) {
                         Ok(v) => v,
                         Err(m) => {
+                            let help = match (&attr.ty, m.path.as_slice()) {
+                                (AttrType::Object(fields), [extra]) => {
+                                    did_you_mean(extra, fields.iter().map(|(n, _, _)| n.as_str()))
+                                        .map(|s| format!("did you mean `{s}`?"))
+                                }
+                                _ => None,
+                            };
                             self.push(
                                 Diagnostic::error(format!(
                                     "wrong type for `{name}` in {here}: {m}"
                                 ))
                                 .at(value_span)
-                                .expected(format!("{name} = <{}>", attr.ty)),
+                                .expected(format!("{name} = <{}>", attr.ty))
+                                .maybe_help(help),
                             );
+                            out.insert(name.to_string(), Value::Unknown);
                             continue;
                         }
                     };
@@ -1557,6 +1572,7 @@ impl BodyCtx<'_, '_, '_> {
                                         .map(|c| format!("did you mean \"{c}\"?")),
                                 ),
                             );
+                            out.insert(name.to_string(), Value::Unknown);
                             continue;
                         }
                     }

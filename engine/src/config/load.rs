@@ -27,6 +27,8 @@ pub struct Config {
     /// Modules by directory; the root is `root_dir`.
     pub modules: BTreeMap<PathBuf, ModuleConfig>,
     pub root_dir: PathBuf,
+    /// Some file did not parse: evaluating the rest would only add noise.
+    pub has_syntax_errors: bool,
 }
 
 impl Config {
@@ -278,6 +280,7 @@ fn load_module(
             Ok(b) => b,
             Err(d) => {
                 diags.push(d);
+                config.has_syntax_errors = true;
                 continue;
             }
         };
