@@ -269,14 +269,26 @@ pub fn render(sources: &Sources, d: &Diagnostic, color: bool) -> String {
             "^".repeat(width.min(80))
         );
     }
+    let pad = " ".repeat(
+        d.span
+            .map(|s| {
+                sources
+                    .get(s.file)
+                    .line_col(s.start as usize)
+                    .0
+                    .to_string()
+                    .len()
+            })
+            .unwrap_or(1),
+    );
     if let Some(e) = &d.expected {
-        let _ = writeln!(out, "  = expected: {e}");
+        let _ = writeln!(out, "{pad} {blue}={reset} expected: {e}");
     }
     for n in &d.notes {
-        let _ = writeln!(out, "  = note: {n}");
+        let _ = writeln!(out, "{pad} {blue}={reset} note: {n}");
     }
     if let Some(h) = &d.help {
-        let _ = writeln!(out, "  = help: {h}");
+        let _ = writeln!(out, "{pad} {blue}={reset} help: {h}");
     }
     out
 }
@@ -287,14 +299,24 @@ pub fn did_you_mean<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
-    for c in candidates {
+    let seen: Vec<&'a str> = candidates.into_iter().collect();
+    for &c in &seen {
         let d = strsim::osa_distance(name, c);
         let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
     }
+    // A longer or shorter spelling of the same word ("lowercase" for "lower").
     best.map(|(_, c)| c)
+        .or_else(|| candidates_prefix(name, &seen))
+}
+
+fn candidates_prefix<'a>(name: &str, seen: &[&'a str]) -> Option<&'a str> {
+    seen.iter()
+        .copied()
+        .filter(|c| c.len() >= 3 && name.len() >= 3 && (name.starts_with(c) || c.starts_with(name)))
+        .max_by_key(|c| c.len())
 }
 
 #[cfg(test)]

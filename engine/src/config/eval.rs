@@ -1151,7 +1151,9 @@ impl Ctx<'_> {
             inst_deps.extend(deps_acc);
 
             // Fill in what the manifest left out.
-            if decl.kind.attribute("name").is_some() && !attrs.contains_key("name") {
+            if decl.kind.attribute("name").is_some()
+                && matches!(attrs.get("name"), None | Some(Value::Null))
+            {
                 attrs.insert("name".into(), Value::String(block_name));
             }
             if let Some(c) = cloud {

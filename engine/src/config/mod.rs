@@ -6,3 +6,6 @@ pub mod functions;
 pub mod inputs;
 pub mod load;
 pub mod types;
+
+#[cfg(test)]
+mod tests;

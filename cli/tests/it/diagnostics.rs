@@ -1,0 +1,178 @@
+//! Bad input: exit 1, a diagnostic naming file:line:col, nothing written.
+
+use crate::{copy_to_temp, fixture, mlinfra};
+
+fn check(name: &str, expect: &[&str]) {
+    let tmp = copy_to_temp(&fixture(&format!("invalid/{name}")));
+    let dir = tmp.path();
+    for cmd in [&["validate"][..], &["plan"][..]] {
+        let r = mlinfra(dir, cmd);
+        assert_eq!(r.code, 1, "{name} {cmd:?} should fail:\n{}", r.stderr);
+        assert!(
+            r.stdout.is_empty(),
+            "{name}: nothing on stdout, got {}",
+            r.stdout
+        );
+        assert!(
+            r.stderr.contains("--> main.mlinfra.hcl:"),
+            "{name}: no file:line:col in\n{}",
+            r.stderr
+        );
+        for e in expect {
+            assert!(
+                r.stderr.contains(e),
+                "{name}: expected {e:?} in\n{}",
+                r.stderr
+            );
+        }
+        assert!(!r.stderr.contains("panicked"), "{name} panicked");
+        assert!(
+            !dir.join("mlinfra.state.json").exists(),
+            "{name}: bad input must not write state"
+        );
+    }
+    insta::assert_snapshot!(format!("diag_{name}"), mlinfra(dir, &["validate"]).stderr);
+}
+
+#[test]
+fn unknown_attribute_suggests_the_right_name() {
+    check(
+        "unknown-attribute",
+        &["main.mlinfra.hcl:9:3", "did you mean `accelerator`?"],
+    );
+}
+
+#[test]
+fn wrong_types_name_expected_and_found() {
+    check(
+        "wrong-type",
+        &[
+            "main.mlinfra.hcl:3:16",
+            "expected bool, found string \"sometimes\"",
+            "expected map(string), found list",
+        ],
+    );
+}
+
+#[test]
+fn missing_required_attribute_names_it() {
+    check(
+        "missing-required",
+        &[
+            "main.mlinfra.hcl:1:1",
+            "missing required attribute `instance`",
+        ],
+    );
+}
+
+#[test]
+fn bad_enum_values_list_the_allowed_ones() {
+    check(
+        "bad-enum",
+        &[
+            "main.mlinfra.hcl:9:19",
+            "did you mean \"H100\"?",
+            "did you mean \"spot\"?",
+        ],
+    );
+}
+
+#[test]
+fn undefined_references_name_the_reference() {
+    check(
+        "undefined-reference",
+        &[
+            "`var.evn`",
+            "did you mean `var.env`?",
+            "`bucket.featurs`",
+            "did you mean `bucket.features`?",
+        ],
+    );
+}
+
+#[test]
+fn a_cycle_lists_every_address_on_it() {
+    check(
+        "cycle",
+        &["dependency cycle between local.prefix, bucket.data, bucket.logs"],
+    );
+}
+
+#[test]
+fn unknown_blocks_are_reported_with_suggestions() {
+    check(
+        "unknown-block",
+        &[
+            "unknown block type `gpu_pol`",
+            "did you mean `gpu_pool`?",
+            "unknown block `lifecycle_rules`",
+        ],
+    );
+}
+
+#[test]
+fn syntax_errors_point_at_the_problem() {
+    check("syntax-error", &["syntax error"]);
+}
+
+#[test]
+fn cloud_specific_attributes_are_checked() {
+    check(
+        "wrong-cloud-attribute",
+        &["`subnet_ids` applies only on aws; cluster.serve is on azure"],
+    );
+}
+
+#[test]
+fn variable_validation_failures_show_the_message() {
+    check("failed-validation", &["env must be dev or prod"]);
+}
+
+#[test]
+fn unknown_functions_suggest_one() {
+    check(
+        "unknown-function",
+        &["unknown function `lowercase`", "did you mean `lower`?"],
+    );
+}
+
+#[test]
+fn binary_garbage_and_empty_files_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes: Vec<u8> = (0..=255u8).collect();
+    bytes.extend_from_slice(b"bucket \"x\" {\n\xff\xfe}\n");
+    std::fs::write(dir.path().join("main.mlinfra.hcl"), &bytes).unwrap();
+    let r = mlinfra(dir.path(), &["validate"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("main.mlinfra.hcl:1:1") && r.stderr.contains("not UTF-8"),
+        "{}",
+        r.stderr
+    );
+
+    std::fs::write(
+        dir.path().join("main.mlinfra.hcl"),
+        "bucket \"x\" { cloud = \"aws\" \0 }",
+    )
+    .unwrap();
+    let r = mlinfra(dir.path(), &["plan"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("NUL byte"), "{}", r.stderr);
+
+    std::fs::write(dir.path().join("main.mlinfra.hcl"), "").unwrap();
+    let r = mlinfra(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        r.code, 0,
+        "an empty configuration has nothing to do: {}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("No changes."));
+}
+
+#[test]
+fn a_directory_without_manifests_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = mlinfra(dir.path(), &["plan"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no *.mlinfra.hcl files"), "{}", r.stderr);
+}

@@ -1,0 +1,92 @@
+//! CLI tests: run the `mlinfra` binary the way a user does.
+
+mod diagnostics;
+mod plan;
+mod state;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What one run of the binary produced.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `mlinfra ARGS` in `dir` without colour and without inherited input variables.
+pub fn mlinfra(dir: &Path, args: &[&str]) -> Run {
+    mlinfra_env(dir, args, &[])
+}
+
+pub fn mlinfra_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlinfra"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MLINFRA_VAR_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run mlinfra");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(name)
+}
+
+/// Copy a directory tree into a fresh temporary directory.
+pub fn copy_to_temp(src: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(src, dir.path());
+    dir
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else if !e.file_name().to_string_lossy().starts_with("mlinfra.state") {
+            std::fs::copy(e.path(), to).unwrap();
+        }
+    }
+}
+
+/// Replace volatile parts (hashes, lineages, temp paths) for snapshots.
+pub fn stable(s: &str) -> String {
+    let mut out = String::new();
+    for line in s.lines() {
+        let mut l = line.to_string();
+        if let Some(i) = l.find("sha256:") {
+            let end = l[i..].find('"').map(|e| i + e).unwrap_or(l.len());
+            l.replace_range(i..end, "[HASH]");
+        }
+        if l.contains("\"lineage\"") {
+            l = "    \"lineage\": \"[LINEAGE]\",".to_string();
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}

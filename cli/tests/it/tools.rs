@@ -1,0 +1,143 @@
+//! graph, schema, fmt, completions, help and -chdir.
+
+use crate::{copy_to_temp, fixture, mlinfra, repo};
+
+#[test]
+fn graph_prints_dot_and_mermaid_with_module_clusters() {
+    let q = repo().join("examples/quickstart");
+    let r = mlinfra(&q, &["graph"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("digraph mlinfra {"));
+    assert!(
+        r.stdout
+            .contains("\"gpu_pool.training[\\\"h100\\\"]\" -> \"cluster.train\";"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("subgraph \"cluster_module.serving\""),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("\"module.serving.endpoint.this\" -> \"container_registry.images\";"),
+        "{}",
+        r.stdout
+    );
+    let r = mlinfra(&q, &["graph", "--format", "mermaid"]);
+    assert!(r.stdout.starts_with("flowchart RL\n"));
+    assert!(r.stdout.contains(" --> "));
+}
+
+#[test]
+fn schema_describes_kinds_and_exports_json_schema() {
+    let r = mlinfra(&repo(), &["schema", "gpu_pool"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("accelerator"), "{}", r.stdout);
+    assert!(r.stdout.contains("forces replacement"));
+    assert!(r.stdout.contains("EKS managed nodegroup"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("schema");
+    let r = mlinfra(
+        dir.path(),
+        &["schema", "--json", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for kind in [
+        "cluster",
+        "gpu_pool",
+        "bucket",
+        "container_registry",
+        "feature_store",
+        "model_registry",
+        "endpoint",
+        "queue",
+        "priority_class",
+        "budget",
+    ] {
+        let text = std::fs::read_to_string(out.join(format!("{kind}.schema.json"))).unwrap();
+        let committed =
+            std::fs::read_to_string(repo().join(format!("schema/json/{kind}.schema.json")))
+                .unwrap();
+        assert_eq!(text, committed, "schema/json/{kind}.schema.json is out of date: run mlinfra schema --json --out schema/json");
+    }
+    let r = mlinfra(&repo(), &["schema", "gpu_pol"]);
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+fn fmt_rewrites_checks_and_round_trips() {
+    let dir = copy_to_temp(&fixture("lifecycle"));
+    let f = dir.path().join("main.mlinfra.hcl");
+    let original = std::fs::read_to_string(&f).unwrap();
+    let messy = original.replace("  cloud      = \"aws\"", "      cloud=\"aws\"");
+    assert_ne!(messy, original);
+    std::fs::write(&f, &messy).unwrap();
+    let r = mlinfra(dir.path(), &["fmt", "--check"]);
+    assert_eq!(r.code, 3, "unformatted files fail --check: {}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&f).unwrap(),
+        messy,
+        "--check writes nothing"
+    );
+    let r = mlinfra(dir.path(), &["fmt"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), original);
+    let r = mlinfra(dir.path(), &["fmt", "--check"]);
+    assert_eq!(r.code, 0);
+}
+
+#[test]
+fn examples_are_formatted() {
+    let r = mlinfra(&repo(), &["fmt", "--check", "--recursive", "examples"]);
+    assert_eq!(
+        r.code, 0,
+        "run `mlinfra fmt --recursive examples`:\n{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn completions_and_help_work() {
+    let r = mlinfra(&repo(), &["completions", "bash"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("mlinfra"));
+    for cmd in [
+        "validate",
+        "fmt",
+        "plan",
+        "show",
+        "graph",
+        "schema",
+        "output",
+        "completions",
+        "force-unlock",
+    ] {
+        let r = mlinfra(&repo(), &[cmd, "--help"]);
+        assert_eq!(r.code, 0, "{cmd} --help");
+        assert!(r.stdout.contains("Examples:"), "{cmd} --help has examples");
+    }
+    let r = mlinfra(&repo(), &["plna"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("plan"), "{}", r.stderr);
+}
+
+#[test]
+fn validate_reports_success_and_json() {
+    let q = repo().join("examples/quickstart");
+    let r = mlinfra(&q, &["validate"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("The configuration is valid (11 resource instances)."),
+        "{}",
+        r.stdout
+    );
+    let r = mlinfra(&fixture("invalid/bad-enum"), &["validate", "--json"]);
+    assert_eq!(r.code, 1);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["valid"], false);
+    assert_eq!(j["diagnostics"][0]["line"], 9);
+    assert_eq!(j["diagnostics"][0]["file"], "main.mlinfra.hcl");
+}
