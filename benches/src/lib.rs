@@ -1,1 +1,69 @@
-//! Benchmarks of mlinfra live in `plan.rs`.
+//! Generated manifests for benchmarks of parse, evaluation and plan.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Write a configuration of about `n` resources into `dir`: clusters with GPU pools,
+/// buckets and endpoints that refer to them, spread over several files.
+pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<()> {
+    let groups = n.div_ceil(10);
+    let files = 10.min(groups.max(1));
+    let mut texts = vec![String::new(); files];
+    texts[0].push_str(
+        "provider \"aws\" {\n  region = \"us-east-1\"\n}\n\nlocals {\n  tags = { env = \"bench\", owner = \"ml-platform\" }\n}\n\n",
+    );
+    let mut count = 0;
+    for g in 0..groups {
+        let t = &mut texts[g % files];
+        let _ = write!(
+            t,
+            "cluster \"c{g}\" {{\n  cloud      = \"aws\"\n  subnet_ids = [\"subnet-{g}a\", \"subnet-{g}b\"]\n  role_arn   = \"arn:aws:iam::123456789012:role/eks-{g}\"\n  tags       = local.tags\n}}\n\n"
+        );
+        count += 1;
+        for p in 0..4 {
+            if count >= n {
+                break;
+            }
+            let _ = write!(
+                t,
+                "gpu_pool \"c{g}-p{p}\" {{\n  cluster       = cluster.c{g}\n  accelerator   = \"H100\"\n  gpus_per_node = 8\n  max_nodes     = {}\n  labels        = merge(local.tags, {{ pool = \"p{p}\" }})\n  taints        = [{{ key = \"nvidia.com/gpu\", value = \"present\", effect = \"NoSchedule\" }}]\n}}\n\n",
+                p + 1
+            );
+            count += 1;
+        }
+        for b in 0..3 {
+            if count >= n {
+                break;
+            }
+            let _ = write!(t, "bucket \"c{g}-b{b}\" {{\n  cloud = \"aws\"\n  name  = \"bench-${{cluster.c{g}.name}}-{b}\"\n  tags  = local.tags\n}}\n\n");
+            count += 1;
+        }
+        for e in 0..2 {
+            if count >= n {
+                break;
+            }
+            let _ = write!(
+                t,
+                "endpoint \"c{g}-e{e}\" {{\n  cloud    = \"aws\"\n  model    = {{ image = \"123456789012.dkr.ecr.us-east-1.amazonaws.com/m:{e}\", artifact = \"s3://${{bucket.c{g}-b0.name}}/model.tar.gz\" }}\n  instance = {{ type = \"ml.g4dn.xlarge\", count = 2 }}\n  autoscaling {{\n    min = 1\n    max = 4\n  }}\n}}\n\n"
+            );
+            count += 1;
+        }
+    }
+    for (i, t) in texts.iter().enumerate() {
+        std::fs::write(dir.join(format!("gen{i:02}.mlinfra.hcl")), t)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generates_exactly_n_valid_resources() {
+        let dir = tempfile::tempdir().unwrap();
+        super::write_manifest(dir.path(), 95).unwrap();
+        let (config, diags) = mlinfra_engine::load(dir.path());
+        assert!(!diags.has_errors());
+        let n: usize = config.modules.values().map(|m| m.resources.len()).sum();
+        assert_eq!(n, 95);
+    }
+}

@@ -19,3 +19,4 @@ pub mod state;
 
 pub use config::inputs::{collect_inputs, CliInput};
 pub mod format;
+pub mod refresh;

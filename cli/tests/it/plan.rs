@@ -178,7 +178,7 @@ fn a_matching_state_plans_no_changes() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("note: live state was not refreshed"),
+        r.stdout.contains("note: live state of aws resources was not refreshed"),
         "{}",
         r.stdout
     );

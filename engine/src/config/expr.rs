@@ -362,7 +362,23 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         Ok(())
     }
 
+        /// The tracked value of `var.x`, `local.x`, `module.x` or `KIND.x`, if it exists.
+    fn lookup_tracked(&self, root: &str, name: &str) -> Option<&'a Tracked> {
+        if self.scope.no_references.is_some() {
+            return None;
+        }
+        let scope: &Scope<'a> = self.scope;
+        match root {
+            "var" => scope.vars?.get(name),
+            "local" => scope.locals?.get(name),
+            "module" => scope.modules?.get(name),
+            k if kind(k).is_some() => scope.resources?.get(&(k.to_string(), name.to_string())),
+            _ => None,
+        }
+    }
+
     fn lookup_local(&self, name: &str) -> Option<Value> {
+
         self.locals.iter().rev().find_map(|f| f.get(name).cloned())
     }
 
@@ -655,9 +671,29 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                         _ => None,
                     })
                     .collect();
-                let used = attrs.len();
-                (self.resolve_root(name, &attrs, t.span())?, used)
+                                let used = attrs.len();
+                match attrs.first().and_then(|a| self.lookup_tracked(name, a)) {
+                    // Walk attribute reads by reference: clone only the value finally read.
+                    Some(tracked) => {
+                        self.deps.extend(tracked.deps.iter().cloned());
+                        self.sensitive |= tracked.sensitive;
+                        let mut cur = &tracked.value;
+                        let mut i = used;
+                        while let Some(TraversalOperator::GetAttr(a)) = ops.get(i) {
+                            match cur {
+                                Value::Map(m) if m.contains_key(a.as_str()) => {
+                                    cur = &m[a.as_str()];
+                                    i += 1;
+                                }
+                                _ => break,
+                            }
+                        }
+                        (cur.clone(), i)
+                    }
+                    None => (self.resolve_root(name, &attrs, t.span())?, used),
+                }
             }
+
             other => (self.eval_expr(other)?, 0),
         };
         let mut i = consumed;
