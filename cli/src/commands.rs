@@ -384,7 +384,7 @@ pub fn schema(kind: Option<&str>, json: bool, out: &Path) -> Result<u8> {
         };
         println!("{} — {}\n  {class}", k.name, k.description);
         for (cloud, obj) in &k.maps_to {
-            println!("  {cloud:5}  → {obj}");
+            println!("  {:5}  → {obj}", cloud.as_str());
         }
         println!("  attributes:");
         print_block_schema(&k.body, 4);
