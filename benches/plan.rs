@@ -15,7 +15,13 @@ fn plan_offline(dir: &std::path::Path) -> usize {
     let (mut config, diags) = load(dir);
     assert!(!diags.has_errors());
     let (inputs, _) = collect_inputs(&mut config, &[], Vec::new());
-    let (result, diags) = plan_configuration(&config, &inputs, &State::new(), Vec::new(), &PlanOptions::default());
+    let (result, diags) = plan_configuration(
+        &config,
+        &inputs,
+        &State::new(),
+        Vec::new(),
+        &PlanOptions::default(),
+    );
     assert!(!diags.has_errors());
     result.map(|(_, p)| p.changes.len()).unwrap_or(0)
 }
@@ -27,7 +33,9 @@ fn bench(c: &mut Criterion) {
         let dir = tempfile::tempdir().unwrap();
         mlinfra_benches::write_manifest(dir.path(), n).unwrap();
         assert_eq!(plan_offline(dir.path()), n);
-        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| b.iter(|| plan_offline(dir.path())));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| plan_offline(dir.path()))
+        });
     }
     g.finish();
 }

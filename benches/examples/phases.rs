@@ -11,7 +11,10 @@ use mlinfra_engine::state::State;
 use mlinfra_engine::{collect_inputs, evaluate, load, EvalOptions, NoPrior};
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
     let dir = std::env::temp_dir().join(format!("mlinfra-phases-{n}"));
     std::fs::create_dir_all(&dir).expect("temp dir");
     mlinfra_benches::write_manifest(&dir, n).expect("write manifest");
@@ -20,10 +23,23 @@ fn main() {
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let (inputs, _) = collect_inputs(&mut config, &[], Vec::new());
     let t = Instant::now();
-    let (ev, _) = evaluate(&config, &EvalOptions { inputs: &inputs, prior: &NoPrior, replaced: &Default::default() });
+    let (ev, _) = evaluate(
+        &config,
+        &EvalOptions {
+            inputs: &inputs,
+            prior: &NoPrior,
+            replaced: &Default::default(),
+        },
+    );
     let eval_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
-    let (result, _) = plan_configuration(&config, &inputs, &State::new(), Vec::new(), &PlanOptions::default());
+    let (result, _) = plan_configuration(
+        &config,
+        &inputs,
+        &State::new(),
+        Vec::new(),
+        &PlanOptions::default(),
+    );
     let plan_ms = t.elapsed().as_secs_f64() * 1e3;
     println!(
         "{n} resources: load+parse {load_ms:.1} ms, evaluate {eval_ms:.1} ms, evaluate+diff {plan_ms:.1} ms ({} instances, {} changes)",

@@ -110,16 +110,28 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
         refresh_only: args.refresh_only,
         destroy: args.destroy,
     };
-        // Refresh through the providers this build has (none yet: every cloud is skipped).
+    // Refresh through the providers this build has (none yet: every cloud is skipped).
     let providers = mlinfra_provider_api::ProviderSet::default();
     let (prior, drift, skipped) = if args.refresh && !prior.resources.is_empty() {
         let evaluated = if providers.is_empty() {
             Default::default()
         } else {
-            evaluate(&ws.config, &EvalOptions { inputs: &ws.inputs, prior: &NoPrior, replaced: &Default::default() }).0
+            evaluate(
+                &ws.config,
+                &EvalOptions {
+                    inputs: &ws.inputs,
+                    prior: &NoPrior,
+                    replaced: &Default::default(),
+                },
+            )
+            .0
         };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let (r, d) = rt.block_on(mlinfra_engine::refresh::refresh(&prior, &evaluated, &providers));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (r, d) = rt.block_on(mlinfra_engine::refresh::refresh(
+            &prior, &evaluated, &providers,
+        ));
         diags.extend(d);
         (r.state, r.drift, r.skipped_clouds)
     } else {
@@ -134,7 +146,7 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
     let Some((_, mut plan)) = result else {
         return Ok(EXIT_ERROR);
     };
-        if !skipped.is_empty() {
+    if !skipped.is_empty() {
         let clouds: Vec<&str> = skipped.iter().map(|c| c.as_str()).collect();
         plan.notes.push(format!(
             "live state of {} resources was not refreshed: this build has no provider for {}, so the plan compares the configuration with the state file only",

@@ -19,13 +19,19 @@ pub struct Refreshed {
 }
 
 /// Read every resource in `prior` whose cloud has a provider in `providers`.
-pub async fn refresh(prior: &State, config: &Evaluated, providers: &ProviderSet) -> (Refreshed, Diagnostics) {
+pub async fn refresh(
+    prior: &State,
+    config: &Evaluated,
+    providers: &ProviderSet,
+) -> (Refreshed, Diagnostics) {
     let mut state = prior.clone();
     let mut drift = Vec::new();
     let mut skipped = Vec::new();
     let mut diags = Diagnostics::default();
     for (addr, r) in &prior.resources {
-        let Some(cloud) = r.cloud.as_deref().and_then(Cloud::parse) else { continue };
+        let Some(cloud) = r.cloud.as_deref().and_then(Cloud::parse) else {
+            continue;
+        };
         let Some(provider) = providers.get(cloud) else {
             if !skipped.contains(&cloud) {
                 skipped.push(cloud);
@@ -33,8 +39,16 @@ pub async fn refresh(prior: &State, config: &Evaluated, providers: &ProviderSet)
             continue;
         };
         let Some(id) = r.id.clone() else { continue };
-        let key = r.provider.clone().unwrap_or_else(|| cloud.as_str().to_string());
-        let attributes = config.providers.iter().find(|p| p.key == key).map(|p| p.attrs.clone()).unwrap_or_default();
+        let key = r
+            .provider
+            .clone()
+            .unwrap_or_else(|| cloud.as_str().to_string());
+        let attributes = config
+            .providers
+            .iter()
+            .find(|p| p.key == key)
+            .map(|p| p.attrs.clone())
+            .unwrap_or_default();
         let req = ReadRequest {
             kind: r.kind.clone(),
             id,
@@ -44,7 +58,12 @@ pub async fn refresh(prior: &State, config: &Evaluated, providers: &ProviderSet)
         match provider.read(req).await {
             Ok(ReadResponse::Found { attributes }) => {
                 if attributes != r.attributes {
-                    drift.push(drift_change(addr, r, Action::Update, Some(Value::Map(attributes.clone()))));
+                    drift.push(drift_change(
+                        addr,
+                        r,
+                        Action::Update,
+                        Some(Value::Map(attributes.clone())),
+                    ));
                     if let Some(entry) = state.resources.get_mut(addr) {
                         entry.attributes = attributes;
                     }
@@ -54,17 +73,35 @@ pub async fn refresh(prior: &State, config: &Evaluated, providers: &ProviderSet)
                 drift.push(drift_change(addr, r, Action::Delete, None));
                 state.resources.remove(addr);
             }
-            Err(e) => diags.push(Diagnostic::error(format!("refreshing {addr}: {}", e.message)).help("check credentials and network access, or plan with --refresh=false")),
+            Err(e) => diags.push(
+                Diagnostic::error(format!("refreshing {addr}: {}", e.message))
+                    .help("check credentials and network access, or plan with --refresh=false"),
+            ),
         }
     }
-    (Refreshed { state, drift, skipped_clouds: skipped }, diags)
+    (
+        Refreshed {
+            state,
+            drift,
+            skipped_clouds: skipped,
+        },
+        diags,
+    )
 }
 
-fn drift_change(addr: &str, r: &crate::state::ResourceState, action: Action, after: Option<Value>) -> ResourceChange {
+fn drift_change(
+    addr: &str,
+    r: &crate::state::ResourceState,
+    action: Action,
+    after: Option<Value>,
+) -> ResourceChange {
     let parsed = crate::Address::parse(addr).ok();
     ResourceChange {
         address: addr.to_string(),
-        module: parsed.as_ref().map(|a| crate::address::module_path_string(&a.module)).unwrap_or_default(),
+        module: parsed
+            .as_ref()
+            .map(|a| crate::address::module_path_string(&a.module))
+            .unwrap_or_default(),
         kind: r.kind.clone(),
         name: parsed.map(|a| a.name).unwrap_or_default(),
         cloud: r.cloud.clone(),
@@ -74,7 +111,11 @@ fn drift_change(addr: &str, r: &crate::state::ResourceState, action: Action, aft
         after,
         replace_paths: Vec::new(),
         reason: Some(Reason::DriftRestore),
-        reason_message: if action == Action::Delete { "it was deleted outside mlinfra".into() } else { "it was changed outside mlinfra".into() },
+        reason_message: if action == Action::Delete {
+            "it was deleted outside mlinfra".into()
+        } else {
+            "it was changed outside mlinfra".into()
+        },
         sensitive_paths: r.sensitive.clone(),
         depends_on: r.dependencies.iter().cloned().collect(),
     }
@@ -109,13 +150,28 @@ mod tests {
             })
         }
         fn plan(&self, _: PlanRequest) -> BoxFuture<'_, Result<PlanResponse, ProviderError>> {
-            Box::pin(async { Err(ProviderError { kind: ErrorKind::Invalid, message: "not used".into() }) })
+            Box::pin(async {
+                Err(ProviderError {
+                    kind: ErrorKind::Invalid,
+                    message: "not used".into(),
+                })
+            })
         }
         fn apply(&self, _: ApplyRequest) -> BoxFuture<'_, Result<ApplyResponse, ProviderError>> {
-            Box::pin(async { Err(ProviderError { kind: ErrorKind::Invalid, message: "not used".into() }) })
+            Box::pin(async {
+                Err(ProviderError {
+                    kind: ErrorKind::Invalid,
+                    message: "not used".into(),
+                })
+            })
         }
         fn import(&self, _: ImportRequest) -> BoxFuture<'_, Result<ImportResponse, ProviderError>> {
-            Box::pin(async { Err(ProviderError { kind: ErrorKind::Invalid, message: "not used".into() }) })
+            Box::pin(async {
+                Err(ProviderError {
+                    kind: ErrorKind::Invalid,
+                    message: "not used".into(),
+                })
+            })
         }
     }
 
@@ -125,7 +181,9 @@ mod tests {
             cloud: Some(cloud.into()),
             provider: Some(cloud.into()),
             id: Some(id.into()),
-            attributes: [("max_nodes".to_string(), Value::Number(max))].into_iter().collect(),
+            attributes: [("max_nodes".to_string(), Value::Number(max))]
+                .into_iter()
+                .collect(),
             sensitive: Default::default(),
             dependencies: Default::default(),
         }
@@ -146,10 +204,18 @@ mod tests {
     #[test]
     fn drift_and_deletions_are_reported_and_other_clouds_skipped() {
         let mut prior = State::new();
-        prior.resources.insert("gpu_pool.same".into(), resource("p1", "aws", 4.0));
-        prior.resources.insert("gpu_pool.scaled".into(), resource("p2", "aws", 4.0));
-        prior.resources.insert("gpu_pool.gone".into(), resource("p3", "aws", 4.0));
-        prior.resources.insert("gpu_pool.gke".into(), resource("p4", "gcp", 4.0));
+        prior
+            .resources
+            .insert("gpu_pool.same".into(), resource("p1", "aws", 4.0));
+        prior
+            .resources
+            .insert("gpu_pool.scaled".into(), resource("p2", "aws", 4.0));
+        prior
+            .resources
+            .insert("gpu_pool.gone".into(), resource("p3", "aws", 4.0));
+        prior
+            .resources
+            .insert("gpu_pool.gke".into(), resource("p4", "gcp", 4.0));
         let live = LiveObjects {
             objects: Mutex::new(
                 [
@@ -164,10 +230,23 @@ mod tests {
         set.add(Box::new(live));
         let (r, diags) = block_on(refresh(&prior, &Evaluated::default(), &set));
         assert!(diags.is_empty());
-        let drift: Vec<(&str, Action)> = r.drift.iter().map(|c| (c.address.as_str(), c.action)).collect();
-        assert_eq!(drift, vec![("gpu_pool.gone", Action::Delete), ("gpu_pool.scaled", Action::Update)]);
+        let drift: Vec<(&str, Action)> = r
+            .drift
+            .iter()
+            .map(|c| (c.address.as_str(), c.action))
+            .collect();
+        assert_eq!(
+            drift,
+            vec![
+                ("gpu_pool.gone", Action::Delete),
+                ("gpu_pool.scaled", Action::Update)
+            ]
+        );
         assert!(!r.state.resources.contains_key("gpu_pool.gone"));
-        assert_eq!(r.state.resources["gpu_pool.scaled"].attributes["max_nodes"], Value::Number(9.0));
+        assert_eq!(
+            r.state.resources["gpu_pool.scaled"].attributes["max_nodes"],
+            Value::Number(9.0)
+        );
         assert_eq!(r.skipped_clouds, vec![Cloud::Gcp]);
     }
 }

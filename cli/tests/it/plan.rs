@@ -178,7 +178,8 @@ fn a_matching_state_plans_no_changes() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("note: live state of aws resources was not refreshed"),
+        r.stdout
+            .contains("note: live state of aws resources was not refreshed"),
         "{}",
         r.stdout
     );
@@ -430,5 +431,38 @@ fn variables_come_from_files_env_and_flags_in_that_order() {
             && r.stderr.contains("did you mean `name`?"),
         "{}",
         r.stderr
+    );
+}
+
+#[test]
+fn destroy_plans_delete_everything_and_refresh_only_changes_nothing() {
+    let dir = applied_lifecycle();
+    let got = actions(dir.path(), &["--destroy"]);
+    assert_eq!(got.len(), 3);
+    assert!(
+        got.iter().all(|(_, a, _)| a == &json!(["delete"])),
+        "{got:?}"
+    );
+    let r = mlinfra(dir.path(), &["plan", "--destroy"]);
+    assert!(
+        r.stdout
+            .contains("Plan: 0 to add, 0 to change, 3 to destroy."),
+        "{}",
+        r.stdout
+    );
+    let r = mlinfra(
+        dir.path(),
+        &[
+            "plan",
+            "--refresh-only",
+            "--var",
+            "max_nodes=99",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(
+        r.code, 0,
+        "refresh-only plans no resource changes: {}",
+        r.stdout
     );
 }

@@ -16,6 +16,9 @@ use crate::config::load::{
 };
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, FileId, Span};
 
+/// Most instances one resource or module block may expand to.
+pub const MAX_INSTANCES: usize = 100_000;
+
 /// Where an input variable value came from, and the raw value.
 #[derive(Clone, Debug)]
 pub struct InputValue {
@@ -784,6 +787,14 @@ impl Ctx<'_> {
             self.take(ev);
             let v = v.ok()?;
             return match v {
+                Value::Number(n) if n > MAX_INSTANCES as f64 => {
+                    self.err(
+                        Diagnostic::error(format!("count of {what} is {}, more than the {MAX_INSTANCES} instances one block may have", mlinfra_schema::format_number(n)))
+                            .at(span)
+                            .help("split the resources over several blocks or modules"),
+                    );
+                    None
+                }
                 Value::Number(n) if n >= 0.0 && n.fract() == 0.0 => Some(
                     (0..n as usize)
                         .map(|i| (Some(InstanceKey::Index(i)), None, Some(i)))

@@ -362,7 +362,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         Ok(())
     }
 
-        /// The tracked value of `var.x`, `local.x`, `module.x` or `KIND.x`, if it exists.
+    /// The tracked value of `var.x`, `local.x`, `module.x` or `KIND.x`, if it exists.
     fn lookup_tracked(&self, root: &str, name: &str) -> Option<&'a Tracked> {
         if self.scope.no_references.is_some() {
             return None;
@@ -378,7 +378,6 @@ impl<'s, 'a> Evaluator<'s, 'a> {
     }
 
     fn lookup_local(&self, name: &str) -> Option<Value> {
-
         self.locals.iter().rev().find_map(|f| f.get(name).cloned())
     }
 
@@ -671,7 +670,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                         _ => None,
                     })
                     .collect();
-                                let used = attrs.len();
+                let used = attrs.len();
                 match attrs.first().and_then(|a| self.lookup_tracked(name, a)) {
                     // Walk attribute reads by reference: clone only the value finally read.
                     Some(tracked) => {

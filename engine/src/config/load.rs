@@ -334,6 +334,14 @@ pub fn parse_source(sources: &Sources, id: FileId) -> Result<Body, Diagnostic> {
                 .help("remove binary files from the configuration directory"),
         );
     }
+    if let Some(at) = too_deep(&file.text) {
+        return Err(
+            Diagnostic::error(format!("brackets nest deeper than {MAX_NESTING} levels"))
+                .at(Some(Span::new(id, at..at + 1)))
+                .expected(format!("at most {MAX_NESTING} nested (, [ or {{"))
+                .help("flatten the expression; use locals for intermediate values"),
+        );
+    }
     hcl_edit::parser::parse_body(&file.text).map_err(|e| {
         let loc = e.location();
         let offset = loc.offset();
@@ -1067,4 +1075,25 @@ mod tests {
         assert_eq!(parse_duration("60"), None);
         assert_eq!(parse_duration("m"), None);
     }
+}
+
+/// Deepest bracket nesting accepted; the parser recurses per level.
+pub const MAX_NESTING: usize = 256;
+
+/// The offset where bracket nesting first exceeds [`MAX_NESTING`], if it does.
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(i);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }

@@ -369,3 +369,337 @@ fn prior_state_supplies_computed_values() {
         "a replaced resource's computed values are unknown"
     );
 }
+
+/// Mutation fuzzing: corrupt the quickstart in many ways and check that loading,
+/// evaluating, diffing and formatting never panic and always explain a failure.
+#[test]
+fn mutated_manifests_never_panic() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
+    let mut originals: Vec<(String, String)> = Vec::new();
+    for e in std::fs::read_dir(&root).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "hcl") {
+            originals.push((
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            ));
+        }
+    }
+    originals.sort();
+    let module = std::fs::read_to_string(root.join("modules/serving/main.mlinfra.hcl")).unwrap();
+    // A small deterministic generator (xorshift), so failures reproduce.
+    let mut seed: u64 = std::env::var("MLINFRA_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9E37_79B9_7F4A_7C15);
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n.max(1) as u64) as usize
+    };
+    const TOKENS: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        "(",
+        ")",
+        "\"",
+        "=",
+        "${",
+        "%{",
+        "<<EOT\n",
+        "\n",
+        "var.",
+        "local.",
+        "module.",
+        "cluster.train",
+        "null",
+        "-1",
+        "1e400",
+        "count.index",
+        "each.key",
+        "for x in",
+        ":",
+        "=>",
+        "...",
+        "?",
+        "#",
+        "/*",
+        "\\",
+        "\u{0}",
+        "é",
+        "gpu_pool",
+        "for_each = 3",
+        "count = -2",
+        "depends_on = [x]",
+        "lifecycle {",
+        "provider = aws.nope",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("modules/serving")).unwrap();
+    std::fs::write(dir.path().join("modules/serving/main.mlinfra.hcl"), &module).unwrap();
+    let rounds: usize = std::env::var("MLINFRA_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    for round in 0..rounds {
+        let (name, text) = &originals[next(originals.len())];
+        let mut bytes = text.as_bytes().to_vec();
+        for _ in 0..1 + next(4) {
+            let at = next(bytes.len() + 1);
+            match next(3) {
+                0 => {
+                    let end = (at + 1 + next(40)).min(bytes.len());
+                    bytes.drain(at.min(bytes.len())..end);
+                }
+                1 => {
+                    let t = TOKENS[next(TOKENS.len())];
+                    bytes.splice(at..at, t.bytes());
+                }
+                _ => {
+                    if at < bytes.len() {
+                        bytes[at] = next(256) as u8;
+                    }
+                }
+            }
+        }
+        for (n, t) in &originals {
+            std::fs::write(
+                dir.path().join(n),
+                if n == name { &bytes[..] } else { t.as_bytes() },
+            )
+            .unwrap();
+        }
+        let result = std::panic::catch_unwind(|| {
+            let (config, mut diags) = load(dir.path());
+            if !config.has_syntax_errors {
+                let (ev, d) = evaluate(
+                    &config,
+                    &EvalOptions {
+                        inputs: &Inputs::new(),
+                        prior: &NoPrior,
+                        replaced: &BTreeSet::new(),
+                    },
+                );
+                diags.extend(d);
+                if !diags.has_errors() {
+                    let (plan, _) = crate::plan::diff(
+                        &ev,
+                        &crate::state::State::new(),
+                        Vec::new(),
+                        "h",
+                        &Default::default(),
+                    );
+                    let _ = crate::plan_json::to_json(&plan);
+                }
+            }
+            for d in diags.iter() {
+                let _ = crate::diag::render(&config.sources, d, false);
+                assert!(d.is_error() || d.severity == crate::diag::Severity::Warning);
+            }
+            if let Ok(s) = std::str::from_utf8(&bytes) {
+                if let Ok(formatted) = crate::format::format_source(s) {
+                    assert_eq!(
+                        crate::format::format_source(&formatted).as_deref(),
+                        Ok(formatted.as_str()),
+                        "fmt is idempotent"
+                    );
+                }
+            }
+        });
+        assert!(
+            result.is_ok(),
+            "round {round}: mutated {name} panicked:\n{}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+}
+
+fn plan_with_prior(text: &str, prior: &crate::state::State) -> (crate::plan::Plan, Diagnostics) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.mlinfra.hcl"), text).unwrap();
+    let (config, _) = load(dir.path());
+    let (result, diags) = crate::run::plan_configuration(
+        &config,
+        &Inputs::new(),
+        prior,
+        Vec::new(),
+        &Default::default(),
+    );
+    match result {
+        Some((_, plan)) => (plan, diags),
+        None => (
+            crate::plan::Plan {
+                changes: Vec::new(),
+                drift: Vec::new(),
+                outputs: Vec::new(),
+                binding: crate::plan::Binding {
+                    lineage: String::new(),
+                    serial: 0,
+                    config_hash: String::new(),
+                },
+                targets: Vec::new(),
+                refreshed: false,
+                notes: Vec::new(),
+            },
+            diags,
+        ),
+    }
+}
+
+fn recorded(kind: &str, attrs: serde_json::Value) -> crate::state::ResourceState {
+    crate::state::ResourceState {
+        kind: kind.into(),
+        cloud: Some("gcp".into()),
+        provider: Some("gcp".into()),
+        id: Some("x".into()),
+        attributes: Value::from_json(&attrs).as_map().unwrap().clone(),
+        sensitive: Default::default(),
+        dependencies: Default::default(),
+    }
+}
+
+fn bucket_state(name: &str, storage_class: &str, tags: serde_json::Value) -> crate::state::State {
+    let mut s = crate::state::State::new();
+    s.resources.insert(
+        "bucket.b".into(),
+        recorded(
+            "bucket",
+            serde_json::json!({
+                "cloud": "gcp", "name": name, "location": "us-central1", "storage_class": storage_class,
+                "versioning": false, "force_destroy": false, "tags": tags, "id": "b-id", "url": "gs://b"
+            }),
+        ),
+    );
+    s
+}
+
+#[test]
+fn lifecycle_prevent_destroy_blocks_a_replacement() {
+    let prior = bucket_state("old", "standard", serde_json::json!({}));
+    let (_, d) = plan_with_prior(
+        "bucket \"b\" {\n  cloud = \"gcp\"\n  name = \"new\"\n  location = \"us-central1\"\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n",
+        &prior,
+    );
+    assert!(
+        summaries(&d).iter().any(|s| s.contains("prevent_destroy")),
+        "{:?}",
+        summaries(&d)
+    );
+}
+
+#[test]
+fn lifecycle_create_before_destroy_orders_the_replacement() {
+    let prior = bucket_state("old", "standard", serde_json::json!({}));
+    let (plan, d) = plan_with_prior(
+        "bucket \"b\" {\n  cloud = \"gcp\"\n  name = \"new\"\n  location = \"us-central1\"\n  lifecycle {\n    create_before_destroy = true\n  }\n}\n",
+        &prior,
+    );
+    assert!(!d.has_errors(), "{:?}", summaries(&d));
+    assert_eq!(
+        plan.changes[0].action,
+        crate::plan::Action::CreateThenDelete
+    );
+    assert_eq!(
+        plan.changes[0].replace_paths,
+        vec![vec!["name".to_string()]]
+    );
+}
+
+#[test]
+fn lifecycle_ignore_changes_keeps_recorded_values() {
+    let prior = bucket_state("b", "standard", serde_json::json!({"team": "a"}));
+    let text = "bucket \"b\" {\n  cloud = \"gcp\"\n  location = \"us-central1\"\n  storage_class = \"archive\"\n  tags = { team = \"b\" }\n  lifecycle {\n    ignore_changes = [tags]\n  }\n}\n";
+    let (plan, _) = plan_with_prior(text, &prior);
+    assert_eq!(plan.changes[0].action, crate::plan::Action::Update);
+    assert_eq!(plan.changes[0].reason_message, "storage_class changed");
+    let (plan, _) = plan_with_prior(&text.replace("[tags]", "all"), &prior);
+    assert_eq!(plan.changes[0].action, crate::plan::Action::NoOp);
+}
+
+#[test]
+fn feature_additions_update_in_place_but_key_changes_replace() {
+    let mut prior = crate::state::State::new();
+    prior.resources.insert(
+        "feature_store.f".into(),
+        recorded(
+            "feature_store",
+            serde_json::json!({
+                "cloud": "gcp", "name": "f", "id": "f-id", "tags": {}, "offline": null,
+                "online": {"enabled": true, "ttl": null, "nodes": null},
+                "feature_group": {"txn": {"record_id": "id", "event_time": "ts", "features": {"id": "string", "ts": "string"}, "description": null}}
+            }),
+        ),
+    );
+    let text = |record: &str, extra: &str| {
+        format!("feature_store \"f\" {{\n  cloud = \"gcp\"\n  online {{\n    enabled = true\n  }}\n  feature_group \"txn\" {{\n    record_id = \"{record}\"\n    event_time = \"ts\"\n    features = {{ id = \"string\", ts = \"string\"{extra} }}\n  }}\n}}\n")
+    };
+    let (plan, d) = plan_with_prior(&text("id", ""), &prior);
+    assert!(!d.has_errors(), "{:?}", summaries(&d));
+    assert_eq!(plan.changes[0].action, crate::plan::Action::NoOp);
+    let (plan, _) = plan_with_prior(&text("id", ", amount = \"float\""), &prior);
+    assert_eq!(plan.changes[0].action, crate::plan::Action::Update);
+    let (plan, _) = plan_with_prior(&text("txn_id", ""), &prior);
+    assert_eq!(
+        plan.changes[0].action,
+        crate::plan::Action::DeleteThenCreate
+    );
+    assert_eq!(
+        plan.changes[0].replace_paths,
+        vec![vec![
+            "feature_group".to_string(),
+            "txn".into(),
+            "record_id".into()
+        ]]
+    );
+}
+
+#[test]
+fn module_count_and_files_resolve_against_the_module_directory() {
+    let (ev, d, _dir) = eval_files(
+        &[
+            ("main.mlinfra.hcl", "module \"m\" {\n  count = 2\n  source = \"./mod\"\n  index = count.index\n}\n"),
+            (
+                "mod/main.mlinfra.hcl",
+                "variable \"index\" { type = number }\nbucket \"b\" {\n  cloud = \"aws\"\n  name = trimspace(file(\"name.txt\"))\n  tags = { note = templatefile(\"note.tmpl\", { i = var.index }) }\n}\n",
+            ),
+            ("mod/name.txt", "from-file\n"),
+            ("mod/note.tmpl", "replica {{ i }}"),
+        ],
+        Inputs::new(),
+    );
+    assert!(d.is_empty(), "{:?}", summaries(&d));
+    assert_eq!(
+        attr(&ev, "module.m[1].bucket.b", "name"),
+        &Value::from("from-file")
+    );
+    assert_eq!(
+        attr(&ev, "module.m[1].bucket.b", "tags").to_json(),
+        serde_json::json!({"note": "replica 1"})
+    );
+}
+
+#[test]
+fn huge_counts_and_deep_nesting_are_errors_not_crashes() {
+    let (_, d) = eval("bucket \"b\" {\n  count = 1e12\n  cloud = \"aws\"\n}\n");
+    assert!(
+        summaries(&d)
+            .iter()
+            .any(|s| s.contains("more than the 100000 instances")),
+        "{:?}",
+        summaries(&d)
+    );
+    let deep = format!(
+        "locals {{\n  x = {}1{}\n}}\n",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let (_, d) = eval(&deep);
+    assert!(
+        summaries(&d).iter().any(|s| s.contains("nest deeper than")),
+        "{:?}",
+        summaries(&d)
+    );
+}
