@@ -1063,20 +1063,6 @@ fn check_duplicates(sources: &Sources, module: &ModuleConfig, diags: &mut Diagno
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_in_units() {
-        assert_eq!(parse_duration("60m"), Some(3600));
-        assert_eq!(parse_duration("1h30m"), Some(5400));
-        assert_eq!(parse_duration("7d"), Some(604800));
-        assert_eq!(parse_duration("60"), None);
-        assert_eq!(parse_duration("m"), None);
-    }
-}
-
 /// Deepest bracket nesting accepted; the parser recurses per level.
 pub const MAX_NESTING: usize = 256;
 
@@ -1096,4 +1082,18 @@ fn too_deep(text: &str) -> Option<usize> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_units() {
+        assert_eq!(parse_duration("60m"), Some(3600));
+        assert_eq!(parse_duration("1h30m"), Some(5400));
+        assert_eq!(parse_duration("7d"), Some(604800));
+        assert_eq!(parse_duration("60"), None);
+        assert_eq!(parse_duration("m"), None);
+    }
 }
