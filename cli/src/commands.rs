@@ -21,7 +21,7 @@ use crate::{VarArgs, EXIT_CHANGES, EXIT_ERROR};
 pub struct PlanArgs {
     #[command(flatten)]
     pub vars: VarArgs,
-    /// Save the plan to FILE (JSON, mode 0600) for `show` and `apply`.
+    /// Save the plan to FILE (JSON, mode 0600), bound to the state and inputs; render it with `show`.
     #[arg(long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.

@@ -466,3 +466,42 @@ fn destroy_plans_delete_everything_and_refresh_only_changes_nothing() {
         r.stdout
     );
 }
+
+#[test]
+fn multi_line_strings_diff_line_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |desc: &str| {
+        format!("model_registry \"m\" {{\n  cloud       = \"gcp\"\n  description = <<-EOT\n{desc}  EOT\n}}\n")
+    };
+    std::fs::write(
+        dir.path().join("main.mlinfra.hcl"),
+        manifest("    Fraud models.\n    Owner: risk team.\n"),
+    )
+    .unwrap();
+    let r = mlinfra(dir.path(), &["plan", "--json"]);
+    let state = state_from_plan(&serde_json::from_str(&r.stdout).unwrap());
+    std::fs::write(dir.path().join("mlinfra.state.json"), state.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("main.mlinfra.hcl"),
+        manifest("    Fraud models.\n    Owner: payments team.\n"),
+    )
+    .unwrap();
+    let r = mlinfra(dir.path(), &["plan"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("~ description = <<-EOT # forces replacement"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("          Fraud models.\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("- Owner: risk team.") && r.stdout.contains("+ Owner: payments team."),
+        "{}",
+        r.stdout
+    );
+}
