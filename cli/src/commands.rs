@@ -70,7 +70,14 @@ fn parse_lock_timeout(s: &str) -> Result<Duration> {
 }
 
 pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8> {
-    let targets = parse_addresses(&args.target, "--target")?;
+    let targets: Vec<Address> = args
+        .target
+        .iter()
+        .map(|s| {
+            Address::parse_target(s)
+                .map_err(|e| anyhow::anyhow!("invalid --target address \"{s}\": {e}"))
+        })
+        .collect::<Result<_>>()?;
     let replace = parse_addresses(&args.replace, "--replace")?;
     let lock_timeout = parse_lock_timeout(&args.lock_timeout)?;
     if args.parallelism == Some(0) {

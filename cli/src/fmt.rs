@@ -95,7 +95,14 @@ pub fn run(
             );
         }
         if !check {
-            atomic_write(f, formatted.as_bytes())?;
+            // Write through symlinks and keep the file's mode.
+            let target = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+            let perms = std::fs::metadata(&target).map(|m| m.permissions()).ok();
+            atomic_write(&target, formatted.as_bytes())?;
+            if let Some(p) = perms {
+                std::fs::set_permissions(&target, p)
+                    .with_context(|| format!("restoring the mode of {}", target.display()))?;
+            }
         }
     }
     if errors > 0 {

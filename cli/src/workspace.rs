@@ -85,21 +85,24 @@ impl Workspace {
     }
 }
 
-/// The state backend of `dir` without evaluating anything (for state commands).
+/// The state backend of `dir` without evaluating anything (for state commands). Refuses
+/// when the configuration does not parse or names a backend this build lacks, rather than
+/// silently using another state file.
 pub fn backend_for(dir: &Path, no_color: bool) -> Result<LocalBackend> {
     let (config, diags) = load(dir);
-    if diags.has_errors() {
-        // The state file location only needs the mlinfra block; fall back to the default.
-        if config.modules.is_empty() {
-            print_diagnostics(&config, &diags, no_color);
+    if config.has_syntax_errors {
+        print_diagnostics(&config, &diags, no_color);
+        anyhow::bail!("cannot tell where the state is kept: the configuration does not parse");
+    }
+    match local_state_path(&config) {
+        Ok(p) => Ok(LocalBackend::new(p)),
+        Err(d) => {
+            let mut ds = Diagnostics::default();
+            ds.push(d);
+            print_diagnostics(&config, &ds, no_color);
+            anyhow::bail!("cannot open the state backend")
         }
     }
-    if config.modules.contains_key(&config.root_dir) {
-        if let Ok(p) = local_state_path(&config) {
-            return Ok(LocalBackend::new(p));
-        }
-    }
-    Ok(LocalBackend::new(dir.join("mlinfra.state.json")))
 }
 
 /// Read state, or a fresh empty one when there is none.

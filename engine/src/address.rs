@@ -55,6 +55,40 @@ impl Address {
             && (target.key.is_none() || self.key == target.key)
     }
 
+    /// Whether `self` lies inside the module a target names (`module.NAME` or
+    /// `module.NAME["key"]`, parsed with [`Address::parse_target`]).
+    pub fn in_module(&self, target: &Address) -> bool {
+        if target.kind != "module" {
+            return false;
+        }
+        let depth = target.module.len();
+        self.module.len() > depth
+            && self.module[..depth] == target.module[..]
+            && self.module[depth].name == target.name
+            && (target.key.is_none() || self.module[depth].key == target.key)
+    }
+
+    /// Parse a `--target`: a resource address, or a module path alone (`module.serving`),
+    /// which becomes kind `module` with the last step as its name and key.
+    pub fn parse_target(s: &str) -> Result<Address, String> {
+        match Address::parse(s) {
+            Ok(a) => Ok(a),
+            Err(e) => match Address::parse(&format!("{s}.target_.x")) {
+                Ok(mut a) if a.kind == "target_" && !a.module.is_empty() => {
+                    let last = a.module.pop().unwrap_or(ModuleStep {
+                        name: String::new(),
+                        key: None,
+                    });
+                    a.kind = "module".into();
+                    a.name = last.name;
+                    a.key = last.key;
+                    Ok(a)
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
     /// Parse a user-written address; errors say what was expected.
     pub fn parse(s: &str) -> Result<Address, String> {
         let mut p = Parser { s, pos: 0 };
@@ -130,8 +164,24 @@ impl<'a> Parser<'a> {
         }
         self.pos += 1;
         let rest = self.rest();
-        let close = rest
+        // A quoted key may itself contain ']': find the closing quote first.
+        let search_from = if rest.starts_with('"') {
+            let mut escaped = false;
+            rest.char_indices()
+                .skip(1)
+                .find(|(_, c)| {
+                    let end = *c == '"' && !escaped;
+                    escaped = *c == '\\' && !escaped;
+                    end
+                })
+                .map(|(i, _)| i)
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let close = rest[search_from..]
             .find(']')
+            .map(|i| i + search_from)
             .ok_or_else(|| "an instance key is missing its closing ']'".to_string())?;
         let inner = &rest[..close];
         self.pos += close + 1;
@@ -199,6 +249,7 @@ mod tests {
             "bucket.data[\"eu-west\"]",
             "module.serving[\"eu\"].endpoint.fraud-scorer",
             "module.a.module.b[2].bucket.x",
+            "bucket.x[\"a]b\"]",
         ] {
             assert_eq!(Address::parse(s).unwrap().to_string(), s);
         }
@@ -215,6 +266,19 @@ mod tests {
         assert!(Address::parse("gpu_pool.x y")
             .unwrap_err()
             .contains("unexpected"));
+    }
+
+    #[test]
+    fn module_targets_match_what_is_inside() {
+        let t = Address::parse_target("module.serving").unwrap();
+        assert!(Address::parse("module.serving[\"eu\"].endpoint.e")
+            .unwrap()
+            .in_module(&t));
+        assert!(!Address::parse("endpoint.e").unwrap().in_module(&t));
+        let t = Address::parse_target("module.serving[\"us\"]").unwrap();
+        assert!(!Address::parse("module.serving[\"eu\"].endpoint.e")
+            .unwrap()
+            .in_module(&t));
     }
 
     #[test]

@@ -18,5 +18,6 @@ pub mod run;
 pub mod state;
 
 pub use config::inputs::{collect_inputs, CliInput};
+pub mod apply;
 pub mod format;
 pub mod refresh;

@@ -1,6 +1,6 @@
 //! The plan: a pure diff of the evaluated configuration against prior (refreshed) state.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 use mlinfra_schema::{kind, BlockSchema, KindClass, Value};
 
@@ -203,11 +203,7 @@ pub fn diff(
                 continue;
             }
             let replace = opts.replace.iter().any(|t| inst.address.matches(t));
-            changes.push(diff_instance(
-                inst,
-                prior.resources.get(&addr).map(|r| &r.attributes),
-                replace,
-            ));
+            changes.push(diff_instance(inst, prior.resources.get(&addr), replace));
         }
         for (addr, r) in &prior.resources {
             if seen.contains(addr) && !opts.destroy {
@@ -257,14 +253,20 @@ pub fn diff(
             });
         }
     }
-    // prevent_destroy
+    let by_address: HashMap<String, &ResourceInstance> = config
+        .resources
+        .iter()
+        .map(|r| (r.address.to_string(), r))
+        .collect();
+    let mut targets = Vec::new();
+    if !opts.targets.is_empty() {
+        let keep = targeted(&changes, &by_address, prior, &opts.targets, opts.destroy);
+        changes.retain(|c| keep.contains(&c.address));
+        targets = opts.targets.iter().map(ToString::to_string).collect();
+    }
     for c in &changes {
         if matches!(c.action, Action::Delete) || c.action.is_replace() {
-            if let Some(inst) = config
-                .resources
-                .iter()
-                .find(|r| r.address.to_string() == c.address)
-            {
+            if let Some(inst) = by_address.get(&c.address) {
                 if inst.lifecycle.prevent_destroy {
                     diags.push(
                         Diagnostic::error(format!("{} has lifecycle.prevent_destroy set, but the plan would destroy it", c.address))
@@ -275,12 +277,6 @@ pub fn diff(
                 }
             }
         }
-    }
-    let mut targets = Vec::new();
-    if !opts.targets.is_empty() {
-        let keep = targeted(&changes, config, &opts.targets);
-        changes.retain(|c| keep.contains(&c.address));
-        targets = opts.targets.iter().map(ToString::to_string).collect();
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     let outputs = if opts.targets.is_empty() && !opts.refresh_only {
@@ -304,29 +300,37 @@ pub fn diff(
     (plan, diags)
 }
 
-/// The targeted addresses and everything they depend on.
+/// The targeted addresses and everything they depend on — or, when destroying, everything
+/// that depends on them (a dependency outlives its dependents).
 fn targeted(
     changes: &[ResourceChange],
-    config: &Evaluated,
+    config: &HashMap<String, &ResourceInstance>,
+    prior: &State,
     targets: &[Address],
+    destroy: bool,
 ) -> BTreeSet<String> {
     let mut keep = BTreeSet::new();
-    let mut stack: Vec<String> = Vec::new();
-    for c in changes {
-        if let Ok(a) = Address::parse(&c.address) {
-            if targets
-                .iter()
-                .any(|t| a.matches(t) || (a.module.len() > t.module.len() && t.kind == "module"))
-            {
-                stack.push(c.address.clone());
-            }
-        }
-    }
+    let mut stack: Vec<String> = changes
+        .iter()
+        .filter(|c| {
+            Address::parse(&c.address)
+                .is_ok_and(|a| targets.iter().any(|t| a.matches(t) || a.in_module(t)))
+        })
+        .map(|c| c.address.clone())
+        .collect();
     while let Some(a) = stack.pop() {
         if !keep.insert(a.clone()) {
             continue;
         }
-        if let Some(r) = config.resources.iter().find(|r| r.address.to_string() == a) {
+        if destroy {
+            stack.extend(
+                prior
+                    .resources
+                    .iter()
+                    .filter(|(_, r)| r.dependencies.contains(&a))
+                    .map(|(k, _)| k.clone()),
+            );
+        } else if let Some(r) = config.get(&a) {
             stack.extend(r.depends_on.iter().cloned());
         }
     }
@@ -349,9 +353,17 @@ fn split_address(addr: &str) -> (String, String) {
 /// Diff one instance against its prior attributes.
 pub fn diff_instance(
     inst: &ResourceInstance,
-    prior: Option<&BTreeMap<String, Value>>,
+    recorded: Option<&crate::state::ResourceState>,
     replace: bool,
 ) -> ResourceChange {
+    let prior = recorded.map(|r| &r.attributes);
+    // Redact with what was secret before too: a value that stops being sensitive must not
+    // reveal its old secret in `before`.
+    let mut sensitive = inst.sensitive.clone();
+    if let Some(r) = recorded {
+        sensitive.extend(r.sensitive.iter().cloned());
+    }
+
     let addr = inst.address.to_string();
     let mut after = inst.attrs.clone();
     let base = ResourceChange {
@@ -370,7 +382,7 @@ pub fn diff_instance(
         replace_paths: Vec::new(),
         reason: Some(Reason::NotInState),
         reason_message: "it is not in the state yet".into(),
-        sensitive_paths: inst.sensitive.clone(),
+        sensitive_paths: sensitive,
         depends_on: inst.depends_on.iter().cloned().collect(),
     };
     let Some(prior) = prior else {
@@ -585,9 +597,7 @@ fn set_path(v: &mut Value, path: &[String], marker: &Value) {
     if let Value::Map(m) = v {
         if let Some(inner) = m.get_mut(first) {
             if rest.is_empty() {
-                if !matches!(inner, Value::Null) {
-                    *inner = marker.clone();
-                }
+                *inner = marker.clone();
             } else {
                 set_path(inner, rest, marker);
             }

@@ -140,6 +140,9 @@ mod tests {
         fn cloud(&self) -> Cloud {
             Cloud::Aws
         }
+        fn supports(&self, _: &str) -> bool {
+            true
+        }
         fn read(&self, req: ReadRequest) -> BoxFuture<'_, Result<ReadResponse, ProviderError>> {
             let found = self.objects.lock().unwrap().get(&req.id).cloned();
             Box::pin(async move {

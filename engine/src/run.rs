@@ -22,9 +22,20 @@ pub fn config_hash(config: &Config, inputs: &Inputs) -> String {
         h.update(f.text.as_bytes());
         h.update([0]);
     }
+    let secret: std::collections::BTreeSet<&str> = config
+        .root()
+        .variables
+        .iter()
+        .filter(|v| v.sensitive)
+        .map(|v| v.name.as_str())
+        .collect();
     for (name, input) in inputs {
         h.update(name.as_bytes());
         h.update([0]);
+        // A hash of a secret in a published plan would let anyone test guesses offline.
+        if secret.contains(name.as_str()) {
+            continue;
+        }
         match &input.raw {
             RawInput::Text(t) => h.update(t.as_bytes()),
             RawInput::Value(v) => h.update(v.to_json().to_string().as_bytes()),
@@ -51,7 +62,8 @@ pub fn plan_configuration(
     let hash = config_hash(config, inputs);
     let prior_attrs = prior.attributes();
     let mut replaced = BTreeSet::new();
-    for _ in 0..4 {
+    // Each round can only add replacements, so this ends within one round per resource.
+    loop {
         let (evaluated, mut diags) = evaluate(
             config,
             &EvalOptions {
@@ -69,21 +81,11 @@ pub fn plan_configuration(
             return (None, diags);
         }
         let now = plan.replaced();
-        if now == replaced || now.is_subset(&replaced) {
+        if now.is_subset(&replaced) {
             return (Some((evaluated, plan)), diags);
         }
         replaced.extend(now);
     }
-    let (evaluated, diags) = evaluate(
-        config,
-        &EvalOptions {
-            inputs,
-            prior: &prior_attrs,
-            replaced: &replaced,
-        },
-    );
-    let (plan, _) = diff(&evaluated, prior, drift, &hash, opts);
-    (Some((evaluated, plan)), diags)
 }
 
 /// Check the `mlinfra { required_version }` constraint against this build.

@@ -65,6 +65,23 @@ pub struct ResourceState {
     pub dependencies: BTreeSet<String>,
 }
 
+/// A create that was started and may have reached the cloud: recorded before the call,
+/// removed when its result is recorded. The next run adopts or forgets it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingCreate {
+    pub address: String,
+    pub kind: String,
+    pub cloud: String,
+    pub provider: String,
+    /// The deterministic cloud name the create uses; reading it finds the object.
+    pub name: String,
+    /// Idempotency token sent with the create.
+    pub client_token: String,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutputState {
     pub value: Value,
@@ -78,6 +95,7 @@ pub struct State {
     pub serial: u64,
     pub resources: BTreeMap<String, ResourceState>,
     pub outputs: BTreeMap<String, OutputState>,
+    pub pending: Vec<PendingCreate>,
 }
 
 impl State {
@@ -88,6 +106,7 @@ impl State {
             serial: 0,
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -169,6 +188,8 @@ struct StateFile {
     resources: Vec<StateResourceFile>,
     #[serde(default)]
     outputs: BTreeMap<String, StateOutputFile>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<PendingCreate>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -233,6 +254,7 @@ impl From<&State> for StateFile {
                     )
                 })
                 .collect(),
+            pending: s.pending.clone(),
         }
     }
 }
@@ -277,6 +299,7 @@ impl From<StateFile> for State {
                     )
                 })
                 .collect(),
+            pending: f.pending,
         }
     }
 }
@@ -393,8 +416,17 @@ impl LocalBackend {
 
     /// Take the exclusive lock for `operation`, waiting up to `timeout`.
     pub fn lock(&self, operation: &str, timeout: Duration) -> Result<StateLock, StateError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365));
         let lock_path = self.lock_path();
+        if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
+                action: "create the state directory",
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
         loop {
             let file = OpenOptions::new()
                 .read(true)

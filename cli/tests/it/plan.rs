@@ -505,3 +505,66 @@ fn multi_line_strings_diff_line_by_line() {
         r.stdout
     );
 }
+
+#[test]
+fn targets_follow_dependencies_when_creating_and_dependents_when_destroying() {
+    let dir = applied_lifecycle();
+    let got = actions(dir.path(), &["--destroy", "--target", "cluster.train"]);
+    let addrs: Vec<&str> = got.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(
+        addrs,
+        vec!["cluster.train", "gpu_pool.h100"],
+        "destroying the cluster destroys the pool on it"
+    );
+    let got = actions(dir.path(), &["--destroy", "--target", "gpu_pool.h100"]);
+    let addrs: Vec<&str> = got.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(
+        addrs,
+        vec!["gpu_pool.h100"],
+        "destroying the pool keeps its cluster"
+    );
+
+    let q = repo().join("examples/quickstart");
+    let r = mlinfra(&q, &["plan", "--json", "--target", "module.serving"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: Value = serde_json::from_str(&r.stdout).unwrap();
+    let addrs: Vec<&str> = j["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        addrs,
+        vec![
+            "bucket.features",
+            "container_registry.images",
+            "module.serving.endpoint.this"
+        ]
+    );
+}
+
+#[test]
+fn secrets_are_not_echoed_by_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.mlinfra.hcl"),
+        "variable \"pin\" {\n  type      = number\n  sensitive = true\n}\nbucket \"b\" {\n  cloud = \"aws\"\n  tags  = { n = tostring(var.pin) }\n}\n",
+    )
+    .unwrap();
+    let r = mlinfra_env(dir.path(), &["validate"], &[("MLINFRA_VAR_pin", "hunter2")]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("the value is sensitive and not shown"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    std::fs::write(dir.path().join("s.vars"), "pin = \"hunter2\"\n").unwrap();
+    let r = mlinfra(dir.path(), &["validate", "--var-file", "s.vars"]);
+    assert!(
+        !r.stderr.contains("hunter2"),
+        "the snippet must not show the secret either:\n{}",
+        r.stderr
+    );
+}

@@ -397,12 +397,25 @@ impl Ctx<'_> {
         match v.ty.convert(&tracked.value) {
             Ok(val) => tracked.value = val,
             Err(m) => {
+                // A secret is neither echoed nor pointed at (the snippet would show it).
+                let secret = v.sensitive || tracked.sensitive;
+                let (problem, at) = if secret {
+                    (
+                        format!(
+                            "expected {} (the value is sensitive and not shown)",
+                            m.expected
+                        ),
+                        Some(v.span),
+                    )
+                } else {
+                    (m.to_string(), at.or(Some(v.span)))
+                };
                 self.err(
                     Diagnostic::error(format!(
-                        "invalid value for variable `{}` (from {source}): {m}",
+                        "invalid value for variable `{}` (from {source}): {problem}",
                         v.name
                     ))
-                    .at(at.or(Some(v.span)))
+                    .at(at)
                     .expected(format!("a value of type {}", v.ty))
                     .note(format!(
                         "variable `{}` is declared at {}",
@@ -437,10 +450,19 @@ impl Ctx<'_> {
             match cond {
                 Value::Bool(true) | Value::Unknown => {}
                 Value::Bool(false) => {
-                    let shown = if v.sensitive {
+                    let secret = v.sensitive || tracked.sensitive;
+                    let shown = if secret {
                         "(sensitive value)".to_string()
                     } else {
                         tracked.value.to_hcl()
+                    };
+                    let msg = if secret && msg.to_string().contains(&tracked.value.to_string()) {
+                        Value::String(
+                            "(the error message contains the sensitive value and is not shown)"
+                                .into(),
+                        )
+                    } else {
+                        msg
                     };
                     self.err(
                         Diagnostic::error(format!(
@@ -835,6 +857,19 @@ impl Ctx<'_> {
                 );
                 return None;
             }
+            let n = match &v {
+                Value::Map(m) => m.len(),
+                Value::List(l) => l.len(),
+                _ => 0,
+            };
+            if n > MAX_INSTANCES {
+                self.err(
+                    Diagnostic::error(format!("for_each of {what} has {n} elements, more than the {MAX_INSTANCES} instances one block may have"))
+                        .at(span)
+                        .help("split the resources over several blocks or modules"),
+                );
+                return None;
+            }
             return match v {
                 Value::Map(m) => Some(
                     m.into_iter()
@@ -849,13 +884,11 @@ impl Ctx<'_> {
                 ),
                 Value::List(items) => {
                     let mut out = Vec::new();
+                    let mut seen = std::collections::HashSet::new();
                     for item in items {
                         match item {
                             Value::String(s) => {
-                                if !out
-                                    .iter()
-                                    .any(|(k, _, _)| k == &Some(InstanceKey::Key(s.clone())))
-                                {
+                                if seen.insert(s.clone()) {
                                     out.push((
                                         Some(InstanceKey::Key(s.clone())),
                                         Some((Value::String(s.clone()), Value::String(s))),
@@ -1555,7 +1588,15 @@ impl BodyCtx<'_, '_, '_> {
                             };
                             self.push(
                                 Diagnostic::error(format!(
-                                    "wrong type for `{name}` in {here}: {m}"
+                                    "wrong type for `{name}` in {here}: {}",
+                                    if self.ev.sensitive {
+                                        format!(
+                                            "expected {} (the value is sensitive and not shown)",
+                                            m.expected
+                                        )
+                                    } else {
+                                        m.to_string()
+                                    }
                                 ))
                                 .at(value_span)
                                 .expected(format!("{name} = <{}>", attr.ty))
@@ -1568,9 +1609,11 @@ impl BodyCtx<'_, '_, '_> {
                     if let (Some(s), false) = (value.as_str(), attr.allowed.is_empty()) {
                         if !attr.allowed.contains(&s) {
                             self.push(
-                                Diagnostic::error(format!(
-                                    "invalid value \"{s}\" for `{name}` in {here}"
-                                ))
+                                Diagnostic::error(if self.ev.sensitive {
+                                    format!("invalid value for `{name}` in {here} (the value is sensitive and not shown)")
+                                } else {
+                                    format!("invalid value \"{s}\" for `{name}` in {here}")
+                                })
                                 .at(value_span)
                                 .expected(format!(
                                     "one of {}",

@@ -184,13 +184,8 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                     Value::String(out)
                 })
             }
-            Expression::HeredocTemplate(h) => {
-                let mut h = (**h).clone();
-                if h.indent().is_some() {
-                    h.dedent();
-                }
-                self.template(&h.template)
-            }
+            // The parser has already removed a `<<-` heredoc's indentation.
+            Expression::HeredocTemplate(h) => self.template(&h.template),
             Expression::Parenthesis(p) => self.eval_expr(p.inner()),
             Expression::Variable(v) => {
                 let name = v.as_str();
@@ -650,10 +645,19 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                         .note(format!("functions: {}", names.join(", "))),
                 )
             }
-            Err(functions::CallError::Invalid { message, signature }) => self.err(
-                span,
-                Diagnostic::error(format!("{name}(): {message}")).expected(signature.to_string()),
-            ),
+            Err(functions::CallError::Invalid { message, signature }) => {
+                // Messages quote argument values; a secret argument must not be echoed.
+                let message = if self.sensitive {
+                    "invalid argument (a sensitive value, not shown)".to_string()
+                } else {
+                    message
+                };
+                self.err(
+                    span,
+                    Diagnostic::error(format!("{name}(): {message}"))
+                        .expected(signature.to_string()),
+                )
+            }
         }
     }
 
@@ -834,6 +838,9 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                         let keys: Vec<&str> = m.keys().map(String::as_str).collect();
                         let help = did_you_mean(&key, keys.iter().copied())
                             .map(|s| format!("did you mean \"{s}\"?"));
+                        if self.sensitive {
+                            return self.err(at, Diagnostic::error("a key (a sensitive value, not shown) does not exist in this map"));
+                        }
                         self.err(
                             at,
                             Diagnostic::error(format!("key \"{key}\" does not exist"))

@@ -63,13 +63,7 @@ const FUNCTIONS: &[(&str, &str, Func)] = &[
         Ok(Value::Bool(list(a, 0)?.contains(&a[1])))
     }),
     ("distinct", "distinct(list)", |a, _| {
-        let mut out: Vec<Value> = Vec::new();
-        for v in list(a, 0)? {
-            if !out.contains(v) {
-                out.push(v.clone());
-            }
-        }
-        Ok(Value::List(out))
+        Ok(Value::List(dedupe(list(a, 0)?)))
     }),
     ("element", "element(list, index)", |a, _| {
         let l = list(a, 0)?;
@@ -337,13 +331,7 @@ const FUNCTIONS: &[(&str, &str, Func)] = &[
         )),
     }),
     ("toset", "toset(list)", |a, _| {
-        let mut out: Vec<Value> = Vec::new();
-        for v in list(a, 0)? {
-            if !out.contains(v) {
-                out.push(v.clone());
-            }
-        }
-        Ok(Value::List(out))
+        Ok(Value::List(dedupe(list(a, 0)?)))
     }),
     ("tostring", "tostring(value)", |a, _| {
         arity(a, 1)?;
@@ -382,6 +370,16 @@ const FUNCTIONS: &[(&str, &str, Func)] = &[
         Ok(Value::Map(out))
     }),
 ];
+
+/// The values in first-seen order without repeats, in O(n log n).
+pub fn dedupe(items: &[Value]) -> Vec<Value> {
+    let mut seen = std::collections::BTreeSet::new();
+    items
+        .iter()
+        .filter(|v| seen.insert(v.to_json().to_string()))
+        .cloned()
+        .collect()
+}
 
 /// Every function name, sorted.
 pub fn names() -> Vec<&'static str> {
@@ -494,7 +492,10 @@ fn format_fn(spec: &str, args: &[Value]) -> Result<String, String> {
                 digits.push(*d);
                 it.next();
             }
-            precision = digits.parse::<usize>().ok();
+            precision = digits.parse::<usize>().ok().filter(|p| *p <= 100);
+            if precision.is_none() && !digits.is_empty() {
+                return Err(format!("precision .{digits} is too large (at most 100)"));
+            }
         }
         let verb = it.next().ok_or("format ends with a lone %")?;
         if verb == '%' {

@@ -938,13 +938,18 @@ pub fn parse_duration(s: &str) -> Option<u64> {
         } else {
             let n: u64 = num.parse().ok()?;
             num.clear();
-            total += n * match c {
+            let unit = match c {
                 's' => 1,
                 'm' => 60,
                 'h' => 3600,
                 'd' => 86400,
                 _ => return None,
             };
+            // Anything beyond ten years is a typo, not a timeout.
+            total = total.checked_add(n.checked_mul(unit)?)?;
+            if total > 10 * 365 * 86400 {
+                return None;
+            }
         }
     }
     num.is_empty().then_some(total)
@@ -1095,5 +1100,6 @@ mod tests {
         assert_eq!(parse_duration("7d"), Some(604800));
         assert_eq!(parse_duration("60"), None);
         assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration("100000000000000000d"), None);
     }
 }

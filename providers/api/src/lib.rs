@@ -119,6 +119,8 @@ pub struct ImportResponse {
 /// A cloud provider.
 pub trait Provider: Send + Sync {
     fn cloud(&self) -> Cloud;
+    /// Whether this provider manages resources of `kind`.
+    fn supports(&self, kind: &str) -> bool;
     fn read(&self, req: ReadRequest) -> BoxFuture<'_, Result<ReadResponse, ProviderError>>;
     fn plan(&self, req: PlanRequest) -> BoxFuture<'_, Result<PlanResponse, ProviderError>>;
     fn apply(&self, req: ApplyRequest) -> BoxFuture<'_, Result<ApplyResponse, ProviderError>>;

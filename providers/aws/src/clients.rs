@@ -1,0 +1,71 @@
+//! SDK clients per provider configuration, with endpoint overrides for emulators.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region};
+use mlinfra_provider_api::ProviderConfig;
+use mlinfra_schema::Value;
+use tokio::sync::Mutex;
+
+/// The service clients of one provider configuration.
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub region: String,
+}
+
+#[derive(Default)]
+pub struct ClientCache {
+    by_key: Mutex<HashMap<String, Arc<Clients>>>,
+}
+
+fn attr<'a>(cfg: &'a ProviderConfig, name: &str) -> Option<&'a str> {
+    cfg.attributes.get(name).and_then(Value::as_str)
+}
+
+/// The endpoint for `service`: `endpoints { service = … }`, else `endpoint`.
+fn endpoint(cfg: &ProviderConfig, service: &str) -> Option<String> {
+    cfg.attributes
+        .get("endpoints")
+        .and_then(Value::as_map)
+        .and_then(|m| m.get(service))
+        .and_then(Value::as_str)
+        .or_else(|| attr(cfg, "endpoint"))
+        .map(str::to_string)
+}
+
+impl ClientCache {
+    pub async fn get(&self, cfg: &ProviderConfig) -> Arc<Clients> {
+        let mut map = self.by_key.lock().await;
+        if let Some(c) = map.get(&cfg.key) {
+            return c.clone();
+        }
+        let c = Arc::new(build(cfg).await);
+        map.insert(cfg.key.clone(), c.clone());
+        c
+    }
+}
+
+async fn build(cfg: &ProviderConfig) -> Clients {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(r) = attr(cfg, "region") {
+        loader = loader.region(Region::new(r.to_string()));
+    }
+    if let Some(p) = attr(cfg, "profile") {
+        loader = loader.profile_name(p);
+    }
+    let sdk = loader.load().await;
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
+    let mut s3 = aws_sdk_s3::config::Builder::from(&sdk);
+    if let Some(url) = endpoint(cfg, "s3") {
+        // Emulators serve buckets by path, not by virtual host.
+        s3 = s3.endpoint_url(url).force_path_style(true);
+    }
+    Clients {
+        s3: aws_sdk_s3::Client::from_conf(s3.build()),
+        region,
+    }
+}

@@ -1,0 +1,54 @@
+//! Map SDK errors to the provider error kinds the engine retries on.
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use mlinfra_provider_api::{ErrorKind, ProviderError};
+
+/// Classify an SDK error: throttling, transient faults, auth, or a refusal.
+pub fn classify<E, R>(what: &str, err: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let (kind, message) = match &err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let code = e.code().unwrap_or("Unknown");
+            let msg = e.message().unwrap_or("");
+            let kind = match code {
+                "Throttling"
+                | "ThrottlingException"
+                | "SlowDown"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded" => ErrorKind::Throttled,
+                "InternalError" | "ServiceUnavailable" | "InternalFailure" => ErrorKind::Transient,
+                "AccessDenied"
+                | "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "UnrecognizedClientException" => ErrorKind::Auth,
+                _ => ErrorKind::Invalid,
+            };
+            (kind, format!("{what}: {code}: {msg}"))
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (
+            ErrorKind::Transient,
+            format!("{what}: {}", aws_smithy_error_chain(&err)),
+        ),
+        _ => (
+            ErrorKind::Other,
+            format!("{what}: {}", aws_smithy_error_chain(&err)),
+        ),
+    };
+    ProviderError { kind, message }
+}
+
+/// The error and its sources on one line (the SDK's top-level message is terse).
+fn aws_smithy_error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        parts.push(e.to_string());
+        cur = e.source();
+    }
+    parts.join(": ")
+}
