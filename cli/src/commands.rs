@@ -7,12 +7,12 @@ use anyhow::{bail, Context, Result};
 use clap::{ArgMatches, Subcommand};
 use mlinfra_engine::graph::ResourceGraph;
 use mlinfra_engine::plan::PlanOptions;
-use mlinfra_engine::run::plan_configuration;
 use mlinfra_engine::state::{atomic_write, StateError};
 use mlinfra_engine::{evaluate, plan_json, Address, EvalOptions, NoPrior};
 use mlinfra_schema::{kinds, KindClass, Value};
 
 use crate::render;
+use crate::session::{lock_error, Session};
 use crate::style::Style;
 use crate::workspace::{backend_for, cli_inputs, open, print_diagnostics, read_state};
 use crate::{VarArgs, EXIT_CHANGES, EXIT_ERROR};
@@ -83,91 +83,20 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
     if args.parallelism == Some(0) {
         bail!("--parallelism must be at least 1");
     }
-    let Some((ws, mut diags)) = open(dir, &cli_inputs(m), nc) else {
+    let Some(mut session) = Session::open(dir, m, "plan", lock_timeout, nc)? else {
         return Ok(EXIT_ERROR);
     };
-    if let Err(d) = mlinfra_engine::run::local_state_path(&ws.config) {
-        diags.push(d);
-    }
-    if diags.has_errors() {
-        // Evaluate anyway so every problem is reported in one run.
-        let opts = EvalOptions {
-            inputs: &ws.inputs,
-            prior: &NoPrior,
-            replaced: &Default::default(),
-        };
-        let (_, d) = evaluate(&ws.config, &opts);
-        diags.extend(d);
-        diags.sort();
-        print_diagnostics(&ws.config, &diags, nc);
-        return Ok(EXIT_ERROR);
-    }
-    let Some(backend) = ws.backend(nc) else {
-        return Ok(EXIT_ERROR);
-    };
-    // Hold the lock while reading so the plan sees one consistent state; plan never writes it.
-    let lock = backend
-        .lock("plan", lock_timeout)
-        .map_err(lock_error(&backend))?;
-    let (prior, _) = read_state(&backend)?;
-    drop(lock);
+    // The lock guards one consistent read; plan never writes state.
+    session.lock = None;
     let opts = PlanOptions {
         targets,
         replace,
         refresh_only: args.refresh_only,
         destroy: args.destroy,
     };
-    // Refresh through the providers this build has (none yet: every cloud is skipped).
-    let providers = mlinfra_provider_api::ProviderSet::default();
-    let (prior, drift, skipped) = if args.refresh && !prior.resources.is_empty() {
-        let evaluated = if providers.is_empty() {
-            Default::default()
-        } else {
-            evaluate(
-                &ws.config,
-                &EvalOptions {
-                    inputs: &ws.inputs,
-                    prior: &NoPrior,
-                    replaced: &Default::default(),
-                },
-            )
-            .0
-        };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let (r, d) = rt.block_on(mlinfra_engine::refresh::refresh(
-            &prior, &evaluated, &providers,
-        ));
-        diags.extend(d);
-        (r.state, r.drift, r.skipped_clouds)
-    } else {
-        (prior, Vec::new(), Vec::new())
-    };
-    let (result, plan_diags) = plan_configuration(&ws.config, &ws.inputs, &prior, drift, &opts);
-    diags.extend(plan_diags);
-    diags.sort();
-    if print_diagnostics(&ws.config, &diags, nc) {
-        return Ok(EXIT_ERROR);
-    }
-    let Some((_, mut plan)) = result else {
+    let Some((_, plan, _)) = session.plan(&opts, args.refresh) else {
         return Ok(EXIT_ERROR);
     };
-    if !skipped.is_empty() {
-        let clouds: Vec<&str> = skipped.iter().map(|c| c.as_str()).collect();
-        plan.notes.push(format!(
-            "live state of {} resources was not refreshed: this build has no provider for {}, so the plan compares the configuration with the state file only",
-            clouds.join(", "),
-            if clouds.len() == 1 { "that cloud" } else { "those clouds" }
-        ));
-    }
-
-    if !opts.targets.is_empty() {
-        plan.notes.push(format!(
-            "the plan is limited to {} and what it depends on; other changes may be pending",
-            plan.targets.join(", ")
-        ));
-    }
     let json = plan_json::to_json(&plan);
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(&json)? + "\n";
@@ -191,21 +120,6 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
     } else {
         0
     })
-}
-
-fn lock_error(
-    backend: &mlinfra_engine::state::LocalBackend,
-) -> impl Fn(StateError) -> anyhow::Error + '_ {
-    move |e| {
-        match e {
-        StateError::Locked { holder } => anyhow::anyhow!(
-            "the state at {} is locked by {holder}\n  wait for it to finish (or pass --lock-timeout=5m); if that run is gone, run: mlinfra force-unlock {}",
-            backend.path.display(),
-            holder.id
-        ),
-        other => other.into(),
-    }
-    }
 }
 
 pub fn validate(dir: &Path, m: &ArgMatches, json: bool, nc: bool) -> Result<u8> {

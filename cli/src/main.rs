@@ -1,8 +1,10 @@
 //! The `mlinfra` command: argument parsing, rendering and exit codes.
 
+mod apply_cmd;
 mod commands;
 mod fmt;
 mod render;
+mod session;
 mod style;
 mod workspace;
 
@@ -82,6 +84,16 @@ enum Command {
         after_help = "Examples:\n  mlinfra plan\n  mlinfra plan -out=plan.json\n  mlinfra plan --json > plan.json\n  mlinfra plan --detailed-exitcode   # exit 2 when there are changes\n  mlinfra plan --target gpu_pool.h100 --var env=dev\n  mlinfra plan --replace endpoint.fraud-scorer"
     )]
     Plan(commands::PlanArgs),
+    /// Make the planned changes: plan, confirm, apply; or apply a saved plan exactly.
+    #[command(
+        after_help = "Examples:\n  mlinfra apply\n  mlinfra apply --auto-approve --parallelism 16\n  mlinfra plan -out=plan.json && mlinfra apply plan.json"
+    )]
+    Apply(apply_cmd::ApplyArgs),
+    /// Destroy everything in state, dependents before what they depend on.
+    #[command(
+        after_help = "Examples:\n  mlinfra destroy\n  mlinfra destroy --auto-approve --target gpu_pool.h100"
+    )]
+    Destroy(apply_cmd::ApplyArgs),
     /// Render a saved plan, or the current state.
     #[command(
         after_help = "Examples:\n  mlinfra show plan.json\n  mlinfra show --json plan.json\n  mlinfra show"
@@ -232,6 +244,13 @@ fn run(cli: Cli, sub: Option<clap::ArgMatches>) -> anyhow::Result<u8> {
             recursive,
         } => fmt::run(&dir, &paths, check, diff, recursive, nc),
         Command::Plan(args) => commands::plan(&dir, &sub, &args, nc),
+        Command::Apply(args) => apply_cmd::apply(&dir, &sub, &args, false, nc),
+        Command::Destroy(args) => {
+            if args.planfile.is_some() {
+                anyhow::bail!("destroy takes no plan file; to apply a saved destroy plan use `mlinfra apply FILE`");
+            }
+            apply_cmd::apply(&dir, &sub, &args, true, nc)
+        }
         Command::Show { planfile, json } => commands::show(&dir, planfile.as_deref(), json, nc),
         Command::Graph { format, .. } => {
             commands::graph(&dir, &sub, matches!(format, GraphFormat::Mermaid), nc)

@@ -127,6 +127,8 @@ pub struct Plan {
     pub targets: Vec<String>,
     /// Whether live state was refreshed through providers.
     pub refreshed: bool,
+    /// A plan to destroy everything (`plan --destroy`, `destroy`).
+    pub destroy: bool,
     pub notes: Vec<String>,
 }
 
@@ -295,6 +297,7 @@ pub fn diff(
         },
         targets,
         refreshed: false,
+        destroy: opts.destroy,
         notes: Vec::new(),
     };
     (plan, diags)

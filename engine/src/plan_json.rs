@@ -22,6 +22,7 @@ pub fn to_json(plan: &Plan) -> Json {
             "config_hash": plan.binding.config_hash,
         },
         "refreshed": plan.refreshed,
+        "destroy": plan.destroy,
         "targets": plan.targets,
         "resource_changes": plan.changes.iter().map(change_json).collect::<Vec<_>>(),
         "resource_drift": plan.drift.iter().map(change_json).collect::<Vec<_>>(),
@@ -154,6 +155,7 @@ pub fn from_json(j: &Json) -> Result<Plan, String> {
             })
             .unwrap_or_default(),
         refreshed: j["refreshed"].as_bool().unwrap_or(false),
+        destroy: j["destroy"].as_bool().unwrap_or(false),
         notes: j["notes"]
             .as_array()
             .map(|a| {

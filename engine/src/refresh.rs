@@ -1,5 +1,7 @@
 //! Refresh: read live attributes through the providers and report drift from state.
 
+use std::collections::BTreeSet;
+
 use mlinfra_provider_api::{ProviderConfig, ProviderSet, ReadRequest, ReadResponse};
 use mlinfra_schema::{Cloud, Value};
 
@@ -14,8 +16,9 @@ pub struct Refreshed {
     pub state: State,
     /// Resources that changed or disappeared outside mlinfra.
     pub drift: Vec<ResourceChange>,
-    /// Clouds whose resources could not be read because no provider is available.
-    pub skipped_clouds: Vec<Cloud>,
+    /// Resources that could not be read because no provider supports their kind and cloud,
+    /// as (cloud, kind) pairs.
+    pub skipped: BTreeSet<(Cloud, String)>,
 }
 
 /// Read every resource in `prior` whose cloud has a provider in `providers`.
@@ -26,16 +29,14 @@ pub async fn refresh(
 ) -> (Refreshed, Diagnostics) {
     let mut state = prior.clone();
     let mut drift = Vec::new();
-    let mut skipped = Vec::new();
+    let mut skipped = BTreeSet::new();
     let mut diags = Diagnostics::default();
     for (addr, r) in &prior.resources {
         let Some(cloud) = r.cloud.as_deref().and_then(Cloud::parse) else {
             continue;
         };
-        let Some(provider) = providers.get(cloud) else {
-            if !skipped.contains(&cloud) {
-                skipped.push(cloud);
-            }
+        let Some(provider) = providers.get(cloud).filter(|p| p.supports(&r.kind)) else {
+            skipped.insert((cloud, r.kind.clone()));
             continue;
         };
         let Some(id) = r.id.clone() else { continue };
@@ -83,7 +84,7 @@ pub async fn refresh(
         Refreshed {
             state,
             drift,
-            skipped_clouds: skipped,
+            skipped,
         },
         diags,
     )
@@ -250,6 +251,9 @@ mod tests {
             r.state.resources["gpu_pool.scaled"].attributes["max_nodes"],
             Value::Number(9.0)
         );
-        assert_eq!(r.skipped_clouds, vec![Cloud::Gcp]);
+        assert_eq!(
+            r.skipped.into_iter().collect::<Vec<_>>(),
+            vec![(Cloud::Gcp, "gpu_pool".to_string())]
+        );
     }
 }

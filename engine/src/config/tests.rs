@@ -542,6 +542,7 @@ fn plan_with_prior(text: &str, prior: &crate::state::State) -> (crate::plan::Pla
                 },
                 targets: Vec::new(),
                 refreshed: false,
+                destroy: false,
                 notes: Vec::new(),
             },
             diags,

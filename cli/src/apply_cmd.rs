@@ -1,0 +1,380 @@
+//! `apply` and `destroy`: plan, confirm, then make the changes through the providers.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::ArgMatches;
+use mlinfra_engine::apply::{self, ApplyContext, ApplyOptions, Event, Op, Progress};
+use mlinfra_engine::plan::{Plan, PlanOptions};
+use mlinfra_engine::{plan_json, Address};
+
+use crate::render;
+use crate::session::Session;
+use crate::style::Style;
+use crate::{VarArgs, EXIT_ERROR};
+
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    /// A plan saved with `plan -out`; applied exactly, or refused if the state or
+    /// configuration changed since.
+    pub planfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Do not ask for confirmation.
+    #[arg(long = "auto-approve")]
+    pub auto_approve: bool,
+    /// Most operations in flight at once (default: unlimited, within each cloud's adaptive limit).
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
+    /// How long to wait for the state lock (e.g. 30s, 5m).
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+    /// Apply only this address and what it depends on (repeatable).
+    #[arg(long, value_name = "ADDR", action = clap::ArgAction::Append)]
+    pub target: Vec<String>,
+    /// Replace this address even if it has not changed (repeatable).
+    #[arg(long, value_name = "ADDR", action = clap::ArgAction::Append)]
+    pub replace: Vec<String>,
+    /// Read live state through the providers first.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+}
+
+/// Prints one line per event: timestamped when not on a terminal (CI logs).
+struct Printer {
+    st: Style,
+    timestamps: bool,
+}
+
+impl Printer {
+    fn line(&self, text: String) {
+        if self.timestamps {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let stamp = mlinfra_engine::state::format_unix_time(now);
+            println!("[{}] {text}", &stamp[11..19]);
+        } else {
+            println!("{text}");
+        }
+        let _ = std::io::stdout().flush();
+    }
+}
+
+fn secs(d: Duration) -> String {
+    if d.as_secs() >= 60 {
+        format!("{}m{}s", d.as_secs() / 60, d.as_secs() % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+impl Progress for Printer {
+    fn event(&self, e: Event) {
+        let st = self.st;
+        match e {
+            Event::Start { address, op } => {
+                self.line(format!("{}: {}...", st.bold(address), op.ing()))
+            }
+            Event::Done {
+                address,
+                op,
+                elapsed,
+                id,
+            } => self.line(format!(
+                "{}: {} after {}{}",
+                st.bold(address),
+                st.green(op.done()),
+                secs(elapsed),
+                id.map(|i| format!(" [id={i}]")).unwrap_or_default()
+            )),
+            Event::Failed {
+                address,
+                op,
+                elapsed,
+                error,
+            } => self.line(format!(
+                "{}: {} failed after {}: {error}",
+                st.bold(address),
+                op.ing(),
+                secs(elapsed)
+            )),
+            Event::Skipped { address, reason } => {
+                self.line(format!("{}: {}", st.bold(address), st.yellow(reason)))
+            }
+            Event::Retry {
+                address,
+                attempt,
+                wait,
+                error,
+                ..
+            } => self.line(format!(
+                "{}: retry {attempt} in {} ({error})",
+                st.bold(address),
+                secs(wait)
+            )),
+            Event::Adopted { address, name } => self.line(format!(
+                "{}: adopted {name}, created by an interrupted run",
+                st.bold(address)
+            )),
+            Event::Forgot { address, name } => self.line(format!(
+                "{}: the interrupted create of {name} never reached the cloud; it will be created",
+                st.bold(address)
+            )),
+        }
+    }
+}
+
+fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("standard input is not a terminal, so the plan cannot be confirmed; pass --auto-approve to apply without asking");
+    }
+    print!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+fn read_saved(saved_path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(saved_path)
+        .with_context(|| format!("reading {}", saved_path.display()))?;
+    let j: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a saved mlinfra plan", saved_path.display()))?;
+    plan_json::from_json(&j)
+        .map_err(|e| anyhow::anyhow!("{} is not a saved mlinfra plan: {e}", saved_path.display()))
+}
+
+/// A saved plan applies only to the state and configuration it was made from.
+fn check_saved(saved_path: &Path, saved: &Plan, current: &Plan) -> Result<()> {
+    let (a, b) = (&saved.binding, &current.binding);
+    let why = if a.lineage != b.lineage {
+        Some(format!(
+            "it was made for state lineage {}, but the state is {}",
+            a.lineage, b.lineage
+        ))
+    } else if a.serial != b.serial {
+        Some(format!(
+            "the state changed since it was made (serial {} then, {} now)",
+            a.serial, b.serial
+        ))
+    } else if a.config_hash != b.config_hash {
+        Some("the configuration or its inputs changed since it was made".to_string())
+    } else {
+        let actions = |p: &Plan| {
+            p.changes
+                .iter()
+                .map(|c| (c.address.clone(), c.action))
+                .collect::<Vec<_>>()
+        };
+        (actions(saved) != actions(current)).then(|| {
+            "live state changed since it was made, so it would no longer do the same".to_string()
+        })
+    };
+    match why {
+        Some(why) => bail!(
+            "the saved plan {} is stale: {why}; run `mlinfra plan -out={}` again",
+            saved_path.display(),
+            saved_path.display()
+        ),
+        None => Ok(()),
+    }
+}
+
+fn interrupts() -> Arc<AtomicUsize> {
+    Arc::new(AtomicUsize::new(0))
+}
+
+pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bool) -> Result<u8> {
+    let parse = |list: &[String], flag: &str| -> Result<Vec<Address>> {
+        list.iter()
+            .map(|s| {
+                Address::parse_target(s)
+                    .map_err(|e| anyhow::anyhow!("invalid {flag} address \"{s}\": {e}"))
+            })
+            .collect()
+    };
+    let targets = parse(&args.target, "--target")?;
+    let replace = parse(&args.replace, "--replace")?;
+    let lock_timeout = mlinfra_engine::config::load::parse_duration(&args.lock_timeout)
+        .map(Duration::from_secs)
+        .with_context(|| format!("invalid --lock-timeout \"{}\"", args.lock_timeout))?;
+    if args.parallelism == Some(0) {
+        bail!("--parallelism must be at least 1");
+    }
+    let operation = if destroy { "destroy" } else { "apply" };
+    let Some(mut session) = Session::open(dir, m, operation, lock_timeout, nc)? else {
+        return Ok(EXIT_ERROR);
+    };
+    let st = Style::stdout(nc);
+    let printer = Printer {
+        st,
+        timestamps: !std::io::stdout().is_terminal(),
+    };
+    let counter = interrupts();
+
+    // First adopt or forget what an interrupted run left in flight.
+    if !session.state.pending.is_empty() {
+        let view = session.provider_view();
+        let ctx = ApplyContext {
+            config: &session.ws.config,
+            inputs: &session.ws.inputs,
+            evaluated: &view,
+            providers: &session.providers,
+            backend: &session.backend,
+            progress: &printer,
+            interrupts: &counter,
+        };
+        let mut state = session.state.clone();
+        let based_on = session.state_exists.then_some(state.serial);
+        session.rt.block_on(apply::recover(&ctx, &mut state))?;
+        session.backend.write(&mut state, based_on)?;
+        session.state = state;
+        session.state_exists = true;
+    }
+
+    // A saved plan is re-made with the options it was made with, then compared.
+    let saved = args.planfile.as_deref().map(read_saved).transpose()?;
+    let opts = match &saved {
+        Some(p) => {
+            if !args.target.is_empty() || !args.replace.is_empty() {
+                bail!("--target and --replace cannot be combined with a saved plan; they were fixed when it was made");
+            }
+            PlanOptions {
+                targets: p
+                    .targets
+                    .iter()
+                    .map(|t| Address::parse_target(t))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| anyhow::anyhow!(e))?,
+                replace: p
+                    .changes
+                    .iter()
+                    .filter(|c| c.reason == Some(mlinfra_engine::plan::Reason::ReplaceRequested))
+                    .filter_map(|c| Address::parse(&c.address).ok())
+                    .collect(),
+                refresh_only: false,
+                destroy: p.destroy,
+            }
+        }
+        None => PlanOptions {
+            targets,
+            replace,
+            refresh_only: false,
+            destroy,
+        },
+    };
+    let Some((evaluated, plan, refreshed)) = session.plan(&opts, args.refresh) else {
+        return Ok(EXIT_ERROR);
+    };
+    if let (Some(path), Some(saved)) = (&args.planfile, &saved) {
+        check_saved(path, saved, &plan)?;
+    }
+    print!("{}", render::plan(&plan, st));
+    if !plan
+        .changes
+        .iter()
+        .any(|c| c.action != mlinfra_engine::plan::Action::NoOp)
+        && plan
+            .outputs
+            .iter()
+            .all(|o| o.action == mlinfra_engine::plan::Action::NoOp)
+    {
+        return Ok(0);
+    }
+    if args.planfile.is_none() && !args.auto_approve {
+        let q = if destroy {
+            "Do you really want to destroy all resources in this plan? There is no undo."
+        } else {
+            "Do you want to perform these actions?"
+        };
+        if !confirm(q)? {
+            println!("\nApply cancelled.");
+            return Ok(EXIT_ERROR);
+        }
+    }
+    println!();
+
+    // Ctrl-C: the first stops new operations, the second exits (state is already durable).
+    {
+        let counter = counter.clone();
+        session.rt.spawn(async move {
+            loop {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                if n == 1 {
+                    eprintln!("\nInterrupt received: finishing the operations in flight and starting nothing new. Press Ctrl-C again to exit at once.");
+                } else {
+                    eprintln!("\nSecond interrupt: exiting now. Every finished operation is in state; the next apply adopts what was in flight.");
+                    std::process::exit(130);
+                }
+            }
+        });
+    }
+    let ctx = ApplyContext {
+        config: &session.ws.config,
+        inputs: &session.ws.inputs,
+        evaluated: &evaluated,
+        providers: &session.providers,
+        backend: &session.backend,
+        progress: &printer,
+        interrupts: &counter,
+    };
+    // Apply against the refreshed state the plan was made from.
+    let report = session.rt.block_on(apply::apply(
+        &ctx,
+        &plan,
+        refreshed,
+        &ApplyOptions {
+            parallelism: args.parallelism,
+        },
+    ))?;
+    let (added, changed, destroyed) = (
+        report.count(Op::Create),
+        report.count(Op::Update),
+        report.count(Op::Delete),
+    );
+    println!();
+    if report.failed.is_empty() && report.skipped.is_empty() && !report.interrupted {
+        println!(
+            "{} Resources: {added} added, {changed} changed, {destroyed} destroyed.",
+            st.bold(&st.green(if destroy {
+                "Destroy complete!"
+            } else {
+                "Apply complete!"
+            }))
+        );
+        if !report.state.outputs.is_empty() && !destroy {
+            println!("\nOutputs:\n");
+            for (k, o) in &report.state.outputs {
+                let v = if o.sensitive {
+                    "(sensitive value)".to_string()
+                } else {
+                    render::inline(&o.value)
+                };
+                println!("{k} = {v}");
+            }
+        }
+        return Ok(0);
+    }
+    println!(
+        "{} Resources: {added} added, {changed} changed, {destroyed} destroyed; {} failed, {} not started.",
+        st.bold(&st.red(if report.interrupted { "Apply interrupted." } else { "Apply failed." })),
+        report.failed.len(),
+        report.skipped.len()
+    );
+    for (a, e) in &report.failed {
+        eprintln!("{} {a}: {e}", st.red("failed:"));
+    }
+    for (a, r) in &report.skipped {
+        eprintln!("{} {a}: {r}", st.yellow("not started:"));
+    }
+    Ok(EXIT_ERROR)
+}

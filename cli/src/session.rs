@@ -1,0 +1,165 @@
+//! What plan, apply and destroy share: open the configuration and state, refresh, diff.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::ArgMatches;
+use mlinfra_engine::diag::Diagnostics;
+use mlinfra_engine::plan::{Plan, PlanOptions};
+use mlinfra_engine::run::plan_configuration;
+use mlinfra_engine::state::{LocalBackend, State, StateError, StateLock};
+use mlinfra_engine::{evaluate, EvalOptions, Evaluated, NoPrior};
+use mlinfra_provider_api::ProviderSet;
+
+use crate::workspace::{cli_inputs, open, print_diagnostics, read_state, Workspace};
+
+/// Every cloud provider this build has.
+pub fn providers() -> ProviderSet {
+    let mut set = ProviderSet::default();
+    set.add(Box::new(mlinfra_provider_aws::AwsProvider::new()));
+    set
+}
+
+/// An open configuration with its state, under the state lock.
+pub struct Session {
+    pub ws: Workspace,
+    pub backend: LocalBackend,
+    pub lock: Option<StateLock>,
+    pub state: State,
+    /// Whether a state file existed when it was read.
+    pub state_exists: bool,
+    pub providers: ProviderSet,
+    pub rt: tokio::runtime::Runtime,
+    pub diags: Diagnostics,
+    pub no_color: bool,
+}
+
+/// Turn a refused lock into a message naming the holder and the way out.
+pub fn lock_error(backend: &LocalBackend) -> impl Fn(StateError) -> anyhow::Error + '_ {
+    move |e| {
+        match e {
+        StateError::Locked { holder } => anyhow::anyhow!(
+            "the state at {} is locked by {holder}\n  wait for it to finish (or pass --lock-timeout=5m); if that run is gone, run: mlinfra force-unlock {}",
+            backend.path.display(),
+            holder.id
+        ),
+        other => other.into(),
+    }
+    }
+}
+
+impl Session {
+    /// Load, check and lock. `None` after printing diagnostics when the input is bad.
+    pub fn open(
+        dir: &Path,
+        m: &ArgMatches,
+        operation: &str,
+        lock_timeout: Duration,
+        nc: bool,
+    ) -> Result<Option<Session>> {
+        let Some((ws, mut diags)) = open(dir, &cli_inputs(m), nc) else {
+            return Ok(None);
+        };
+        if let Err(d) = mlinfra_engine::run::local_state_path(&ws.config) {
+            diags.push(d);
+        }
+        if diags.has_errors() {
+            // Evaluate anyway so every problem is reported in one run.
+            let (_, d) = evaluate(
+                &ws.config,
+                &EvalOptions {
+                    inputs: &ws.inputs,
+                    prior: &NoPrior,
+                    replaced: &Default::default(),
+                },
+            );
+            diags.extend(d);
+            diags.sort();
+            print_diagnostics(&ws.config, &diags, nc);
+            return Ok(None);
+        }
+        let Some(backend) = ws.backend(nc) else {
+            return Ok(None);
+        };
+        let lock = backend
+            .lock(operation, lock_timeout)
+            .map_err(lock_error(&backend))?;
+        let (state, state_exists) = read_state(&backend)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        Ok(Some(Session {
+            ws,
+            backend,
+            lock: Some(lock),
+            state,
+            state_exists,
+            providers: providers(),
+            rt,
+            diags,
+            no_color: nc,
+        }))
+    }
+
+    /// The configuration evaluated without prior state: provider configurations for reads.
+    pub fn provider_view(&self) -> Evaluated {
+        evaluate(
+            &self.ws.config,
+            &EvalOptions {
+                inputs: &self.ws.inputs,
+                prior: &NoPrior,
+                replaced: &Default::default(),
+            },
+        )
+        .0
+    }
+
+    /// Refresh (unless disabled) and diff. `None` after printing diagnostics on errors.
+    pub fn plan(&mut self, opts: &PlanOptions, refresh: bool) -> Option<(Evaluated, Plan, State)> {
+        let mut skipped = Default::default();
+        let (prior, drift) = if refresh && !self.state.resources.is_empty() {
+            let view = self.provider_view();
+            let (r, d) = self.rt.block_on(mlinfra_engine::refresh::refresh(
+                &self.state,
+                &view,
+                &self.providers,
+            ));
+            self.diags.extend(d);
+            skipped = r.skipped;
+            (r.state, r.drift)
+        } else {
+            (self.state.clone(), Vec::new())
+        };
+        let (result, plan_diags) =
+            plan_configuration(&self.ws.config, &self.ws.inputs, &prior, drift, opts);
+        let mut diags = std::mem::take(&mut self.diags);
+        diags.extend(plan_diags);
+        diags.sort();
+        if print_diagnostics(&self.ws.config, &diags, self.no_color) {
+            return None;
+        }
+        let (evaluated, mut plan) = result?;
+        plan.refreshed = refresh && !self.state.resources.is_empty();
+        if !skipped.is_empty() {
+            let list: Vec<String> = skipped.iter().map(|(c, k)| format!("{k} on {c}")).collect();
+            plan.notes.push(format!(
+                "not refreshed, because this build cannot read them yet: {}; the plan compares them with the state file only",
+                list.join(", ")
+            ));
+        }
+        if !opts.targets.is_empty() {
+            plan.notes.push(format!(
+                "the plan is limited to {} and what {}; other changes may be pending",
+                plan.targets.join(", "),
+                if opts.destroy {
+                    "depends on it"
+                } else {
+                    "it depends on"
+                }
+            ));
+        }
+        Some((evaluated, plan, prior))
+    }
+}
