@@ -269,9 +269,16 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
             destroy,
         },
     };
+    if let Some(p) = &saved {
+        // A plan made before any state existed starts the state with the plan's lineage.
+        if !session.state_exists && p.binding.serial == 0 {
+            session.state.lineage = p.binding.lineage.clone();
+        }
+    }
     let Some((evaluated, plan, refreshed)) = session.plan(&opts, args.refresh) else {
         return Ok(EXIT_ERROR);
     };
+
     if let (Some(path), Some(saved)) = (&args.planfile, &saved) {
         check_saved(path, saved, &plan)?;
     }
@@ -327,7 +334,9 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         progress: &printer,
         interrupts: &counter,
     };
+    let started = std::time::Instant::now();
     // Apply against the refreshed state the plan was made from.
+
     let report = session.rt.block_on(apply::apply(
         &ctx,
         &plan,
@@ -351,6 +360,18 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
                 "Apply complete!"
             }))
         );
+        if !report.completed.is_empty() {
+            println!(
+                "{}",
+                st.dim(&format!(
+                    "{} operations in {}, up to {} at once.",
+                    report.completed.len(),
+                    secs(started.elapsed()),
+                    report.max_in_flight
+                ))
+            );
+        }
+
         if !report.state.outputs.is_empty() && !destroy {
             println!("\nOutputs:\n");
             for (k, o) in &report.state.outputs {

@@ -1,5 +1,6 @@
 //! CLI tests: run the `mlinfra` binary the way a user does.
 
+mod aws;
 mod diagnostics;
 mod plan;
 mod state;

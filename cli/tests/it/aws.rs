@@ -1,0 +1,548 @@
+//! Apply against moto (started by ./scripts/test): lifecycle, drift, crashes, locking, faults.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::{mlinfra_env, Run};
+
+fn endpoint() -> String {
+    std::env::var("MLINFRA_TEST_AWS_ENDPOINT")
+        .expect("MLINFRA_TEST_AWS_ENDPOINT is not set: run ./scripts/test, which starts the moto AWS emulator")
+}
+
+const CREDS: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
+fn run(dir: &Path, args: &[&str]) -> Run {
+    mlinfra_env(dir, args, CREDS)
+}
+
+/// A bucket-name prefix no other test (or earlier run against the same moto) uses.
+fn unique(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "t{}-{}-{}-{tag}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        nanos % 100_000
+    )
+}
+
+fn write(dir: &Path, endpoint: &str, body: &str) {
+    let text = format!("provider \"aws\" {{\n  region   = \"us-east-1\"\n  endpoint = \"{endpoint}\"\n}}\n\n{body}");
+    std::fs::write(dir.join("main.mlinfra.hcl"), text).unwrap();
+}
+
+/// A direct S3 client, to check and to change what mlinfra manages.
+struct S3 {
+    rt: tokio::runtime::Runtime,
+    client: aws_sdk_s3::Client,
+}
+
+impl S3 {
+    fn new() -> S3 {
+        for (k, v) in CREDS {
+            require_env(k, v);
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sdk = rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .load(),
+        );
+        let conf = aws_sdk_s3::config::Builder::from(&sdk)
+            .endpoint_url(endpoint())
+            .force_path_style(true)
+            .build();
+        S3 {
+            rt,
+            client: aws_sdk_s3::Client::from_conf(conf),
+        }
+    }
+
+    fn buckets(&self, prefix: &str) -> Vec<String> {
+        let out = self.rt.block_on(self.client.list_buckets().send()).unwrap();
+        let mut names: Vec<String> = out
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name())
+            .filter(|n| n.starts_with(prefix))
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn tags(&self, bucket: &str) -> Vec<(String, String)> {
+        match self
+            .rt
+            .block_on(self.client.get_bucket_tagging().bucket(bucket).send())
+        {
+            Ok(t) => {
+                let mut v: Vec<(String, String)> = t
+                    .tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect();
+                v.sort();
+                v
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn versioning(&self, bucket: &str) -> Option<String> {
+        let v = self
+            .rt
+            .block_on(self.client.get_bucket_versioning().bucket(bucket).send())
+            .unwrap();
+        v.status().map(|s| s.as_str().to_string())
+    }
+
+    fn put_tags(&self, bucket: &str, k: &str, v: &str) {
+        let tag = aws_sdk_s3::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap();
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .tag_set(tag)
+            .build()
+            .unwrap();
+        self.rt
+            .block_on(
+                self.client
+                    .put_bucket_tagging()
+                    .bucket(bucket)
+                    .tagging(tagging)
+                    .send(),
+            )
+            .unwrap();
+    }
+
+    fn delete(&self, bucket: &str) {
+        self.rt
+            .block_on(self.client.delete_bucket().bucket(bucket).send())
+            .unwrap();
+    }
+}
+
+fn require_env(k: &str, v: &str) {
+    if std::env::var(k).ok().as_deref() != Some(v) {
+        panic!("run the AWS tests through ./scripts/test, which sets {k}={v}");
+    }
+}
+
+fn state(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("mlinfra.state.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn bucket_lifecycle_create_update_replace_drift_destroy() {
+    let s3 = S3::new();
+    let p = unique("life");
+    let dir = tempfile::tempdir().unwrap();
+    let ep = endpoint();
+    let manifest = |tag: &str, name: &str| {
+        format!(
+            "bucket \"data\" {{\n  cloud      = \"aws\"\n  name       = \"{p}-{name}\"\n  versioning = true\n  tags       = {{ team = \"{tag}\" }}\n}}\n\nbucket \"logs\" {{\n  cloud = \"aws\"\n  name  = \"${{bucket.data.id}}-logs\"\n}}\n\noutput \"data_url\" {{\n  value = bucket.data.url\n}}\n"
+        )
+    };
+    write(dir.path(), &ep, &manifest("ml", "data"));
+
+    // Create: the logs bucket's name is known only once the data bucket exists.
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("Apply complete! Resources: 2 added, 0 changed, 0 destroyed."),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("data_url = \"s3://{p}-data\"")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        s3.buckets(&p),
+        vec![format!("{p}-data"), format!("{p}-data-logs")]
+    );
+    assert_eq!(
+        s3.tags(&format!("{p}-data")),
+        vec![("team".into(), "ml".into())]
+    );
+    assert_eq!(
+        s3.versioning(&format!("{p}-data")).as_deref(),
+        Some("Enabled")
+    );
+    let st = state(dir.path());
+    assert!(st["pending"].is_null(), "no intent is left behind: {st}");
+    assert_eq!(
+        run(dir.path(), &["output", "data_url"]).stdout,
+        format!("s3://{p}-data\n")
+    );
+
+    // A re-plan, refreshed from moto, is clean.
+    let r = run(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // In place: tags.
+    write(dir.path(), &ep, &manifest("research", "data"));
+    let r = run(dir.path(), &["plan", "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let data = j["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "bucket.data")
+        .unwrap();
+    assert_eq!(data["actions"], serde_json::json!(["update"]));
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        s3.tags(&format!("{p}-data")),
+        vec![("team".into(), "research".into())]
+    );
+
+    // Drift: changed outside mlinfra, shown, and put back.
+    s3.put_tags(&format!("{p}-data"), "team", "someone-else");
+    let r = run(dir.path(), &["plan"]);
+    assert!(
+        r.stdout.contains("Objects have changed outside of mlinfra"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("~ team = \"someone-else\" -> \"research\""),
+        "{}",
+        r.stdout
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        s3.tags(&format!("{p}-data")),
+        vec![("team".into(), "research".into())]
+    );
+
+    // Deleted outside mlinfra: planned as a create again.
+    s3.delete(&format!("{p}-data-logs"));
+    let r = run(dir.path(), &["plan"]);
+    assert!(
+        r.stdout.contains("# bucket.logs has been deleted"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("# bucket.logs will be created"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(run(dir.path(), &["apply", "--auto-approve"]).code, 0);
+
+    // Replace: a new name cannot be changed in place; the dependent follows.
+    write(dir.path(), &ep, &manifest("research", "data2"));
+    let r = run(dir.path(), &["plan"]);
+    assert!(
+        r.stdout.contains("# bucket.data must be replaced"),
+        "{}",
+        r.stdout
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        s3.buckets(&p),
+        vec![format!("{p}-data2"), format!("{p}-data2-logs")]
+    );
+    assert_eq!(run(dir.path(), &["plan", "--detailed-exitcode"]).code, 0);
+
+    // Destroy leaves nothing.
+    let r = run(dir.path(), &["destroy", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("Destroy complete! Resources: 0 added, 0 changed, 2 destroyed."),
+        "{}",
+        r.stdout
+    );
+    assert!(s3.buckets(&p).is_empty());
+    assert_eq!(state(dir.path())["resources"], serde_json::json!([]));
+}
+
+#[test]
+fn saved_plans_apply_exactly_or_are_refused_when_stale() {
+    let s3 = S3::new();
+    let p = unique("saved");
+    let dir = tempfile::tempdir().unwrap();
+    let ep = endpoint();
+    write(
+        dir.path(),
+        &ep,
+        &format!("bucket \"a\" {{\n  cloud = \"aws\"\n  name  = \"{p}-a\"\n}}\n"),
+    );
+    assert_eq!(run(dir.path(), &["plan", "-out=p.json"]).code, 0);
+    write(
+        dir.path(),
+        &ep,
+        &format!("bucket \"a\" {{\n  cloud = \"aws\"\n  name  = \"{p}-b\"\n}}\n"),
+    );
+    let r = run(dir.path(), &["apply", "p.json"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("is stale: the configuration or its inputs changed"),
+        "{}",
+        r.stderr
+    );
+    assert!(s3.buckets(&p).is_empty(), "a refused plan changes nothing");
+    assert_eq!(run(dir.path(), &["plan", "-out=p.json"]).code, 0);
+    let r = run(dir.path(), &["apply", "p.json"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(s3.buckets(&p), vec![format!("{p}-b")]);
+    // Applying it again: the state's serial moved on.
+    let r = run(dir.path(), &["apply", "p.json"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("the state changed since it was made"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(run(dir.path(), &["destroy", "--auto-approve"]).code, 0);
+}
+
+fn many(p: &str, n: usize) -> String {
+    format!("bucket \"b\" {{\n  count = {n}\n  cloud = \"aws\"\n  name  = \"{p}-${{count.index}}\"\n}}\n")
+}
+
+#[test]
+fn an_apply_killed_at_any_instant_is_recovered_by_the_next() {
+    let s3 = S3::new();
+    let ep = endpoint();
+    let n = 60;
+    let mut mid_apply_kills = 0;
+    // Kill when the state records this many buckets: before the first, early, midway, late.
+    for (round, recorded) in [0usize, 3, 25, 50].into_iter().enumerate() {
+        let p = unique(&format!("crash{round}"));
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &ep, &many(&p, n));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mlinfra"))
+            .args(["apply", "--auto-approve", "--parallelism", "4"])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let state_file = dir.path().join("mlinfra.state.json");
+        let lock = dir.path().join("mlinfra.state.json.lock");
+        let start = Instant::now();
+        loop {
+            let count = std::fs::read_to_string(&state_file)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|j| j["resources"].as_array().map(|a| a.len()))
+                .unwrap_or(0);
+            let started = lock.exists();
+            if (started && count >= recorded) || start.elapsed() > Duration::from_secs(60) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        child.kill().unwrap(); // SIGKILL: no chance to clean up
+        child.wait().unwrap();
+        let created_before = s3.buckets(&p).len();
+        if created_before > 0 && created_before < n {
+            mid_apply_kills += 1;
+        }
+        let delay_ms = start.elapsed().as_millis();
+
+        let r = run(dir.path(), &["apply", "--auto-approve"]);
+        assert_eq!(
+            r.code, 0,
+            "round {round} ({delay_ms} ms, {created_before} created): {}\n{}",
+            r.stdout, r.stderr
+        );
+        let mut want: Vec<String> = (0..n).map(|i| format!("{p}-{i}")).collect();
+        want.sort();
+        assert_eq!(
+            s3.buckets(&p),
+            want,
+            "round {round}: the live buckets equal the manifest exactly"
+        );
+        let st = state(dir.path());
+        assert_eq!(
+            st["resources"].as_array().unwrap().len(),
+            n,
+            "round {round}: every bucket is in state once"
+        );
+        assert!(st["pending"].is_null(), "round {round}: no intent left");
+        let r = run(dir.path(), &["plan", "--detailed-exitcode"]);
+        assert_eq!(
+            r.code, 0,
+            "round {round}: a re-plan is clean:\n{}",
+            r.stdout
+        );
+        assert_eq!(run(dir.path(), &["destroy", "--auto-approve"]).code, 0);
+    }
+    assert!(
+        mid_apply_kills >= 2,
+        "at least two kills landed in the middle of an apply ({mid_apply_kills})"
+    );
+}
+
+#[test]
+fn a_second_apply_names_the_holder_of_the_lock() {
+    let p = unique("lock");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &endpoint(), &many(&p, 80));
+    let mut first = Command::new(env!("CARGO_BIN_EXE_mlinfra"))
+        .args(["apply", "--auto-approve", "--parallelism", "1"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = dir.path().join("mlinfra.state.json.lock");
+    let start = Instant::now();
+    while !lock.exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("is locked by"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("(pid {})", first.id())),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("running `apply`"), "{}", r.stderr);
+    assert!(first.wait().unwrap().success());
+    // With a lock timeout the second waits for the first and then finds nothing to do.
+    let r = run(
+        dir.path(),
+        &["apply", "--auto-approve", "--lock-timeout", "60s"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    assert_eq!(run(dir.path(), &["destroy", "--auto-approve"]).code, 0);
+}
+
+/// An HTTP proxy in front of moto that answers every `every`-th request with a fault:
+/// alternately 503 SlowDown (S3's throttling) and 500 InternalError.
+fn faulty_proxy(upstream: String, every: usize) -> (String, std::sync::Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let faults = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = AtomicUsize::new(0);
+    let up = upstream.trim_start_matches("http://").to_string();
+    let injected = faults.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut client) = conn else { continue };
+            let Some(request) = read_request(&mut client) else {
+                continue;
+            };
+            let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+            if n % every == 0 {
+                let f = injected.fetch_add(1, Ordering::SeqCst);
+                let (status, code) = if f % 2 == 0 {
+                    ("503 Slow Down", "SlowDown")
+                } else {
+                    ("500 Internal Server Error", "InternalError")
+                };
+                let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected</Message></Error>");
+                let _ = write!(client, "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                continue;
+            }
+            let Ok(mut server) = TcpStream::connect(&up) else {
+                continue;
+            };
+            let _ = server.write_all(&request);
+            let mut response = Vec::new();
+            let _ = server.read_to_end(&mut response);
+            let _ = client.write_all(&response);
+        }
+    });
+    (addr, faults)
+}
+
+/// Read one request, forcing `Connection: close` so each connection carries one exchange.
+fn read_request(s: &mut TcpStream) -> Option<Vec<u8>> {
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let header_end = loop {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while buf.len() < header_end + len {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let mut out = String::new();
+    for line in head.trim_end().lines() {
+        let lower = line.to_ascii_lowercase();
+        if !lower.starts_with("connection:") {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    let mut req = out.into_bytes();
+    req.extend_from_slice(&buf[header_end..]);
+    Some(req)
+}
+
+#[test]
+fn apply_converges_through_throttling_and_server_errors() {
+    let s3 = S3::new();
+    let p = unique("fault");
+    let (proxy, faults) = faulty_proxy(endpoint(), 4);
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &proxy, &format!("{}\nbucket \"tagged\" {{\n  cloud = \"aws\"\n  name  = \"{p}-tagged\"\n  tags  = {{ a = \"b\" }}\n}}\n", many(&p, 30)));
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(faults.load(Ordering::SeqCst) >= 5, "faults were injected");
+    assert_eq!(s3.buckets(&p).len(), 31);
+    assert_eq!(
+        s3.tags(&format!("{p}-tagged")),
+        vec![("a".into(), "b".into())]
+    );
+    let r = run(dir.path(), &["destroy", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(s3.buckets(&p).is_empty());
+}
