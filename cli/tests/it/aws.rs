@@ -459,9 +459,9 @@ fn faulty_proxy(upstream: String, every: usize) -> (String, std::sync::Arc<Atomi
                 continue;
             };
             let n = count.fetch_add(1, Ordering::SeqCst) + 1;
-            if n % every == 0 {
+            if n.is_multiple_of(every) {
                 let f = injected.fetch_add(1, Ordering::SeqCst);
-                let (status, code) = if f % 2 == 0 {
+                let (status, code) = if f.is_multiple_of(2) {
                     ("503 Slow Down", "SlowDown")
                 } else {
                     ("500 Internal Server Error", "InternalError")
