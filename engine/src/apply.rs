@@ -455,6 +455,19 @@ pub async fn apply(
                 }
             }
             Err(e) => {
+                if items[i].op == Op::Create
+                    && matches!(e.kind, ErrorKind::Invalid | ErrorKind::Auth)
+                {
+                    // The cloud refused the create outright: nothing can be in flight.
+                    state.pending.retain(|p| p.address != items[i].address);
+                    if let Err(err) = persist(ctx, &mut state, &mut serial) {
+                        fatal = Some(format!("the result could not be recorded in state: {err}"));
+                    }
+                }
+                if e.kind == ErrorKind::Auth && fatal.is_none() {
+                    // Every other call would be refused the same way: start nothing more.
+                    fatal = Some(format!("the cloud refused the credentials: {}", e.message));
+                }
                 ctx.progress.event(Event::Failed {
                     address: &items[i].address,
                     op: items[i].op,
@@ -481,6 +494,11 @@ pub async fn apply(
         if status[i] == Status::Waiting {
             let reason = if report.interrupted {
                 "not started: the apply was interrupted"
+            } else if fatal
+                .as_deref()
+                .is_some_and(|f| f.starts_with("the cloud refused"))
+            {
+                "not started: the credentials were refused"
             } else if fatal.is_some() {
                 "not started: state could not be written"
             } else {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use futures_util::stream::StreamExt;
 use mlinfra_provider_api::{ProviderConfig, ProviderSet, ReadRequest, ReadResponse};
 use mlinfra_schema::{Cloud, Value};
 
@@ -21,6 +22,9 @@ pub struct Refreshed {
     pub skipped: BTreeSet<(Cloud, String)>,
 }
 
+/// Most provider reads in flight at once during a refresh.
+const READ_CONCURRENCY: usize = 32;
+
 /// Read every resource in `prior` whose cloud has a provider in `providers`.
 pub async fn refresh(
     prior: &State,
@@ -31,6 +35,7 @@ pub async fn refresh(
     let mut drift = Vec::new();
     let mut skipped = BTreeSet::new();
     let mut diags = Diagnostics::default();
+    let mut reads = Vec::new();
     for (addr, r) in &prior.resources {
         let Some(cloud) = r.cloud.as_deref().and_then(Cloud::parse) else {
             continue;
@@ -56,7 +61,16 @@ pub async fn refresh(
             prior: r.attributes.clone(),
             config: ProviderConfig { key, attributes },
         };
-        match provider.read(req).await {
+        reads.push(async move { (addr, r, provider.read(req).await) });
+    }
+    // Reads are independent: run many at once, report in address order.
+    let mut results: Vec<_> = futures_util::stream::iter(reads)
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await;
+    results.sort_by(|a, b| a.0.cmp(b.0));
+    for (addr, r, result) in results {
+        match result {
             Ok(ReadResponse::Found { attributes }) => {
                 if attributes != r.attributes {
                     drift.push(drift_change(

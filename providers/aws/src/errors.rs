@@ -30,10 +30,17 @@ where
             };
             (kind, format!("{what}: {code}: {msg}"))
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (
-            ErrorKind::Transient,
-            format!("{what}: {}", aws_smithy_error_chain(&err)),
-        ),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            let chain = aws_smithy_error_chain(&err);
+            if chain.contains("loading credentials") || chain.contains("no credentials") {
+                (
+                    ErrorKind::Auth,
+                    format!("{what}: no AWS credentials were found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a role is available): {chain}"),
+                )
+            } else {
+                (ErrorKind::Transient, format!("{what}: {chain}"))
+            }
+        }
         _ => (
             ErrorKind::Other,
             format!("{what}: {}", aws_smithy_error_chain(&err)),
