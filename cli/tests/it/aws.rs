@@ -546,3 +546,27 @@ fn apply_converges_through_throttling_and_server_errors() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(s3.buckets(&p).is_empty());
 }
+
+#[test]
+fn missing_credentials_fail_fast_and_leave_nothing_in_flight() {
+    let p = unique("nocreds");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &endpoint(), &many(&p, 40));
+    let no_creds = [
+        ("AWS_ACCESS_KEY_ID", ""),
+        ("AWS_SECRET_ACCESS_KEY", ""),
+        ("AWS_PROFILE", ""),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
+        ("AWS_CONFIG_FILE", "/nonexistent/config"),
+    ];
+    let start = Instant::now();
+    let r = mlinfra_env(dir.path(), &["apply", "--auto-approve"], &no_creds);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(start.elapsed() < Duration::from_secs(60), "no retrying of refused credentials");
+    assert!(r.stdout.contains("no AWS credentials were found") || r.stderr.contains("no AWS credentials were found"), "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("not started: the credentials were refused"), "{}", r.stderr);
+    let st = state(dir.path());
+    assert!(st["pending"].is_null(), "a refused create leaves no intent: {st}");
+    assert_eq!(st["resources"], serde_json::json!([]));
+}

@@ -33,7 +33,12 @@ pub fn mlinfra_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         }
     }
     for (k, v) in env {
-        cmd.env(k, v);
+        // An empty value removes the variable.
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
     }
     let out = cmd.output().expect("run mlinfra");
     Run {
