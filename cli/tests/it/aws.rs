@@ -134,6 +134,20 @@ impl S3 {
             .unwrap();
     }
 
+    fn put_object(&self, bucket: &str, key: &str) {
+        let body = aws_sdk_s3::primitives::ByteStream::from_static(b"weights");
+        self.rt
+            .block_on(
+                self.client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(body)
+                    .send(),
+            )
+            .unwrap();
+    }
+
     fn delete(&self, bucket: &str) {
         self.rt
             .block_on(self.client.delete_bucket().bucket(bucket).send())
@@ -563,10 +577,110 @@ fn missing_credentials_fail_fast_and_leave_nothing_in_flight() {
     let start = Instant::now();
     let r = mlinfra_env(dir.path(), &["apply", "--auto-approve"], &no_creds);
     assert_eq!(r.code, 1, "{}", r.stdout);
-    assert!(start.elapsed() < Duration::from_secs(60), "no retrying of refused credentials");
-    assert!(r.stdout.contains("no AWS credentials were found") || r.stderr.contains("no AWS credentials were found"), "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("not started: the credentials were refused"), "{}", r.stderr);
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "no retrying of refused credentials"
+    );
+    assert!(
+        r.stdout.contains("no AWS credentials were found")
+            || r.stderr.contains("no AWS credentials were found"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("not started: the credentials were refused"),
+        "{}",
+        r.stderr
+    );
     let st = state(dir.path());
-    assert!(st["pending"].is_null(), "a refused create leaves no intent: {st}");
+    assert!(
+        st["pending"].is_null(),
+        "a refused create leaves no intent: {st}"
+    );
     assert_eq!(st["resources"], serde_json::json!([]));
+}
+
+#[test]
+fn the_first_interrupt_finishes_in_flight_work_and_starts_nothing_new() {
+    let s3 = S3::new();
+    let p = unique("sigint");
+    let dir = tempfile::tempdir().unwrap();
+    let n = 80;
+    write(dir.path(), &endpoint(), &many(&p, n));
+    let child = Command::new(env!("CARGO_BIN_EXE_mlinfra"))
+        .args(["apply", "--auto-approve", "--parallelism", "2"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state_file = dir.path().join("mlinfra.state.json");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        let count = std::fs::read_to_string(&state_file)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|j| j["resources"].as_array().map(|a| a.len()))
+            .unwrap_or(0);
+        if count >= 5 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("Interrupt received"), "{stderr}");
+    assert!(stdout.contains("Apply interrupted."), "{stdout}");
+    assert!(
+        stderr.contains("not started: the apply was interrupted"),
+        "{stderr}"
+    );
+    // What finished is in state, nothing is in flight, and the cloud agrees.
+    let st = state(dir.path());
+    assert!(
+        st["pending"].is_null(),
+        "in-flight creates finished and were recorded: {st}"
+    );
+    let recorded = st["resources"].as_array().unwrap().len();
+    assert!(recorded > 0 && recorded < n, "{recorded}");
+    assert_eq!(s3.buckets(&p).len(), recorded);
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s3.buckets(&p).len(), n);
+    assert_eq!(run(dir.path(), &["destroy", "--auto-approve"]).code, 0);
+}
+
+#[test]
+fn a_bucket_with_objects_needs_force_destroy() {
+    let s3 = S3::new();
+    let p = unique("full");
+    let dir = tempfile::tempdir().unwrap();
+    let ep = endpoint();
+    let manifest = |force: bool| {
+        format!("bucket \"models\" {{\n  cloud         = \"aws\"\n  name          = \"{p}\"\n  versioning    = true\n  force_destroy = {force}\n}}\n")
+    };
+    write(dir.path(), &ep, &manifest(false));
+    assert_eq!(run(dir.path(), &["apply", "--auto-approve"]).code, 0);
+    s3.put_object(&p, "fraud/model.tar.gz");
+    s3.put_object(&p, "fraud/model.tar.gz");
+    let r = run(dir.path(), &["destroy", "--auto-approve"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("force_destroy = true"), "{}", r.stderr);
+    assert_eq!(s3.buckets(&p).len(), 1);
+    write(dir.path(), &ep, &manifest(true));
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert!(r.stdout.contains("1 changed"), "{}", r.stdout);
+    let r = run(dir.path(), &["destroy", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(s3.buckets(&p).is_empty());
 }
