@@ -3,6 +3,7 @@
 mod apply_cmd;
 mod commands;
 mod fmt;
+mod import_cmd;
 mod render;
 mod session;
 mod style;
@@ -94,6 +95,11 @@ enum Command {
         after_help = "Examples:\n  mlinfra destroy\n  mlinfra destroy --auto-approve --target gpu_pool.h100"
     )]
     Destroy(apply_cmd::ApplyArgs),
+    /// Bring an existing cloud object under management at ADDR.
+    #[command(
+        after_help = "Examples:\n  mlinfra import bucket.datasets acme-prod-datasets\n  mlinfra import 'bucket.data[\"eu\"]' acme-data-eu"
+    )]
+    Import(import_cmd::ImportArgs),
     /// Render a saved plan, or the current state.
     #[command(
         after_help = "Examples:\n  mlinfra show plan.json\n  mlinfra show --json plan.json\n  mlinfra show"
@@ -251,6 +257,7 @@ fn run(cli: Cli, sub: Option<clap::ArgMatches>) -> anyhow::Result<u8> {
             }
             apply_cmd::apply(&dir, &sub, &args, true, nc)
         }
+        Command::Import(args) => import_cmd::import(&dir, &sub, &args, nc),
         Command::Show { planfile, json } => commands::show(&dir, planfile.as_deref(), json, nc),
         Command::Graph { format, .. } => {
             commands::graph(&dir, &sub, matches!(format, GraphFormat::Mermaid), nc)

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use futures_util::stream::StreamExt;
-use mlinfra_provider_api::{ProviderConfig, ProviderSet, ReadRequest, ReadResponse};
+use mlinfra_provider_api::{ErrorKind, ProviderConfig, ProviderSet, ReadRequest, ReadResponse};
 use mlinfra_schema::{Cloud, Value};
 
 use crate::config::eval::Evaluated;
@@ -20,6 +20,30 @@ pub struct Refreshed {
     /// Resources that could not be read because no provider supports their kind and cloud,
     /// as (cloud, kind) pairs.
     pub skipped: BTreeSet<(Cloud, String)>,
+}
+
+/// Read, retrying throttling and transient faults with jittered exponential backoff.
+async fn read_with_retries(
+    provider: &dyn mlinfra_provider_api::Provider,
+    req: ReadRequest,
+) -> Result<ReadResponse, mlinfra_provider_api::ProviderError> {
+    let mut seed = (req.id.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut attempt = 0u32;
+    loop {
+        match provider.read(req.clone()).await {
+            Err(e)
+                if matches!(e.kind, ErrorKind::Throttled | ErrorKind::Transient) && attempt < 8 =>
+            {
+                attempt += 1;
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let base = 100u64 << attempt.min(6);
+                tokio::time::sleep(std::time::Duration::from_millis(base / 2 + seed % base)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Most provider reads in flight at once during a refresh.
@@ -61,7 +85,7 @@ pub async fn refresh(
             prior: r.attributes.clone(),
             config: ProviderConfig { key, attributes },
         };
-        reads.push(async move { (addr, r, provider.read(req).await) });
+        reads.push(async move { (addr, r, read_with_retries(provider, req).await) });
     }
     // Reads are independent: run many at once, report in address order.
     let mut results: Vec<_> = futures_util::stream::iter(reads)

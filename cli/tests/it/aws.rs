@@ -684,3 +684,97 @@ fn a_bucket_with_objects_needs_force_destroy() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(s3.buckets(&p).is_empty());
 }
+
+#[test]
+fn import_brings_an_existing_bucket_under_management() {
+    let s3 = S3::new();
+    let p = unique("import");
+    s3.rt
+        .block_on(s3.client.create_bucket().bucket(&p).send())
+        .unwrap();
+    s3.put_tags(&p, "team", "legacy");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &endpoint(), &format!("bucket \"legacy\" {{\n  cloud = \"aws\"\n  name  = \"{p}\"\n  tags  = {{ team = \"ml\" }}\n}}\n"));
+    let r = run(dir.path(), &["import", "bucket.nope", &p]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("bucket.nope is not declared"),
+        "{}",
+        r.stderr
+    );
+    let r = run(dir.path(), &["import", "bucket.legacy", &p]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Import successful!"));
+    let r = run(dir.path(), &["import", "bucket.legacy", &p]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("already in the state"));
+    // The plan updates the imported bucket in place rather than creating it.
+    let r = run(dir.path(), &["plan"]);
+    assert!(
+        r.stdout
+            .contains("# bucket.legacy will be updated in-place"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("~ team = \"legacy\" -> \"ml\""),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(run(dir.path(), &["apply", "--auto-approve"]).code, 0);
+    assert_eq!(s3.tags(&p), vec![("team".into(), "ml".into())]);
+    assert_eq!(run(dir.path(), &["destroy", "--auto-approve"]).code, 0);
+}
+
+#[test]
+fn container_registry_lifecycle_on_ecr() {
+    let p = unique("ecr");
+    let dir = tempfile::tempdir().unwrap();
+    let ep = endpoint();
+    let manifest = |immutable: bool, team: &str| {
+        format!(
+            "container_registry \"images\" {{\n  cloud          = \"aws\"\n  name           = \"{p}/scorer\"\n  immutable_tags = {immutable}\n  tags           = {{ team = \"{team}\" }}\n}}\n\noutput \"push_to\" {{\n  value = container_registry.images.url\n}}\n"
+        )
+    };
+    write(dir.path(), &ep, &manifest(false, "ml"));
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("dkr.ecr.us-east-1.amazonaws.com/{p}/scorer")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        run(dir.path(), &["plan", "--detailed-exitcode"]).code,
+        0,
+        "a re-plan refreshed from ECR is clean"
+    );
+    write(dir.path(), &ep, &manifest(true, "platform"));
+    let r = run(dir.path(), &["plan", "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        j["resource_changes"][0]["actions"],
+        serde_json::json!(["update"])
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let st = state(dir.path());
+    assert_eq!(st["resources"][0]["attributes"]["immutable_tags"], true);
+    assert_eq!(
+        st["resources"][0]["attributes"]["tags"],
+        serde_json::json!({"team": "platform"})
+    );
+    assert_eq!(run(dir.path(), &["plan", "--detailed-exitcode"]).code, 0);
+    let r = run(dir.path(), &["destroy", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = run(
+        dir.path(),
+        &[
+            "import",
+            "container_registry.images",
+            &format!("{p}/scorer"),
+        ],
+    );
+    assert_eq!(r.code, 1, "a destroyed repository cannot be imported");
+}

@@ -546,7 +546,7 @@ fn read_block(module: &mut ModuleConfig, block: Block, file: FileId, diags: &mut
                 .help(if ident == "moved" {
                     "use `mlinfra state mv FROM TO` to move a resource in state"
                 } else {
-                    "import is part of the apply engine, which this build does not include yet"
+                    "use `mlinfra import ADDR ID` to bring an existing object into state"
                 }),
         ),
         _ => match kind(&ident) {

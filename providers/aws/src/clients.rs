@@ -11,6 +11,7 @@ use tokio::sync::Mutex;
 /// The service clients of one provider configuration.
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
+    pub ecr: aws_sdk_ecr::Client,
     pub region: String,
 }
 
@@ -64,8 +65,13 @@ async fn build(cfg: &ProviderConfig) -> Clients {
         // Emulators serve buckets by path, not by virtual host.
         s3 = s3.endpoint_url(url).force_path_style(true);
     }
+    let mut ecr = aws_sdk_ecr::config::Builder::from(&sdk);
+    if let Some(url) = endpoint(cfg, "ecr") {
+        ecr = ecr.endpoint_url(url);
+    }
     Clients {
         s3: aws_sdk_s3::Client::from_conf(s3.build()),
+        ecr: aws_sdk_ecr::Client::from_conf(ecr.build()),
         region,
     }
 }

@@ -4,16 +4,17 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use mlinfra_provider_api::{ErrorKind, ProviderError};
 
 /// Classify an SDK error: throttling, transient faults, auth, or a refusal.
-pub fn classify<E, R>(what: &str, err: SdkError<E, R>) -> ProviderError
+pub fn classify<E>(what: &str, err: SdkError<E, aws_smithy_runtime_api::http::Response>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let (kind, message) = match &err {
         SdkError::ServiceError(se) => {
             let e = se.err();
             let code = e.code().unwrap_or("Unknown");
             let msg = e.message().unwrap_or("");
+            // Bodiless answers (HEAD) carry no code: the status decides.
+            let status = se.raw().status().as_u16();
             let kind = match code {
                 "Throttling"
                 | "ThrottlingException"
@@ -26,9 +27,12 @@ where
                 | "SignatureDoesNotMatch"
                 | "ExpiredToken"
                 | "UnrecognizedClientException" => ErrorKind::Auth,
+                _ if status == 429 || status == 503 => ErrorKind::Throttled,
+                _ if status >= 500 => ErrorKind::Transient,
+                _ if status == 401 || status == 403 => ErrorKind::Auth,
                 _ => ErrorKind::Invalid,
             };
-            (kind, format!("{what}: {code}: {msg}"))
+            (kind, format!("{what}: {code} (HTTP {status}): {msg}"))
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             let chain = aws_smithy_error_chain(&err);

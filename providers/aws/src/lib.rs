@@ -7,6 +7,7 @@
 mod bucket;
 mod clients;
 mod errors;
+mod registry;
 
 use mlinfra_provider_api::{
     ApplyRequest, ApplyResponse, BoxFuture, ErrorKind, ImportRequest, ImportResponse, PlanRequest,
@@ -17,7 +18,7 @@ use mlinfra_schema::Cloud;
 pub use clients::Clients;
 
 /// The kinds this provider creates on AWS.
-pub const KINDS: &[&str] = &["bucket"];
+pub const KINDS: &[&str] = &["bucket", "container_registry"];
 
 /// The AWS provider; holds one set of clients per provider configuration.
 #[derive(Default)]
@@ -55,6 +56,7 @@ impl Provider for AwsProvider {
             let c = self.clients.get(&req.config).await;
             match req.kind.as_str() {
                 "bucket" => bucket::read(&c, &req.id, &req.prior).await,
+                "container_registry" => registry::read(&c, &req.id, &req.prior).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -64,6 +66,22 @@ impl Provider for AwsProvider {
         Box::pin(async move {
             match req.kind.as_str() {
                 "bucket" => bucket::plan(&req),
+                "container_registry" => {
+                    if let Some(n) = req
+                        .proposed
+                        .get("name")
+                        .and_then(mlinfra_schema::Value::as_str)
+                    {
+                        registry::check_name(n).map_err(|message| ProviderError {
+                            kind: ErrorKind::Invalid,
+                            message,
+                        })?;
+                    }
+                    Ok(PlanResponse {
+                        planned: req.proposed.clone(),
+                        requires_replace: Vec::new(),
+                    })
+                }
                 other => Err(unsupported(other)),
             }
         })
@@ -74,6 +92,7 @@ impl Provider for AwsProvider {
             let c = self.clients.get(&req.config).await;
             match req.kind.as_str() {
                 "bucket" => bucket::apply(&c, &req).await,
+                "container_registry" => registry::apply(&c, &req).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -84,6 +103,7 @@ impl Provider for AwsProvider {
             let c = self.clients.get(&req.config).await;
             let found = match req.kind.as_str() {
                 "bucket" => bucket::read(&c, &req.id, &Default::default()).await?,
+                "container_registry" => registry::read(&c, &req.id, &Default::default()).await?,
                 other => return Err(unsupported(other)),
             };
             match found {

@@ -1,0 +1,120 @@
+//! `import ADDR ID`: bring an existing cloud object under management.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::ArgMatches;
+use mlinfra_engine::state::ResourceState;
+use mlinfra_engine::Address;
+use mlinfra_provider_api::{ImportRequest, ProviderConfig};
+
+use crate::session::Session;
+use crate::style::Style;
+use crate::{VarArgs, EXIT_ERROR};
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The address the object will have, as declared in the configuration.
+    pub address: String,
+    /// The cloud id of the existing object (for an S3 bucket: its name).
+    pub id: String,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// How long to wait for the state lock (e.g. 30s, 5m).
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+}
+
+pub fn import(dir: &Path, m: &ArgMatches, args: &ImportArgs, nc: bool) -> Result<u8> {
+    let address = Address::parse(&args.address)
+        .map_err(|e| anyhow::anyhow!("invalid address \"{}\": {e}", args.address))?;
+    let lock_timeout = mlinfra_engine::config::load::parse_duration(&args.lock_timeout)
+        .map(Duration::from_secs)
+        .with_context(|| format!("invalid --lock-timeout \"{}\"", args.lock_timeout))?;
+    let Some(session) = Session::open(dir, m, "import", lock_timeout, nc)? else {
+        return Ok(EXIT_ERROR);
+    };
+    let view = session.provider_view();
+    let addr = address.to_string();
+    let Some(inst) = view
+        .resources
+        .iter()
+        .find(|r| r.address.to_string() == addr)
+    else {
+        let same_kind: Vec<String> = view
+            .resources
+            .iter()
+            .filter(|r| r.kind.name == address.kind)
+            .map(|r| r.address.to_string())
+            .collect();
+        bail!(
+            "{addr} is not declared in the configuration; declare it first (resources of that kind: {})",
+            if same_kind.is_empty() { "none".to_string() } else { same_kind.join(", ") }
+        );
+    };
+    if session.state.resources.contains_key(&addr) {
+        bail!("{addr} is already in the state; to import again, first `mlinfra state rm {addr}`");
+    }
+    let Some(cloud) = inst.cloud else {
+        bail!(
+            "{addr} is a {}, which is not a cloud resource",
+            inst.kind.name
+        )
+    };
+    let Some(provider) = session
+        .providers
+        .get(cloud)
+        .filter(|p| p.supports(inst.kind.name))
+    else {
+        bail!(
+            "{addr} is a {} on {cloud}, which this build cannot import yet",
+            inst.kind.name
+        );
+    };
+    let key = inst
+        .provider
+        .clone()
+        .unwrap_or_else(|| cloud.as_str().to_string());
+    let config = ProviderConfig {
+        key: key.clone(),
+        attributes: view
+            .providers
+            .iter()
+            .find(|p| p.key == key)
+            .map(|p| p.attrs.clone())
+            .unwrap_or_default(),
+    };
+    let req = ImportRequest {
+        kind: inst.kind.name.to_string(),
+        id: args.id.clone(),
+        config,
+    };
+    let resp = session
+        .rt
+        .block_on(provider.import(req))
+        .map_err(|e| anyhow::anyhow!("importing {addr}: {}", e.message))?;
+    let mut state = session.state.clone();
+    let based_on = session.state_exists.then_some(state.serial);
+    state.resources.insert(
+        addr.clone(),
+        ResourceState {
+            kind: inst.kind.name.to_string(),
+            cloud: Some(cloud.as_str().to_string()),
+            provider: Some(key),
+            id: Some(args.id.clone()),
+            attributes: resp.attributes,
+            sensitive: inst.sensitive.clone(),
+            dependencies: inst.depends_on.clone(),
+        },
+    );
+    session.backend.write(&mut state, based_on)?;
+    let st = Style::stdout(nc);
+    println!(
+        "{} {addr} is now managed (id {}).",
+        st.bold(&st.green("Import successful!")),
+        args.id
+    );
+    println!("Run `mlinfra plan` to see how it differs from the configuration.");
+    Ok(0)
+}
