@@ -339,6 +339,15 @@ fn saved_plans_apply_exactly_or_are_refused_when_stale() {
     assert_eq!(run(dir.path(), &["destroy", "--auto-approve"]).code, 0);
 }
 
+/// How many resources a state file records right now (0 while it does not exist).
+fn recorded_resources(state_file: &Path) -> usize {
+    std::fs::read_to_string(state_file)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|j| j["resources"].as_array().map(|a| a.len()))
+        .unwrap_or(0)
+}
+
 fn many(p: &str, n: usize) -> String {
     format!("bucket \"b\" {{\n  count = {n}\n  cloud = \"aws\"\n  name  = \"{p}-${{count.index}}\"\n}}\n")
 }
@@ -366,11 +375,7 @@ fn an_apply_killed_at_any_instant_is_recovered_by_the_next() {
         let lock = dir.path().join("mlinfra.state.json.lock");
         let start = Instant::now();
         loop {
-            let count = std::fs::read_to_string(&state_file)
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .and_then(|j| j["resources"].as_array().map(|a| a.len()))
-                .unwrap_or(0);
+            let count = recorded_resources(&state_file);
             let started = lock.exists();
             if (started && count >= recorded) || start.elapsed() > Duration::from_secs(60) {
                 break;
@@ -620,11 +625,7 @@ fn the_first_interrupt_finishes_in_flight_work_and_starts_nothing_new() {
     let state_file = dir.path().join("mlinfra.state.json");
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(60) {
-        let count = std::fs::read_to_string(&state_file)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|j| j["resources"].as_array().map(|a| a.len()))
-            .unwrap_or(0);
+        let count = recorded_resources(&state_file);
         if count >= 5 {
             break;
         }
@@ -777,4 +778,61 @@ fn container_registry_lifecycle_on_ecr() {
         ],
     );
     assert_eq!(r.code, 1, "a destroyed repository cannot be imported");
+}
+
+#[test]
+fn eks_cluster_lifecycle() {
+    let p = unique("eks");
+    let dir = tempfile::tempdir().unwrap();
+    let ep = endpoint();
+    let manifest = |version: &str, team: &str| {
+        format!(
+            "cluster \"train\" {{\n  cloud              = \"aws\"\n  name               = \"{p}\"\n  kubernetes_version = \"{version}\"\n  subnet_ids         = [\"subnet-0a1b2c3d\", \"subnet-4e5f6a7b\"]\n  role_arn           = \"arn:aws:iam::123456789012:role/eks\"\n  tags               = {{ team = \"{team}\" }}\n}}\n\noutput \"api\" {{\n  value = cluster.train.endpoint\n}}\n"
+        )
+    };
+    write(dir.path(), &ep, &manifest("1.30", "ml"));
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("api = \"https://"),
+        "the API endpoint is an output: {}",
+        r.stdout
+    );
+    assert_eq!(
+        run(dir.path(), &["plan", "--detailed-exitcode"]).code,
+        0,
+        "a re-plan refreshed from EKS is clean"
+    );
+    // Tags change in place. (Version upgrades call UpdateClusterVersion, which moto does
+    // not implement; they are planned in place but not exercised here.)
+    write(dir.path(), &ep, &manifest("1.30", "platform"));
+    let r = run(dir.path(), &["plan", "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        j["resource_changes"][0]["actions"],
+        serde_json::json!(["update"])
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let st = state(dir.path());
+    assert_eq!(
+        st["resources"][0]["attributes"]["kubernetes_version"],
+        "1.30"
+    );
+    assert_eq!(
+        st["resources"][0]["attributes"]["tags"],
+        serde_json::json!({"team": "platform"})
+    );
+    assert_eq!(run(dir.path(), &["plan", "--detailed-exitcode"]).code, 0);
+    write(dir.path(), &ep, &manifest("1.31", "platform"));
+    let r = run(dir.path(), &["plan"]);
+    assert!(
+        r.stdout
+            .contains("~ kubernetes_version = \"1.30\" -> \"1.31\""),
+        "an upgrade is in place: {}",
+        r.stdout
+    );
+    let r = run(dir.path(), &["destroy", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(state(dir.path())["resources"], serde_json::json!([]));
 }

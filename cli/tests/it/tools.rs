@@ -71,7 +71,7 @@ fn fmt_rewrites_checks_and_round_trips() {
     let dir = copy_to_temp(&fixture("lifecycle"));
     let f = dir.path().join("main.mlinfra.hcl");
     let original = std::fs::read_to_string(&f).unwrap();
-    let messy = original.replace("  cloud      = \"aws\"", "      cloud=\"aws\"");
+    let messy = original.replace("  cloud = \"gcp\"", "      cloud=\"gcp\"");
     assert_ne!(messy, original);
     std::fs::write(&f, &messy).unwrap();
     let r = mlinfra(dir.path(), &["fmt", "--check"]);

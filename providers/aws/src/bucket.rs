@@ -7,35 +7,14 @@ use aws_sdk_s3::types::{
     ObjectIdentifier, Tag, Tagging, VersioningConfiguration,
 };
 use mlinfra_provider_api::{
-    ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, PlanRequest, PlanResponse,
-    ProviderError, ReadResponse,
+    ApplyAction, ApplyRequest, ApplyResponse, Attributes, PlanRequest, PlanResponse, ProviderError,
+    ReadResponse,
 };
 use mlinfra_schema::Value;
 
+use crate::attrs::{invalid, str_attr, tags_of};
 use crate::clients::Clients;
 use crate::errors::classify;
-
-fn invalid(message: String) -> ProviderError {
-    ProviderError {
-        kind: ErrorKind::Invalid,
-        message,
-    }
-}
-
-fn str_attr<'a>(a: &'a Attributes, name: &str) -> Option<&'a str> {
-    a.get(name).and_then(Value::as_str)
-}
-
-fn tags_of(a: &Attributes) -> BTreeMap<String, String> {
-    a.get("tags")
-        .and_then(Value::as_map)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// S3's bucket naming rules, checked before any call.
 pub fn check_name(name: &str) -> Result<(), String> {

@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub ecr: aws_sdk_ecr::Client,
+    pub eks: aws_sdk_eks::Client,
     pub region: String,
 }
 
@@ -69,7 +70,12 @@ async fn build(cfg: &ProviderConfig) -> Clients {
     if let Some(url) = endpoint(cfg, "ecr") {
         ecr = ecr.endpoint_url(url);
     }
+    let mut eks = aws_sdk_eks::config::Builder::from(&sdk);
+    if let Some(url) = endpoint(cfg, "eks") {
+        eks = eks.endpoint_url(url);
+    }
     Clients {
+        eks: aws_sdk_eks::Client::from_conf(eks.build()),
         s3: aws_sdk_s3::Client::from_conf(s3.build()),
         ecr: aws_sdk_ecr::Client::from_conf(ecr.build()),
         region,

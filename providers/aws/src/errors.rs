@@ -4,7 +4,10 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use mlinfra_provider_api::{ErrorKind, ProviderError};
 
 /// Classify an SDK error: throttling, transient faults, auth, or a refusal.
-pub fn classify<E>(what: &str, err: SdkError<E, aws_smithy_runtime_api::http::Response>) -> ProviderError
+pub fn classify<E>(
+    what: &str,
+    err: SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {

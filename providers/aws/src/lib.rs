@@ -4,8 +4,10 @@
 //! (environment, profiles, web identity, instance metadata); `endpoint` and
 //! `endpoints { s3 = … }` override service URLs so the provider runs against emulators.
 
+mod attrs;
 mod bucket;
 mod clients;
+mod cluster;
 mod errors;
 mod registry;
 
@@ -18,7 +20,7 @@ use mlinfra_schema::Cloud;
 pub use clients::Clients;
 
 /// The kinds this provider creates on AWS.
-pub const KINDS: &[&str] = &["bucket", "container_registry"];
+pub const KINDS: &[&str] = &["bucket", "cluster", "container_registry"];
 
 /// The AWS provider; holds one set of clients per provider configuration.
 #[derive(Default)]
@@ -57,6 +59,7 @@ impl Provider for AwsProvider {
             match req.kind.as_str() {
                 "bucket" => bucket::read(&c, &req.id, &req.prior).await,
                 "container_registry" => registry::read(&c, &req.id, &req.prior).await,
+                "cluster" => cluster::read(&c, &req.id, &req.prior).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -82,6 +85,10 @@ impl Provider for AwsProvider {
                         requires_replace: Vec::new(),
                     })
                 }
+                "cluster" => Ok(PlanResponse {
+                    planned: req.proposed.clone(),
+                    requires_replace: Vec::new(),
+                }),
                 other => Err(unsupported(other)),
             }
         })
@@ -93,6 +100,7 @@ impl Provider for AwsProvider {
             match req.kind.as_str() {
                 "bucket" => bucket::apply(&c, &req).await,
                 "container_registry" => registry::apply(&c, &req).await,
+                "cluster" => cluster::apply(&c, &req).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -104,6 +112,7 @@ impl Provider for AwsProvider {
             let found = match req.kind.as_str() {
                 "bucket" => bucket::read(&c, &req.id, &Default::default()).await?,
                 "container_registry" => registry::read(&c, &req.id, &Default::default()).await?,
+                "cluster" => cluster::read(&c, &req.id, &Default::default()).await?,
                 other => return Err(unsupported(other)),
             };
             match found {

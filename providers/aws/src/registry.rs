@@ -8,30 +8,9 @@ use mlinfra_provider_api::{
 };
 use mlinfra_schema::Value;
 
+use crate::attrs::{flag, invalid, tags_of};
 use crate::clients::Clients;
 use crate::errors::classify;
-
-fn invalid(message: String) -> ProviderError {
-    ProviderError {
-        kind: ErrorKind::Invalid,
-        message,
-    }
-}
-
-fn tags_of(a: &Attributes) -> BTreeMap<String, String> {
-    a.get("tags")
-        .and_then(Value::as_map)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn flag(a: &Attributes, name: &str, default: bool) -> bool {
-    a.get(name).and_then(Value::as_bool).unwrap_or(default)
-}
 
 /// ECR's repository naming rules, checked before any call.
 pub fn check_name(name: &str) -> Result<(), String> {
