@@ -268,14 +268,7 @@ pub fn graph(dir: &Path, m: &ArgMatches, mermaid: bool, nc: bool) -> Result<u8> 
     let Some((ws, mut diags)) = open(dir, &cli_inputs(m), nc) else {
         return Ok(EXIT_ERROR);
     };
-    let (evaluated, d) = evaluate(
-        &ws.config,
-        &EvalOptions {
-            inputs: &ws.inputs,
-            prior: &NoPrior,
-            replaced: &Default::default(),
-        },
-    );
+    let (evaluated, d) = ws.evaluate_stateless();
     diags.extend(d);
     diags.sort();
     if print_diagnostics(&ws.config, &diags, nc) {

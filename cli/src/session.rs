@@ -9,7 +9,7 @@ use mlinfra_engine::diag::Diagnostics;
 use mlinfra_engine::plan::{Plan, PlanOptions};
 use mlinfra_engine::run::plan_configuration;
 use mlinfra_engine::state::{LocalBackend, State, StateError, StateLock};
-use mlinfra_engine::{evaluate, EvalOptions, Evaluated, NoPrior};
+use mlinfra_engine::Evaluated;
 use mlinfra_provider_api::ProviderSet;
 
 use crate::workspace::{cli_inputs, open, print_diagnostics, read_state, Workspace};
@@ -66,14 +66,7 @@ impl Session {
         }
         if diags.has_errors() {
             // Evaluate anyway so every problem is reported in one run.
-            let (_, d) = evaluate(
-                &ws.config,
-                &EvalOptions {
-                    inputs: &ws.inputs,
-                    prior: &NoPrior,
-                    replaced: &Default::default(),
-                },
-            );
+            let (_, d) = ws.evaluate_stateless();
             diags.extend(d);
             diags.sort();
             print_diagnostics(&ws.config, &diags, nc);
@@ -105,15 +98,7 @@ impl Session {
 
     /// The configuration evaluated without prior state: provider configurations for reads.
     pub fn provider_view(&self) -> Evaluated {
-        evaluate(
-            &self.ws.config,
-            &EvalOptions {
-                inputs: &self.ws.inputs,
-                prior: &NoPrior,
-                replaced: &Default::default(),
-            },
-        )
-        .0
+        self.ws.evaluate_stateless().0
     }
 
     /// Refresh (unless disabled) and diff. `None` after printing diagnostics on errors.

@@ -72,6 +72,16 @@ pub fn open(dir: &Path, inputs: &[CliInput], no_color: bool) -> Option<(Workspac
 }
 
 impl Workspace {
+    /// Evaluate without prior state: for checking, graphs and provider configurations.
+    pub fn evaluate_stateless(&self) -> (mlinfra_engine::Evaluated, Diagnostics) {
+        let opts = mlinfra_engine::EvalOptions {
+            inputs: &self.inputs,
+            prior: &mlinfra_engine::NoPrior,
+            replaced: &Default::default(),
+        };
+        mlinfra_engine::evaluate(&self.config, &opts)
+    }
+
     pub fn backend(&self, no_color: bool) -> Option<LocalBackend> {
         match local_state_path(&self.config) {
             Ok(p) => Some(LocalBackend::new(p)),

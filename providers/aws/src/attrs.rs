@@ -32,3 +32,12 @@ pub fn tags_of(a: &Attributes) -> BTreeMap<String, String> {
         })
         .unwrap_or_default()
 }
+
+/// What was recorded, with the identity a read establishes: cloud, name and id.
+pub fn named(prior: &Attributes, id: &str) -> Attributes {
+    let mut attrs = prior.clone();
+    attrs.insert("cloud".into(), Value::from("aws"));
+    attrs.insert("name".into(), Value::from(id));
+    attrs.insert("id".into(), Value::from(id));
+    attrs
+}

@@ -12,7 +12,7 @@ use mlinfra_provider_api::{
 };
 use mlinfra_schema::Value;
 
-use crate::attrs::{invalid, str_attr, tags_of};
+use crate::attrs::{invalid, named, str_attr, tags_of};
 use crate::clients::Clients;
 use crate::errors::classify;
 
@@ -337,10 +337,7 @@ pub async fn read(
             .filter(|l| !l.is_empty())
             .unwrap_or_else(|| "us-east-1".into());
     // S3 keeps no default storage class or force_destroy flag: those stay as recorded.
-    let mut attrs = prior.clone();
-    attrs.insert("cloud".into(), Value::from("aws"));
-    attrs.insert("name".into(), Value::from(id));
-    attrs.insert("id".into(), Value::from(id));
+    let mut attrs = named(prior, id);
     attrs.insert("url".into(), Value::String(format!("s3://{id}")));
     attrs.insert("location".into(), Value::String(location));
     attrs.insert("versioning".into(), Value::Bool(versioning));

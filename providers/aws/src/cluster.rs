@@ -9,7 +9,7 @@ use mlinfra_provider_api::{
 };
 use mlinfra_schema::Value;
 
-use crate::attrs::{flag, invalid, str_attr, tags_of};
+use crate::attrs::{flag, invalid, named, str_attr, tags_of};
 use crate::clients::Clients;
 use crate::errors::classify;
 
@@ -226,10 +226,7 @@ pub async fn read(
                 .collect()
         })
         .unwrap_or_default();
-    let mut attrs = prior.clone();
-    attrs.insert("cloud".into(), Value::from("aws"));
-    attrs.insert("name".into(), Value::from(id));
-    attrs.insert("id".into(), Value::from(id));
+    let mut attrs = named(prior, id);
     attrs.insert("region".into(), Value::String(c.region.clone()));
     if let Some(v) = cl.version() {
         attrs.insert("kubernetes_version".into(), Value::from(v));

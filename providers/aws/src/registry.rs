@@ -8,7 +8,7 @@ use mlinfra_provider_api::{
 };
 use mlinfra_schema::Value;
 
-use crate::attrs::{flag, invalid, tags_of};
+use crate::attrs::{flag, invalid, named, tags_of};
 use crate::clients::Clients;
 use crate::errors::classify;
 
@@ -241,10 +241,7 @@ pub async fn read(
             .map(|t| (t.key().to_string(), Value::from(t.value())))
             .collect()
     };
-    let mut attrs = prior.clone();
-    attrs.insert("cloud".into(), Value::from("aws"));
-    attrs.insert("name".into(), Value::from(id));
-    attrs.insert("id".into(), Value::from(id));
+    let mut attrs = named(prior, id);
     attrs.insert(
         "url".into(),
         Value::from(repo.repository_uri().unwrap_or_default()),
