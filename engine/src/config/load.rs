@@ -838,7 +838,7 @@ fn read_resource(
                 _ => rest.push(Structure::Attribute(a)),
             },
             Structure::Block(b) => match b.ident.as_str() {
-                "lifecycle" => decl.lifecycle = read_lifecycle(&b, file, diags),
+                "lifecycle" => decl.lifecycle = read_lifecycle(&b, file, kind, diags),
                 "timeouts" => decl.timeouts = read_timeouts(&b, file, diags),
                 _ => rest.push(Structure::Block(b)),
             },
@@ -861,7 +861,12 @@ fn is_valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn read_lifecycle(b: &Block, file: FileId, diags: &mut Diagnostics) -> Lifecycle {
+fn read_lifecycle(
+    b: &Block,
+    file: FileId,
+    kind: &KindSchema,
+    diags: &mut Diagnostics,
+) -> Lifecycle {
     let mut l = Lifecycle::default();
     for s in b.body.iter() {
         match s {
@@ -873,10 +878,27 @@ fn read_lifecycle(b: &Block, file: FileId, diags: &mut Diagnostics) -> Lifecycle
                 "ignore_changes" => match &a.value {
                     Expression::Variable(v) if v.as_str() == "all" => l.ignore_all = true,
                     e => {
-                        l.ignore_changes = read_refs(e, file, "ignore_changes", diags)
-                            .into_iter()
-                            .map(|r| r.text())
-                            .collect()
+                        for r in read_refs(e, file, "ignore_changes", diags) {
+                            // Changes are ignored per top-level attribute or block.
+                            let name = r.text();
+                            let known: Vec<&str> = kind
+                                .body
+                                .attributes
+                                .iter()
+                                .map(|a| a.name)
+                                .chain(kind.body.blocks.iter().map(|b| b.name))
+                                .collect();
+                            if r.parts.len() != 1 || !known.contains(&name.as_str()) {
+                                diags.push(
+                                    Diagnostic::error(format!("ignore_changes names `{name}`, which is not an attribute of {}", kind.name))
+                                        .at(Some(r.span))
+                                        .expected(format!("top-level attribute or block names of {}: {}", kind.name, known.join(", ")))
+                                        .maybe_help(did_you_mean(r.parts.first().map(String::as_str).unwrap_or(""), known.iter().copied()).map(|s| format!("did you mean `{s}`? (nested paths are not supported; name the whole attribute)"))),
+                                );
+                                continue;
+                            }
+                            l.ignore_changes.push(name);
+                        }
                     }
                 },
                 other => diags.push(unknown_in(

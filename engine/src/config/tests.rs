@@ -704,3 +704,19 @@ fn huge_counts_and_deep_nesting_are_errors_not_crashes() {
         summaries(&d)
     );
 }
+
+#[test]
+fn ignore_changes_names_must_be_attributes_of_the_kind() {
+    let (_, d) = eval("bucket \"b\" {\n  cloud = \"aws\"\n  lifecycle {\n    ignore_changes = [tgas, tags.team]\n  }\n}\n");
+    let s = summaries(&d);
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert!(
+        s.iter()
+            .all(|m| m.contains("is not an attribute of bucket")),
+        "{s:?}"
+    );
+    assert!(d.iter().any(|x| x
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("did you mean `tags`?"))));
+}
