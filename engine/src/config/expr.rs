@@ -54,6 +54,8 @@ pub struct Evaluator<'s, 'a> {
     pub deps: BTreeSet<String>,
     pub sensitive: bool,
     locals: Vec<HashMap<String, Value>>,
+    /// A `~` asked to strip the whitespace that starts the next literal.
+    strip_next: bool,
 }
 
 /// An expression failed; its diagnostics are in the evaluator.
@@ -71,6 +73,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
             deps: BTreeSet::new(),
             sensitive: false,
             locals: Vec::new(),
+            strip_next: false,
         }
     }
 
@@ -184,7 +187,8 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                     Value::String(out)
                 })
             }
-            // The parser has already removed a `<<-` heredoc's indentation.
+            // The parser has already removed a `<<-` heredoc's indentation (outside
+            // directive bodies).
             Expression::HeredocTemplate(h) => self.template(&h.template),
             Expression::Parenthesis(p) => self.eval_expr(p.inner()),
             Expression::Variable(v) => {
@@ -260,21 +264,40 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         unknown: &mut bool,
     ) -> Result<(), EvalError> {
         match el {
-            Element::Literal(s) => out.push_str(s.as_str()),
+            Element::Literal(s) => {
+                if std::mem::take(&mut self.strip_next) {
+                    out.push_str(s.as_str().trim_start());
+                } else {
+                    out.push_str(s.as_str());
+                }
+            }
             Element::Interpolation(i) => {
+                strip_end_of(out, i.strip.strip_start());
                 let v = self.eval_expr(&i.expr)?;
                 self.interpolate(&v, i.expr.span(), out, unknown)?;
+                self.strip_next = i.strip.strip_end();
             }
             Element::Directive(d) => match &**d {
                 Directive::If(d) => {
+                    strip_end_of(out, d.if_expr.strip.strip_start());
                     let c = self.eval_expr(&d.if_expr.cond_expr)?;
                     match c {
                         Value::Bool(true) => {
-                            self.append_template(&d.if_expr.template, out, unknown)?
+                            self.strip_next = d.if_expr.strip.strip_end();
+                            self.append_template(&d.if_expr.template, out, unknown)?;
+                            let close = d
+                                .else_expr
+                                .as_ref()
+                                .map(|e| e.strip)
+                                .unwrap_or(d.endif_expr.strip);
+                            strip_end_of(out, close.strip_start());
                         }
                         Value::Bool(false) => {
+                            self.strip_next = false;
                             if let Some(e) = &d.else_expr {
+                                self.strip_next = e.strip.strip_end();
                                 self.append_template(&e.template, out, unknown)?;
+                                strip_end_of(out, d.endif_expr.strip.strip_start());
                             }
                         }
                         Value::Unknown => *unknown = true,
@@ -291,8 +314,10 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                                 .map(|_| ())
                         }
                     }
+                    self.strip_next = d.endif_expr.strip.strip_end();
                 }
                 Directive::For(d) => {
+                    strip_end_of(out, d.for_expr.strip.strip_start());
                     let coll = self.eval_expr(&d.for_expr.collection_expr)?;
                     let items = match self.iterate(&coll, d.for_expr.collection_expr.span())? {
                         Some(items) => items,
@@ -308,10 +333,13 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                         }
                         frame.insert(d.for_expr.value_var.as_str().to_string(), v);
                         self.locals.push(frame);
+                        self.strip_next = d.for_expr.strip.strip_end();
                         let r = self.append_template(&d.for_expr.template, out, unknown);
                         self.locals.pop();
                         r?;
+                        strip_end_of(out, d.endfor_expr.strip.strip_start());
                     }
+                    self.strip_next = d.endfor_expr.strip.strip_end();
                 }
             },
         }
@@ -1030,6 +1058,14 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                 )
             }
         }
+    }
+}
+
+/// Remove trailing whitespace when a strip marker (`~`) asks for it.
+fn strip_end_of(out: &mut String, strip: bool) {
+    if strip {
+        let len = out.trim_end().len();
+        out.truncate(len);
     }
 }
 

@@ -720,3 +720,15 @@ fn ignore_changes_names_must_be_attributes_of_the_kind() {
         .as_deref()
         .is_some_and(|h| h.contains("did you mean `tags`?"))));
 }
+
+#[test]
+fn template_strip_markers_remove_adjacent_whitespace() {
+    let (ev, d) = eval(
+        "locals {\n  list = <<EOT\n%{ for x in [\"a\", \"b\"] ~}\n${x}\n%{ endfor ~}\nend\nEOT\n  tight = \"x   ${~ \"y\" ~}   z\"\n  cond = \"[%{ if true ~}  yes  %{~ else ~}no%{~ endif }]\"\n}\nbucket \"b\" {\n  cloud = \"aws\"\n  tags = { list = local.list, tight = local.tight, cond = local.cond }\n}\n",
+    );
+    assert!(d.is_empty(), "{:?}", summaries(&d));
+    let tags = attr(&ev, "bucket.b", "tags").to_json();
+    assert_eq!(tags["tight"], "xyz");
+    assert_eq!(tags["cond"], "[yes]");
+    assert_eq!(tags["list"], "a\nb\nend\n");
+}
