@@ -21,6 +21,7 @@ gpu_pool "training" {
   capacity      = coalesce(each.value.capacity, "on_demand")
   labels        = merge(local.tags, { "mlinfra.dev/pool" = each.key })
   taints        = [{ key = "nvidia.com/gpu", value = "present", effect = "NoSchedule" }]
+  node_role_arn = "arn:aws:iam::123456789012:role/eks-gpu-nodes"
 }
 
 priority_class "high" {

@@ -396,6 +396,23 @@ fn gpu_pool() -> KindSchema {
         Attribute::new("labels", string_map(), "Kubernetes node labels.")
             .default_value(Value::Map(Default::default())),
         Attribute::new(
+            "node_role_arn",
+            AttrType::String,
+            "IAM role the nodes run as (EKS node role).",
+        )
+        .required()
+        .force_new()
+        .on(AWS),
+        Attribute::new(
+            "subnet_ids",
+            AttrType::List(Box::new(AttrType::String)),
+            "Subnets of the nodes; defaults to the cluster's.",
+        )
+        .computed()
+        .force_new()
+        .on(AWS),
+        tags(),
+        Attribute::new(
             "taints",
             AttrType::List(Box::new(AttrType::Object(vec![
                 ("key".into(), AttrType::String, false),

@@ -1,5 +1,6 @@
 //! Resource kinds, attribute metadata and values of mlinfra manifests. No I/O.
 
+pub mod gpu;
 mod json_schema;
 mod kinds;
 mod types;

@@ -836,3 +836,165 @@ fn eks_cluster_lifecycle() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(state(dir.path())["resources"], serde_json::json!([]));
 }
+
+/// A direct EKS client on its own runtime, to check and to change nodegroups.
+fn eks() -> (tokio::runtime::Runtime, aws_sdk_eks::Client) {
+    for (k, v) in CREDS {
+        require_env(k, v);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sdk = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .load(),
+    );
+    let conf = aws_sdk_eks::config::Builder::from(&sdk)
+        .endpoint_url(endpoint())
+        .build();
+    (rt, aws_sdk_eks::Client::from_conf(conf))
+}
+
+#[test]
+fn gpu_pool_lifecycle_on_eks_nodegroups() {
+    let p = unique("ng");
+    let dir = tempfile::tempdir().unwrap();
+    let ep = endpoint();
+    let manifest = |accelerator: &str, max: u32, team: &str, taint: &str| {
+        format!(
+            "cluster \"train\" {{\n  cloud      = \"aws\"\n  name       = \"{p}\"\n  subnet_ids = [\"subnet-0a1b2c3d\", \"subnet-4e5f6a7b\"]\n  role_arn   = \"arn:aws:iam::123456789012:role/eks\"\n}}\n\n\
+             gpu_pool \"h100\" {{\n  cluster       = cluster.train\n  name          = \"gpus\"\n  accelerator   = \"{accelerator}\"\n  gpus_per_node = 8\n  max_nodes     = {max}\n  capacity      = \"spot\"\n  node_role_arn = \"arn:aws:iam::123456789012:role/nodes\"\n  labels        = {{ team = \"{team}\" }}\n  taints        = [{{ key = \"{taint}\", value = \"present\", effect = \"NoSchedule\" }}]\n  tags          = {{ owner = \"ml\" }}\n}}\n"
+        )
+    };
+    write(
+        dir.path(),
+        &ep,
+        &manifest("H100", 4, "research", "nvidia.com/gpu"),
+    );
+    let r = run(dir.path(), &["plan"]);
+    assert!(
+        r.stdout.contains("+ instance_type = \"p5.48xlarge\""),
+        "the GPU catalog picks the machine at plan time: {}",
+        r.stdout
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let (rt, eks) = eks();
+    let describe = || {
+        rt.block_on(
+            eks.describe_nodegroup()
+                .cluster_name(&p)
+                .nodegroup_name("gpus")
+                .send(),
+        )
+        .unwrap()
+        .nodegroup()
+        .cloned()
+        .unwrap()
+    };
+    let ng = describe();
+    assert_eq!(ng.instance_types(), ["p5.48xlarge"]);
+    assert_eq!(
+        ng.ami_type().map(|a| a.as_str()),
+        Some("AL2023_x86_64_NVIDIA")
+    );
+    assert_eq!(ng.capacity_type().map(|a| a.as_str()), Some("SPOT"));
+    assert_eq!(
+        ng.subnets(),
+        ["subnet-0a1b2c3d", "subnet-4e5f6a7b"],
+        "the cluster's subnets"
+    );
+    assert_eq!(ng.scaling_config().and_then(|s| s.max_size()), Some(4));
+    assert_eq!(ng.taints().len(), 1);
+    assert_eq!(
+        run(dir.path(), &["plan", "--detailed-exitcode"]).code,
+        0,
+        "a re-plan refreshed from EKS is clean"
+    );
+
+    // Scaling, labels and taints change in place through UpdateNodegroupConfig.
+    write(
+        dir.path(),
+        &ep,
+        &manifest("H100", 8, "platform", "dedicated"),
+    );
+    let r = run(dir.path(), &["plan", "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let pool = j["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "gpu_pool.h100")
+        .unwrap();
+    assert_eq!(pool["actions"], serde_json::json!(["update"]), "{pool}");
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let ng = describe();
+    assert_eq!(ng.scaling_config().and_then(|s| s.max_size()), Some(8));
+    assert_eq!(
+        ng.labels().and_then(|l| l.get("team")).map(String::as_str),
+        Some("platform")
+    );
+    let keys: Vec<&str> = ng.taints().iter().filter_map(|t| t.key()).collect();
+    assert_eq!(keys, ["dedicated"], "the old taint is removed");
+    assert_eq!(run(dir.path(), &["plan", "--detailed-exitcode"]).code, 0);
+
+    // Drift: someone scales the nodegroup by hand; the plan shows it and puts it back.
+    rt.block_on(
+        eks.update_nodegroup_config()
+            .cluster_name(&p)
+            .nodegroup_name("gpus")
+            .scaling_config(
+                aws_sdk_eks::types::NodegroupScalingConfig::builder()
+                    .min_size(0)
+                    .max_size(2)
+                    .desired_size(0)
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let r = run(dir.path(), &["plan"]);
+    assert!(
+        r.stdout.contains("changed outside of mlinfra") && r.stdout.contains("max_nodes"),
+        "drift is shown: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("~ max_nodes") && r.stdout.contains("2 -> 8"),
+        "and fixed in place: {}",
+        r.stdout
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        describe().scaling_config().and_then(|s| s.max_size()),
+        Some(8)
+    );
+
+    // Another accelerator is another machine: the nodegroup is replaced.
+    write(
+        dir.path(),
+        &ep,
+        &manifest("A100-80GB", 8, "platform", "dedicated"),
+    );
+    let r = run(dir.path(), &["plan"]);
+    assert!(
+        r.stdout.contains("must be replaced")
+            && r.stdout.contains("\"p5.48xlarge\" -> \"p4de.24xlarge\""),
+        "{}",
+        r.stdout
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(describe().instance_types(), ["p4de.24xlarge"]);
+    assert_eq!(run(dir.path(), &["plan", "--detailed-exitcode"]).code, 0);
+
+    let r = run(dir.path(), &["destroy", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(state(dir.path())["resources"], serde_json::json!([]));
+    let gone = rt.block_on(eks.list_nodegroups().cluster_name(&p).send());
+    assert!(gone.is_err(), "the cluster and its nodegroups are gone");
+}

@@ -58,9 +58,10 @@ fn quickstart_json_plan_is_stable_and_documented() {
     assert_eq!(pool["actions"], json!(["create"]));
     assert_eq!(pool["cloud"], "aws");
     assert_eq!(pool["after"]["capacity"], "spot");
+    assert_eq!(pool["after_unknown"], json!({"id": true}));
     assert_eq!(
-        pool["after_unknown"],
-        json!({"id": true, "instance_type": true})
+        pool["after"]["instance_type"], "p5.48xlarge",
+        "the GPU catalog picks the machine at plan time"
     );
     assert_eq!(pool["depends_on"], json!(["cluster.train"]));
     insta::assert_snapshot!("quickstart_plan_json", stable(&r.stdout));
@@ -221,7 +222,7 @@ fn force_new_changes_are_replacements_with_their_paths() {
         got.contains(&(
             "gpu_pool.h100".into(),
             json!(["delete", "create"]),
-            json!([["accelerator"]])
+            json!([["accelerator"], ["instance_type"]])
         )),
         "{got:?}"
     );

@@ -1237,6 +1237,9 @@ impl Ctx<'_> {
                 };
                 attrs.insert(a.name.to_string(), v);
             }
+            if decl.kind.name == "gpu_pool" {
+                gpu_pool_defaults(&mut ev, decl, cloud, &mut attrs);
+            }
             inst_deps.extend(explicit.iter().cloned());
             inst_deps.remove(&addr_s);
             let diags = std::mem::take(&mut ev.diags);
@@ -1777,5 +1780,68 @@ impl BodyCtx<'_, '_, '_> {
             );
         }
         let _ = self.kind;
+    }
+}
+
+/// A GPU pool's machine comes from the GPU catalog unless `instance_type` is set; on AWS
+/// the nodes default to the cluster's subnets.
+fn gpu_pool_defaults(
+    ev: &mut Evaluator<'_, '_>,
+    decl: &ResourceDecl,
+    cloud: Option<Cloud>,
+    attrs: &mut BTreeMap<String, Value>,
+) {
+    let Some(cloud) = cloud else { return };
+    // What the manifest leaves out follows the cluster and the catalog, not the prior state.
+    if cloud == Cloud::Aws && decl.body.get_attribute("subnet_ids").is_none() {
+        if let Some(a) = decl.body.get_attribute("cluster") {
+            let v = ev.eval(&a.value);
+            if let Some(subnets) = v.as_map().and_then(|m| m.get("subnet_ids")) {
+                attrs.insert("subnet_ids".into(), subnets.clone());
+            }
+        }
+    }
+    if decl.body.get_attribute("instance_type").is_some() {
+        return;
+    }
+    let (Some(accelerator), Some(gpus)) = (
+        attrs.get("accelerator").and_then(Value::as_str),
+        attrs.get("gpus_per_node").and_then(Value::as_f64),
+    ) else {
+        return;
+    };
+    let whole = gpus.fract() == 0.0 && gpus >= 1.0 && gpus <= f64::from(u32::MAX);
+    let machine = if whole {
+        mlinfra_schema::gpu::machine_for(cloud, accelerator, gpus as u32)
+    } else {
+        None
+    };
+    match machine {
+        Some(m) => {
+            attrs.insert("instance_type".into(), Value::from(m.instance_type));
+        }
+        None => {
+            let at = decl
+                .body
+                .get_attribute("gpus_per_node")
+                .or_else(|| decl.body.get_attribute("accelerator"))
+                .and_then(|a| a.value.span())
+                .map(|r| Span::new(decl.file, r))
+                .or(Some(decl.span));
+            let reason = if whole {
+                mlinfra_schema::gpu::no_machine_reason(cloud, accelerator, gpus as u32)
+            } else {
+                format!("gpus_per_node must be a whole number of at least 1, found {gpus}")
+            };
+            ev.diags.push(
+                Diagnostic::error(format!(
+                    "no {cloud} machine carries {} × {accelerator}",
+                    mlinfra_schema::format_number(gpus)
+                ))
+                .at(at)
+                .expected("an accelerator × gpus_per_node pair from the GPU catalog")
+                .help(reason),
+            );
+        }
     }
 }

@@ -9,6 +9,7 @@ mod bucket;
 mod clients;
 mod cluster;
 mod errors;
+mod nodegroup;
 mod registry;
 
 use mlinfra_provider_api::{
@@ -20,7 +21,7 @@ use mlinfra_schema::Cloud;
 pub use clients::Clients;
 
 /// The kinds this provider creates on AWS.
-pub const KINDS: &[&str] = &["bucket", "cluster", "container_registry"];
+pub const KINDS: &[&str] = &["bucket", "cluster", "container_registry", "gpu_pool"];
 
 /// The AWS provider; holds one set of clients per provider configuration.
 #[derive(Default)]
@@ -60,6 +61,7 @@ impl Provider for AwsProvider {
                 "bucket" => bucket::read(&c, &req.id, &req.prior).await,
                 "container_registry" => registry::read(&c, &req.id, &req.prior).await,
                 "cluster" => cluster::read(&c, &req.id, &req.prior).await,
+                "gpu_pool" => nodegroup::read(&c, &req.id, &req.prior).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -85,7 +87,7 @@ impl Provider for AwsProvider {
                         requires_replace: Vec::new(),
                     })
                 }
-                "cluster" => Ok(PlanResponse {
+                "cluster" | "gpu_pool" => Ok(PlanResponse {
                     planned: req.proposed.clone(),
                     requires_replace: Vec::new(),
                 }),
@@ -101,6 +103,7 @@ impl Provider for AwsProvider {
                 "bucket" => bucket::apply(&c, &req).await,
                 "container_registry" => registry::apply(&c, &req).await,
                 "cluster" => cluster::apply(&c, &req).await,
+                "gpu_pool" => nodegroup::apply(&c, &req).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -113,6 +116,7 @@ impl Provider for AwsProvider {
                 "bucket" => bucket::read(&c, &req.id, &Default::default()).await?,
                 "container_registry" => registry::read(&c, &req.id, &Default::default()).await?,
                 "cluster" => cluster::read(&c, &req.id, &Default::default()).await?,
+                "gpu_pool" => nodegroup::read(&c, &req.id, &Default::default()).await?,
                 other => return Err(unsupported(other)),
             };
             match found {
