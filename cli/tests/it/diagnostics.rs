@@ -176,3 +176,15 @@ fn a_directory_without_manifests_is_an_error() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("no *.mlinfra.hcl files"), "{}", r.stderr);
 }
+
+#[test]
+fn a_gpu_count_no_machine_carries_lists_the_counts_offered() {
+    check(
+        "no-machine",
+        &[
+            "main.mlinfra.hcl:10:19",
+            "no aws machine carries 3 × L4",
+            "gpus_per_node can be 1, 4, 8",
+        ],
+    );
+}
