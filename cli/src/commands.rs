@@ -341,6 +341,9 @@ fn print_block_schema(b: &mlinfra_schema::BlockSchema, indent: usize) {
         if a.force_new {
             flags.push("forces replacement".into());
         }
+        if a.append_only {
+            flags.push("adding keys in place; removing or changing one forces replacement".into());
+        }
         if a.sensitive {
             flags.push("sensitive".into());
         }

@@ -421,9 +421,13 @@ pub fn diff_instance(
                 .is_some_and(Value::is_unknown)
             && prior.contains_key(&p[0]))
     });
+    let prior_value = Value::Map(prior.clone());
     let replace_paths: Vec<Vec<String>> = changed
         .iter()
-        .filter(|p| forces_replacement(&inst.kind.body, p))
+        .filter(|p| {
+            forces_replacement(&inst.kind.body, p)
+                || (appends_only(&inst.kind.body, p) && prior_value.get_path(p).is_some())
+        })
         .cloned()
         .collect();
     let before = Some(Value::Map(prior.clone()));
@@ -498,6 +502,29 @@ fn changed_paths(a: &Value, b: &Value, path: &mut Vec<String>, out: &mut Vec<Vec
             }
         }
     }
+}
+
+/// Whether `path` is a key inside an append-only map: adding it is in place, removing or
+/// changing it (the key exists in the prior state) forces replacement.
+fn appends_only(schema: &BlockSchema, path: &[String]) -> bool {
+    let Some(first) = path.first() else {
+        return false;
+    };
+    if let Some(a) = schema.attribute(first) {
+        return a.append_only && path.len() > 1;
+    }
+    if let Some(b) = schema.block(first) {
+        let rest = if b.labeled {
+            if path.len() < 3 {
+                return false;
+            }
+            &path[2..]
+        } else {
+            &path[1..]
+        };
+        return appends_only(b, rest);
+    }
+    false
 }
 
 /// Whether a change at `path` forces replacement under `schema`.
@@ -655,6 +682,21 @@ mod tests {
         let pool = kind("gpu_pool").unwrap();
         assert!(forces_replacement(&pool.body, &p(&["accelerator"])));
         assert!(!forces_replacement(&pool.body, &p(&["max_nodes"])));
+    }
+
+    #[test]
+    fn feature_maps_grow_in_place() {
+        let fs = kind("feature_store").unwrap();
+        let p = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(appends_only(
+            &fs.body,
+            &p(&["feature_group", "txn", "features", "amount"])
+        ));
+        assert!(!appends_only(
+            &fs.body,
+            &p(&["feature_group", "txn", "record_id"])
+        ));
+        assert!(!appends_only(&fs.body, &p(&["feature_group", "txn"])));
     }
 
     #[test]

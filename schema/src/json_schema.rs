@@ -72,6 +72,11 @@ fn attribute_schema(a: &Attribute) -> Json {
         if a.force_new {
             desc.push_str(" Changing it replaces the resource.");
         }
+        if a.append_only {
+            desc.push_str(
+                " Adding keys is in place; removing or changing one replaces the resource.",
+            );
+        }
         if !a.clouds.is_empty() {
             let clouds: Vec<_> = a.clouds.iter().map(|c| c.as_str()).collect();
             desc.push_str(&format!(" Only on {}.", clouds.join(", ")));

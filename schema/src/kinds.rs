@@ -61,6 +61,8 @@ pub struct Attribute {
     pub read_only: bool,
     /// Changing it replaces the resource.
     pub force_new: bool,
+    /// A map where adding keys is in place; removing or changing one replaces the resource.
+    pub append_only: bool,
     pub sensitive: bool,
     pub allowed: &'static [&'static str],
     /// The clouds the attribute applies to; empty means all.
@@ -78,6 +80,7 @@ impl Attribute {
             computed: false,
             read_only: false,
             force_new: false,
+            append_only: false,
             sensitive: false,
             allowed: &[],
             clouds: &[],
@@ -107,6 +110,10 @@ impl Attribute {
     }
     fn force_new(mut self) -> Self {
         self.force_new = true;
+        self
+    }
+    fn append_only(mut self) -> Self {
+        self.append_only = true;
         self
     }
     fn allowed(mut self, values: &'static [&'static str]) -> Self {
@@ -578,7 +585,9 @@ fn feature_store() -> KindSchema {
         "online",
         "The low-latency online store.",
         vec![
-            Attribute::new("enabled", AttrType::Bool, "Serve features online.").default(true),
+            Attribute::new("enabled", AttrType::Bool, "Serve features online.")
+                .default(true)
+                .force_new(),
             Attribute::new(
                 "ttl",
                 AttrType::String,
@@ -616,7 +625,8 @@ fn feature_store() -> KindSchema {
                     string_map(),
                     "Feature name → type (`string`, `float`, `int`).",
                 )
-                .required(),
+                .required()
+                .append_only(),
                 Attribute::new("description", AttrType::String, "What the group holds.")
                     .force_new(),
             ],
@@ -677,6 +687,14 @@ fn endpoint() -> KindSchema {
             "Serving instance type and initial count.",
         )
         .required(),
+        Attribute::new(
+            "role_arn",
+            AttrType::String,
+            "IAM role SageMaker runs the model as (execution role).",
+        )
+        .required()
+        .force_new()
+        .on(AWS),
         tags(),
         Attribute::new("url", AttrType::String, "Invocation URL.").read_only(),
     ]);

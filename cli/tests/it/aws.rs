@@ -9,23 +9,23 @@ use std::time::{Duration, Instant};
 
 use crate::{mlinfra_env, Run};
 
-fn endpoint() -> String {
+pub(crate) fn endpoint() -> String {
     std::env::var("MLINFRA_TEST_AWS_ENDPOINT")
         .expect("MLINFRA_TEST_AWS_ENDPOINT is not set: run ./scripts/test, which starts the moto AWS emulator")
 }
 
-const CREDS: &[(&str, &str)] = &[
+pub(crate) const CREDS: &[(&str, &str)] = &[
     ("AWS_ACCESS_KEY_ID", "testing"),
     ("AWS_SECRET_ACCESS_KEY", "testing"),
     ("AWS_EC2_METADATA_DISABLED", "true"),
 ];
 
-fn run(dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn run(dir: &Path, args: &[&str]) -> Run {
     mlinfra_env(dir, args, CREDS)
 }
 
 /// A bucket-name prefix no other test (or earlier run against the same moto) uses.
-fn unique(tag: &str) -> String {
+pub(crate) fn unique(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -39,7 +39,7 @@ fn unique(tag: &str) -> String {
     )
 }
 
-fn write(dir: &Path, endpoint: &str, body: &str) {
+pub(crate) fn write(dir: &Path, endpoint: &str, body: &str) {
     let text = format!("provider \"aws\" {{\n  region   = \"us-east-1\"\n  endpoint = \"{endpoint}\"\n}}\n\n{body}");
     std::fs::write(dir.join("main.mlinfra.hcl"), text).unwrap();
 }
@@ -155,13 +155,13 @@ impl S3 {
     }
 }
 
-fn require_env(k: &str, v: &str) {
+pub(crate) fn require_env(k: &str, v: &str) {
     if std::env::var(k).ok().as_deref() != Some(v) {
         panic!("run the AWS tests through ./scripts/test, which sets {k}={v}");
     }
 }
 
-fn state(dir: &Path) -> serde_json::Value {
+pub(crate) fn state(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("mlinfra.state.json")).unwrap()).unwrap()
 }
 
@@ -785,11 +785,12 @@ fn eks_cluster_lifecycle() {
     let p = unique("eks");
     let dir = tempfile::tempdir().unwrap();
     let ep = endpoint();
-    let manifest = |version: &str, team: &str| {
+    let manifest_public = |version: &str, team: &str, public: bool| {
         format!(
-            "cluster \"train\" {{\n  cloud              = \"aws\"\n  name               = \"{p}\"\n  kubernetes_version = \"{version}\"\n  subnet_ids         = [\"subnet-0a1b2c3d\", \"subnet-4e5f6a7b\"]\n  role_arn           = \"arn:aws:iam::123456789012:role/eks\"\n  tags               = {{ team = \"{team}\" }}\n}}\n\noutput \"api\" {{\n  value = cluster.train.endpoint\n}}\n"
+            "cluster \"train\" {{\n  cloud              = \"aws\"\n  name               = \"{p}\"\n  kubernetes_version = \"{version}\"\n  subnet_ids         = [\"subnet-0a1b2c3d\", \"subnet-4e5f6a7b\"]\n  role_arn           = \"arn:aws:iam::123456789012:role/eks\"\n  public_endpoint    = {public}\n  tags               = {{ team = \"{team}\" }}\n}}\n\noutput \"api\" {{\n  value = cluster.train.endpoint\n}}\n"
         )
     };
+    let manifest = |version: &str, team: &str| manifest_public(version, team, true);
     write(dir.path(), &ep, &manifest("1.30", "ml"));
     let r = run(dir.path(), &["apply", "--auto-approve"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -803,8 +804,7 @@ fn eks_cluster_lifecycle() {
         0,
         "a re-plan refreshed from EKS is clean"
     );
-    // Tags change in place. (Version upgrades call UpdateClusterVersion, which moto does
-    // not implement; they are planned in place but not exercised here.)
+    // Tags change in place.
     write(dir.path(), &ep, &manifest("1.30", "platform"));
     let r = run(dir.path(), &["plan", "--json"]);
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -824,13 +824,45 @@ fn eks_cluster_lifecycle() {
         serde_json::json!({"team": "platform"})
     );
     assert_eq!(run(dir.path(), &["plan", "--detailed-exitcode"]).code, 0);
-    write(dir.path(), &ep, &manifest("1.31", "platform"));
+    // An upgrade and an endpoint access change are in place (UpdateClusterVersion and
+    // UpdateClusterConfig, served by scripts/aws_double.py), each waiting for ACTIVE.
+    write(dir.path(), &ep, &manifest_public("1.31", "platform", false));
     let r = run(dir.path(), &["plan"]);
     assert!(
         r.stdout
-            .contains("~ kubernetes_version = \"1.30\" -> \"1.31\""),
+            .contains("~ kubernetes_version = \"1.30\" -> \"1.31\"")
+            && r.stdout.contains("~ public_endpoint    = true -> false")
+            && r.stdout.contains("0 to add, 1 to change, 0 to destroy"),
         "an upgrade is in place: {}",
         r.stdout
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let (rt, eks) = eks();
+    let cl = rt
+        .block_on(eks.describe_cluster().name(&p).send())
+        .unwrap()
+        .cluster()
+        .cloned()
+        .unwrap();
+    assert_eq!(cl.version(), Some("1.31"));
+    assert_eq!(cl.status().map(|s| s.as_str()), Some("ACTIVE"));
+    let vpc = cl.resources_vpc_config().unwrap();
+    assert!(!vpc.endpoint_public_access());
+    assert_eq!(vpc.subnet_ids().len(), 2, "the subnets are kept");
+    assert_eq!(run(dir.path(), &["plan", "--detailed-exitcode"]).code, 0);
+    // EKS upgrades one minor version at a time; the refusal is reported, not retried.
+    write(dir.path(), &ep, &manifest_public("1.33", "platform", false));
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout
+            .contains("Unsupported Kubernetes minor version update")
+            || r.stderr
+                .contains("Unsupported Kubernetes minor version update"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
     );
     let r = run(dir.path(), &["destroy", "--auto-approve"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);

@@ -3,6 +3,7 @@
 mod aws;
 mod diagnostics;
 mod plan;
+mod sagemaker;
 mod state;
 mod tools;
 

@@ -122,6 +122,7 @@ fn references_record_dependencies_and_unknowns() {
           gpus_per_node = 8
           max_nodes     = 2
           labels        = { cluster_id = cluster.k.id }
+          node_role_arn = "n"
         }
         bucket "b" {
           cloud      = "aws"

@@ -13,6 +13,7 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub eks: aws_sdk_eks::Client,
+    pub sagemaker: aws_sdk_sagemaker::Client,
     pub region: String,
 }
 
@@ -74,7 +75,12 @@ async fn build(cfg: &ProviderConfig) -> Clients {
     if let Some(url) = endpoint(cfg, "eks") {
         eks = eks.endpoint_url(url);
     }
+    let mut sagemaker = aws_sdk_sagemaker::config::Builder::from(&sdk);
+    if let Some(url) = endpoint(cfg, "sagemaker") {
+        sagemaker = sagemaker.endpoint_url(url);
+    }
     Clients {
+        sagemaker: aws_sdk_sagemaker::Client::from_conf(sagemaker.build()),
         eks: aws_sdk_eks::Client::from_conf(eks.build()),
         s3: aws_sdk_s3::Client::from_conf(s3.build()),
         ecr: aws_sdk_ecr::Client::from_conf(ecr.build()),

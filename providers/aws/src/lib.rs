@@ -8,9 +8,13 @@ mod attrs;
 mod bucket;
 mod clients;
 mod cluster;
+mod endpoint;
 mod errors;
+mod feature_store;
+mod model_registry;
 mod nodegroup;
 mod registry;
+mod sagemaker;
 
 use mlinfra_provider_api::{
     ApplyRequest, ApplyResponse, BoxFuture, ErrorKind, ImportRequest, ImportResponse, PlanRequest,
@@ -21,7 +25,15 @@ use mlinfra_schema::Cloud;
 pub use clients::Clients;
 
 /// The kinds this provider creates on AWS.
-pub const KINDS: &[&str] = &["bucket", "cluster", "container_registry", "gpu_pool"];
+pub const KINDS: &[&str] = &[
+    "bucket",
+    "cluster",
+    "container_registry",
+    "endpoint",
+    "feature_store",
+    "gpu_pool",
+    "model_registry",
+];
 
 /// The AWS provider; holds one set of clients per provider configuration.
 #[derive(Default)]
@@ -62,6 +74,9 @@ impl Provider for AwsProvider {
                 "container_registry" => registry::read(&c, &req.id, &req.prior).await,
                 "cluster" => cluster::read(&c, &req.id, &req.prior).await,
                 "gpu_pool" => nodegroup::read(&c, &req.id, &req.prior).await,
+                "model_registry" => model_registry::read(&c, &req.id, &req.prior).await,
+                "feature_store" => feature_store::read(&c, &req.id, &req.prior).await,
+                "endpoint" => endpoint::read(&c, &req.id, &req.prior).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -87,10 +102,12 @@ impl Provider for AwsProvider {
                         requires_replace: Vec::new(),
                     })
                 }
-                "cluster" | "gpu_pool" => Ok(PlanResponse {
-                    planned: req.proposed.clone(),
-                    requires_replace: Vec::new(),
-                }),
+                "cluster" | "gpu_pool" | "model_registry" | "feature_store" | "endpoint" => {
+                    Ok(PlanResponse {
+                        planned: req.proposed.clone(),
+                        requires_replace: Vec::new(),
+                    })
+                }
                 other => Err(unsupported(other)),
             }
         })
@@ -104,6 +121,9 @@ impl Provider for AwsProvider {
                 "container_registry" => registry::apply(&c, &req).await,
                 "cluster" => cluster::apply(&c, &req).await,
                 "gpu_pool" => nodegroup::apply(&c, &req).await,
+                "model_registry" => model_registry::apply(&c, &req).await,
+                "feature_store" => feature_store::apply(&c, &req).await,
+                "endpoint" => endpoint::apply(&c, &req).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -117,6 +137,9 @@ impl Provider for AwsProvider {
                 "container_registry" => registry::read(&c, &req.id, &Default::default()).await?,
                 "cluster" => cluster::read(&c, &req.id, &Default::default()).await?,
                 "gpu_pool" => nodegroup::read(&c, &req.id, &Default::default()).await?,
+                "model_registry" => model_registry::read(&c, &req.id, &Default::default()).await?,
+                "feature_store" => feature_store::read(&c, &req.id, &Default::default()).await?,
+                "endpoint" => endpoint::read(&c, &req.id, &Default::default()).await?,
                 other => return Err(unsupported(other)),
             };
             match found {
