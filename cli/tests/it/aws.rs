@@ -465,6 +465,17 @@ fn a_second_apply_names_the_holder_of_the_lock() {
 /// An HTTP proxy in front of moto that answers every `every`-th request with a fault:
 /// alternately 503 SlowDown (S3's throttling) and 500 InternalError.
 fn faulty_proxy(upstream: String, every: usize) -> (String, std::sync::Arc<AtomicUsize>) {
+    let (addr, faults, _) = proxy(upstream, every);
+    (addr, faults)
+}
+
+type Requests = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A proxy in front of moto that records every request (head and body) and, when
+/// `every` is not 0, answers every `every`-th one with a fault.
+fn proxy(upstream: String, every: usize) -> (String, std::sync::Arc<AtomicUsize>, Requests) {
+    let requests: Requests = Default::default();
+    let recorded = requests.clone();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
     let faults = std::sync::Arc::new(AtomicUsize::new(0));
@@ -477,8 +488,12 @@ fn faulty_proxy(upstream: String, every: usize) -> (String, std::sync::Arc<Atomi
             let Some(request) = read_request(&mut client) else {
                 continue;
             };
+            recorded
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&request).into_owned());
             let n = count.fetch_add(1, Ordering::SeqCst) + 1;
-            if n.is_multiple_of(every) {
+            if every != 0 && n.is_multiple_of(every) {
                 let f = injected.fetch_add(1, Ordering::SeqCst);
                 let (status, code) = if f.is_multiple_of(2) {
                     ("503 Slow Down", "SlowDown")
@@ -498,7 +513,7 @@ fn faulty_proxy(upstream: String, every: usize) -> (String, std::sync::Arc<Atomi
             let _ = client.write_all(&response);
         }
     });
-    (addr, faults)
+    (addr, faults, requests)
 }
 
 /// Read one request, forcing `Connection: close` so each connection carries one exchange.
@@ -1029,4 +1044,45 @@ fn gpu_pool_lifecycle_on_eks_nodegroups() {
     assert_eq!(state(dir.path())["resources"], serde_json::json!([]));
     let gone = rt.block_on(eks.list_nodegroups().cluster_name(&p).send());
     assert!(gone.is_err(), "the cluster and its nodegroups are gone");
+}
+
+#[test]
+fn assume_role_signs_every_call_with_the_role_credentials() {
+    let s3 = S3::new();
+    let p = unique("role");
+    let (proxy, _, requests) = proxy(endpoint(), 0);
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "provider \"aws\" {{\n  region   = \"us-east-1\"\n  endpoint = \"{proxy}\"\n  assume_role {{\n    role_arn     = \"arn:aws:iam::123456789012:role/deployer\"\n    session_name = \"ci\"\n  }}\n}}\n\nbucket \"data\" {{\n  cloud = \"aws\"\n  name  = \"{p}\"\n}}\n"
+    );
+    std::fs::write(dir.path().join("main.mlinfra.hcl"), text).unwrap();
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(s3.buckets(&p), vec![p.clone()]);
+    let seen = requests.lock().unwrap().clone();
+    let assume = seen
+        .iter()
+        .find(|r| r.contains("Action=AssumeRole"))
+        .expect("STS AssumeRole was called");
+    assert!(
+        assume.contains("Credential=testing/") && assume.contains("RoleSessionName=ci"),
+        "the chain's credentials assume the role: {assume}"
+    );
+    let create = seen
+        .iter()
+        .find(|r| r.starts_with(&format!("PUT /{p}/ ")))
+        .unwrap_or_else(|| {
+            let heads: Vec<&str> = seen.iter().filter_map(|r| r.lines().next()).collect();
+            panic!("CreateBucket went through the proxy: {heads:?}")
+        });
+    assert!(
+        create.contains("Credential=") && !create.contains("Credential=testing/"),
+        "CreateBucket is signed with the role's credentials: {create}"
+    );
+    assert!(
+        !r.stdout.contains("testing") && !r.stderr.contains("testing"),
+        "credentials are never printed"
+    );
+    let r = run(dir.path(), &["destroy", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }

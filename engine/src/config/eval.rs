@@ -761,14 +761,17 @@ impl Ctx<'_> {
                     }
                     attrs.insert(name.to_string(), v);
                 }
-                Structure::Block(b) if b.ident.as_str() == "endpoints" && p.cloud == "aws" => {
+                Structure::Block(b)
+                    if matches!(b.ident.as_str(), "endpoints" | "assume_role")
+                        && p.cloud == "aws" =>
+                {
                     let mut m = BTreeMap::new();
                     for s in b.body.iter() {
                         if let Structure::Attribute(a) = s {
                             m.insert(a.key.as_str().to_string(), ev.eval(&a.value));
                         }
                     }
-                    attrs.insert("endpoints".to_string(), Value::Map(m));
+                    attrs.insert(b.ident.as_str().to_string(), Value::Map(m));
                 }
                 Structure::Block(b) => ev.diags.push(
                     Diagnostic::error(format!(

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use mlinfra_provider_api::ProviderConfig;
 use mlinfra_schema::Value;
 use tokio::sync::Mutex;
@@ -49,15 +50,47 @@ impl ClientCache {
     }
 }
 
+/// `assume_role { role_arn, session_name, external_id }`, or `assume_role = "ARN"`.
+fn assume_role(cfg: &ProviderConfig) -> Option<(String, Option<String>, Option<String>)> {
+    match cfg.attributes.get("assume_role")? {
+        Value::String(arn) => Some((arn.clone(), None, None)),
+        Value::Map(m) => {
+            let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+            Some((s("role_arn")?, s("session_name"), s("external_id")))
+        }
+        _ => None,
+    }
+}
+
 async fn build(cfg: &ProviderConfig) -> Clients {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        // Client-side rate limiting on throttling, on top of mlinfra's own retries.
+        .retry_config(aws_config::retry::RetryConfig::adaptive());
     if let Some(r) = attr(cfg, "region") {
         loader = loader.region(Region::new(r.to_string()));
     }
     if let Some(p) = attr(cfg, "profile") {
         loader = loader.profile_name(p);
     }
-    let sdk = loader.load().await;
+    let mut sdk = loader.load().await;
+    if let Some((role, session, external_id)) = assume_role(cfg) {
+        // The role is assumed with the chain's credentials; STS follows `endpoint` too.
+        let mut base = sdk.clone();
+        if let Some(url) = endpoint(cfg, "sts") {
+            base = base.into_builder().endpoint_url(url).build();
+        }
+        let mut b = aws_config::sts::AssumeRoleProvider::builder(role)
+            .session_name(session.unwrap_or_else(|| "mlinfra".into()))
+            .configure(&base);
+        if let Some(id) = external_id {
+            b = b.external_id(id);
+        }
+        let provider = b.build().await;
+        sdk = sdk
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
+    }
     let region = sdk
         .region()
         .map(|r| r.to_string())
