@@ -283,15 +283,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         check_saved(path, saved, &plan)?;
     }
     print!("{}", render::plan(&plan, st));
-    if !plan
-        .changes
-        .iter()
-        .any(|c| c.action != mlinfra_engine::plan::Action::NoOp)
-        && plan
-            .outputs
-            .iter()
-            .all(|o| o.action == mlinfra_engine::plan::Action::NoOp)
-    {
+    if !plan.has_changes() {
         return Ok(0);
     }
     if args.planfile.is_none() && !args.auto_approve {
@@ -335,6 +327,24 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         interrupts: &counter,
     };
     let started = std::time::Instant::now();
+    // Imported objects are recorded first, as they were read at plan time.
+    let mut refreshed = refreshed;
+    let imported: Vec<String> = plan
+        .changes
+        .iter()
+        .filter_map(|c| {
+            c.importing
+                .as_ref()
+                .map(|id| format!("{} (id {id})", c.address))
+        })
+        .collect();
+    if !imported.is_empty() {
+        let based_on = session.state_exists.then_some(session.state.serial);
+        session.backend.write(&mut refreshed, based_on)?;
+        for i in &imported {
+            printer.line(format!("{i}: Import complete"));
+        }
+    }
     // Apply against the refreshed state the plan was made from.
 
     let report = session.rt.block_on(apply::apply(
@@ -353,12 +363,17 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
     println!();
     if report.failed.is_empty() && report.skipped.is_empty() && !report.interrupted {
         println!(
-            "{} Resources: {added} added, {changed} changed, {destroyed} destroyed.",
+            "{} Resources: {}{added} added, {changed} changed, {destroyed} destroyed.",
             st.bold(&st.green(if destroy {
                 "Destroy complete!"
             } else {
                 "Apply complete!"
-            }))
+            })),
+            if imported.is_empty() {
+                String::new()
+            } else {
+                format!("{} imported, ", imported.len())
+            }
         );
         if !report.completed.is_empty() {
             println!(

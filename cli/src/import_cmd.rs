@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::ArgMatches;
 use mlinfra_engine::state::ResourceState;
-use mlinfra_engine::Address;
+use mlinfra_engine::{Address, Evaluated};
 use mlinfra_provider_api::{ImportRequest, ProviderConfig};
 
 use crate::session::Session;
@@ -37,40 +37,64 @@ pub fn import(dir: &Path, m: &ArgMatches, args: &ImportArgs, nc: bool) -> Result
     };
     let view = session.provider_view();
     let addr = address.to_string();
+    if session.state.resources.contains_key(&addr) {
+        bail!("{addr} is already in the state; to import again, first `mlinfra state rm {addr}`");
+    }
+    let record = read_import(&session, &view, &addr, &args.id).map_err(|e| anyhow::anyhow!(e))?;
+    let mut state = session.state.clone();
+    let based_on = session.state_exists.then_some(state.serial);
+    state.resources.insert(addr.clone(), record);
+    session.backend.write(&mut state, based_on)?;
+    let st = Style::stdout(nc);
+    println!(
+        "{} {addr} is now managed (id {}).",
+        st.bold(&st.green("Import successful!")),
+        args.id
+    );
+    println!("Run `mlinfra plan` to see how it differs from the configuration.");
+    Ok(0)
+}
+
+/// Read the object `id` through its provider and build what state records for it at
+/// `addr`, which must be declared in `view`.
+pub fn read_import(
+    session: &Session,
+    view: &Evaluated,
+    addr: &str,
+    id: &str,
+) -> Result<ResourceState, String> {
     let Some(inst) = view
         .resources
         .iter()
         .find(|r| r.address.to_string() == addr)
     else {
+        let kind = Address::parse(addr).map(|a| a.kind).unwrap_or_default();
         let same_kind: Vec<String> = view
             .resources
             .iter()
-            .filter(|r| r.kind.name == address.kind)
+            .filter(|r| r.kind.name == kind)
             .map(|r| r.address.to_string())
             .collect();
-        bail!(
+        return Err(format!(
             "{addr} is not declared in the configuration; declare it first (resources of that kind: {})",
             if same_kind.is_empty() { "none".to_string() } else { same_kind.join(", ") }
-        );
+        ));
     };
-    if session.state.resources.contains_key(&addr) {
-        bail!("{addr} is already in the state; to import again, first `mlinfra state rm {addr}`");
-    }
     let Some(cloud) = inst.cloud else {
-        bail!(
+        return Err(format!(
             "{addr} is a {}, which is not a cloud resource",
             inst.kind.name
-        )
+        ));
     };
     let Some(provider) = session
         .providers
         .get(cloud)
         .filter(|p| p.supports(inst.kind.name))
     else {
-        bail!(
+        return Err(format!(
             "{addr} is a {} on {cloud}, which this build cannot import yet",
             inst.kind.name
-        );
+        ));
     };
     let key = inst
         .provider
@@ -87,34 +111,20 @@ pub fn import(dir: &Path, m: &ArgMatches, args: &ImportArgs, nc: bool) -> Result
     };
     let req = ImportRequest {
         kind: inst.kind.name.to_string(),
-        id: args.id.clone(),
+        id: id.to_string(),
         config,
     };
     let resp = session
         .rt
         .block_on(provider.import(req))
-        .map_err(|e| anyhow::anyhow!("importing {addr}: {}", e.message))?;
-    let mut state = session.state.clone();
-    let based_on = session.state_exists.then_some(state.serial);
-    state.resources.insert(
-        addr.clone(),
-        ResourceState {
-            kind: inst.kind.name.to_string(),
-            cloud: Some(cloud.as_str().to_string()),
-            provider: Some(key),
-            id: Some(args.id.clone()),
-            attributes: resp.attributes,
-            sensitive: inst.sensitive.clone(),
-            dependencies: inst.depends_on.clone(),
-        },
-    );
-    session.backend.write(&mut state, based_on)?;
-    let st = Style::stdout(nc);
-    println!(
-        "{} {addr} is now managed (id {}).",
-        st.bold(&st.green("Import successful!")),
-        args.id
-    );
-    println!("Run `mlinfra plan` to see how it differs from the configuration.");
-    Ok(0)
+        .map_err(|e| format!("importing {addr}: {}", e.message))?;
+    Ok(ResourceState {
+        kind: inst.kind.name.to_string(),
+        cloud: Some(cloud.as_str().to_string()),
+        provider: Some(key),
+        id: Some(id.to_string()),
+        attributes: resp.attributes,
+        sensitive: inst.sensitive.clone(),
+        dependencies: inst.depends_on.clone(),
+    })
 }

@@ -33,7 +33,7 @@ pub fn plan(p: &Plan, st: Style) -> String {
     let visible: Vec<&ResourceChange> = p
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp)
+        .filter(|c| c.action != Action::NoOp || c.importing.is_some())
         .collect();
     let outputs: Vec<&OutputChange> = p
         .outputs
@@ -52,8 +52,10 @@ pub fn plan(p: &Plan, st: Style) -> String {
         return out;
     }
     if !visible.is_empty() {
-        legend(&mut out, &visible, st);
-        let _ = writeln!(out, "\nmlinfra will perform the following actions:");
+        if legend(&mut out, &visible, st) {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "mlinfra will perform the following actions:");
         let mut by_cloud: BTreeMap<String, Vec<&ResourceChange>> = BTreeMap::new();
         for c in &visible {
             by_cloud
@@ -81,9 +83,14 @@ pub fn plan(p: &Plan, st: Style) -> String {
         }
     }
     let s = p.summary();
+    let imports = if s.import > 0 {
+        format!("{} to import, ", s.import)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "{} {} to add, {} to change, {} to destroy.",
+        "{} {imports}{} to add, {} to change, {} to destroy.",
         st.bold("Plan:"),
         s.add,
         s.change,
@@ -119,7 +126,8 @@ fn cloud_title(c: &str) -> String {
     }
 }
 
-fn legend(out: &mut String, changes: &[&ResourceChange], st: Style) {
+/// The symbols the plan uses; whether any were listed.
+fn legend(out: &mut String, changes: &[&ResourceChange], st: Style) -> bool {
     let actions: BTreeSet<Action> = changes.iter().map(|c| c.action).collect();
     let mut lines = Vec::new();
     for (a, text) in [
@@ -139,6 +147,9 @@ fn legend(out: &mut String, changes: &[&ResourceChange], st: Style) {
             lines.push(format!("  {} {text}", symbol(a, st)));
         }
     }
+    if lines.is_empty() {
+        return false;
+    }
     let _ = writeln!(
         out,
         "Resource actions are indicated with the following symbols:"
@@ -146,6 +157,7 @@ fn legend(out: &mut String, changes: &[&ResourceChange], st: Style) {
     for l in lines {
         let _ = writeln!(out, "{l}");
     }
+    true
 }
 
 fn symbol(a: Action, st: Style) -> String {
@@ -172,6 +184,7 @@ fn change(out: &mut String, c: &ResourceChange, st: Style, drift: bool) {
             Action::DeleteThenCreate | Action::CreateThenDelete => "must be replaced",
             Action::Delete => "will be destroyed",
             Action::Read => "will be read",
+            Action::NoOp if c.importing.is_some() => "will be imported, with no changes",
             Action::NoOp => "is unchanged",
         }
     };
@@ -181,6 +194,9 @@ fn change(out: &mut String, c: &ResourceChange, st: Style, drift: bool) {
         st.bold(&format!("# {}", c.address)),
         st.bold(verb)
     );
+    if let (Some(id), false) = (&c.importing, drift) {
+        let _ = writeln!(out, "  {}", st.dim(&format!("# (imported from \"{id}\")")));
+    }
     if !c.reason_message.is_empty() && c.action != Action::Create {
         let _ = writeln!(
             out,

@@ -117,6 +117,31 @@ impl Session {
         } else {
             (self.state.clone(), Vec::new())
         };
+        // `import` blocks: read each object not yet in state, and plan as if it were.
+        let mut prior = prior;
+        let mut importing = std::collections::BTreeMap::new();
+        if !opts.destroy {
+            let view = self.provider_view();
+            for imp in &view.imports {
+                if prior.resources.contains_key(&imp.address) {
+                    continue;
+                }
+                match crate::import_cmd::read_import(self, &view, &imp.address, &imp.id) {
+                    Ok(record) => {
+                        prior.resources.insert(imp.address.clone(), record);
+                        importing.insert(imp.address.clone(), imp.id.clone());
+                    }
+                    Err(e) => self.diags.push(
+                        mlinfra_engine::Diagnostic::error(format!("cannot import {}", imp.address))
+                            .at(Some(imp.span))
+                            .note(e)
+                            .help(
+                                "check the id (for a bucket, its name), or remove the import block",
+                            ),
+                    ),
+                }
+            }
+        }
         let (result, plan_diags) =
             plan_configuration(&self.ws.config, &self.ws.inputs, &prior, drift, opts);
         let mut diags = std::mem::take(&mut self.diags);
@@ -126,6 +151,9 @@ impl Session {
             return None;
         }
         let (evaluated, mut plan) = result?;
+        for c in &mut plan.changes {
+            c.importing = importing.get(&c.address).cloned();
+        }
         plan.refreshed = refresh && !self.state.resources.is_empty();
         if !skipped.is_empty() {
             let list: Vec<String> = skipped.iter().map(|(c, k)| format!("{k} on {c}")).collect();

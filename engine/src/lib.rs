@@ -6,8 +6,8 @@ pub mod diag;
 
 pub use address::{Address, InstanceKey, ModuleStep};
 pub use config::eval::{
-    evaluate, EvalOptions, Evaluated, InputValue, Inputs, NoPrior, PriorAttributes, RawInput,
-    ResourceInstance,
+    evaluate, EvalOptions, Evaluated, ImportTarget, InputValue, Inputs, NoPrior, PriorAttributes,
+    RawInput, ResourceInstance,
 };
 pub use config::load::{load, Config};
 pub use diag::{Diagnostic, Diagnostics, Severity, Sources, Span};

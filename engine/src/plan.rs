@@ -99,6 +99,8 @@ pub struct ResourceChange {
     pub reason_message: String,
     pub sensitive_paths: BTreeSet<String>,
     pub depends_on: Vec<String>,
+    /// Set when an `import` block adopts the object with this cloud id in this plan.
+    pub importing: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -134,6 +136,7 @@ pub struct Plan {
 
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
+    pub import: usize,
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
@@ -144,6 +147,9 @@ impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {
+            if c.importing.is_some() {
+                s.import += 1;
+            }
             match c.action {
                 Action::Create => s.add += 1,
                 Action::Update => s.change += 1,
@@ -160,7 +166,9 @@ impl Plan {
 
     /// Whether applying the plan would change anything (resources or outputs).
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes
+            .iter()
+            .any(|c| c.action != Action::NoOp || c.importing.is_some())
             || self.outputs.iter().any(|o| o.action != Action::NoOp)
     }
 
@@ -252,6 +260,7 @@ pub fn diff(
                 reason_message: message,
                 sensitive_paths: r.sensitive.clone(),
                 depends_on: r.dependencies.iter().cloned().collect(),
+                importing: None,
             });
         }
     }
@@ -387,6 +396,7 @@ pub fn diff_instance(
         reason_message: "it is not in the state yet".into(),
         sensitive_paths: sensitive,
         depends_on: inst.depends_on.iter().cloned().collect(),
+        importing: None,
     };
     let Some(prior) = prior else {
         return ResourceChange {

@@ -27,7 +27,7 @@ pub fn to_json(plan: &Plan) -> Json {
         "resource_changes": plan.changes.iter().map(change_json).collect::<Vec<_>>(),
         "resource_drift": plan.drift.iter().map(change_json).collect::<Vec<_>>(),
         "output_changes": plan.outputs.iter().map(|o| (o.name.clone(), output_json(o))).collect::<Map<String, Json>>(),
-        "summary": { "add": s.add, "change": s.change, "destroy": s.destroy, "no_op": s.no_op },
+        "summary": { "import": s.import, "add": s.add, "change": s.change, "destroy": s.destroy, "no_op": s.no_op },
         "has_changes": plan.has_changes(),
         "notes": plan.notes,
     })
@@ -78,6 +78,7 @@ fn change_json(c: &ResourceChange) -> Json {
         "reason": c.reason.as_ref().map(Reason::code),
         "reason_message": c.reason_message,
         "depends_on": c.depends_on,
+        "importing": c.importing.as_ref().map(|id| json!({ "id": id })),
     })
 }
 
@@ -295,5 +296,6 @@ fn change_from_json(c: &Json) -> Result<ResourceChange, String> {
                     .collect()
             })
             .unwrap_or_default(),
+        importing: c["importing"]["id"].as_str().map(str::to_string),
     })
 }

@@ -157,6 +157,7 @@ fn drift_change(
         },
         sensitive_paths: r.sensitive.clone(),
         depends_on: r.dependencies.iter().cloned().collect(),
+        importing: None,
     }
 }
 

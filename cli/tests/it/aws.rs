@@ -743,6 +743,72 @@ fn import_brings_an_existing_bucket_under_management() {
 }
 
 #[test]
+fn import_blocks_adopt_existing_objects_at_plan_time() {
+    let s3 = S3::new();
+    let p = unique("importblk");
+    s3.rt
+        .block_on(s3.client.create_bucket().bucket(&p).send())
+        .unwrap();
+    s3.put_tags(&p, "team", "legacy");
+    let dir = tempfile::tempdir().unwrap();
+    let body = |team: &str, id: &str| {
+        format!("variable \"legacy_bucket\" {{\n  default = \"{id}\"\n}}\n\nimport {{\n  to = bucket.legacy\n  id = var.legacy_bucket\n}}\n\nbucket \"legacy\" {{\n  cloud = \"aws\"\n  name  = \"{p}\"\n  tags  = {{ team = \"{team}\" }}\n}}\n")
+    };
+    // An id that names nothing is an error at the import block; nothing is written.
+    write(
+        dir.path(),
+        &endpoint(),
+        &body("ml", &format!("{p}-missing")),
+    );
+    let r = run(dir.path(), &["plan"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("cannot import bucket.legacy")
+            && r.stderr.contains("main.mlinfra.hcl:11:8")
+            && r.stderr.contains("no bucket with id"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("mlinfra.state.json").exists());
+
+    write(dir.path(), &endpoint(), &body("ml", &p));
+    let r = run(dir.path(), &["plan"]);
+    assert!(
+        r.stdout
+            .contains("# bucket.legacy will be updated in-place")
+            && r.stdout.contains(&format!("# (imported from \"{p}\")"))
+            && r.stdout.contains("~ team = \"legacy\" -> \"ml\"")
+            && r.stdout
+                .contains("Plan: 1 to import, 0 to add, 1 to change, 0 to destroy."),
+        "the plan reads the object and diffs it, instead of creating it: {}",
+        r.stdout
+    );
+    let r = run(dir.path(), &["plan", "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["summary"]["import"], 1);
+    assert_eq!(j["resource_changes"][0]["importing"]["id"], p.as_str());
+    assert!(
+        !dir.path().join("mlinfra.state.json").exists(),
+        "plan writes nothing"
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("Resources: 1 imported, 0 added, 1 changed, 0 destroyed."),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(s3.tags(&p), vec![("team".into(), "ml".into())]);
+    assert_eq!(state(dir.path())["resources"][0]["id"], p.as_str());
+    // Once in state, the block has nothing left to do.
+    let r = run(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(run(dir.path(), &["destroy", "--auto-approve"]).code, 0);
+    assert!(s3.buckets(&p).is_empty());
+}
+
+#[test]
 fn container_registry_lifecycle_on_ecr() {
     let p = unique("ecr");
     let dir = tempfile::tempdir().unwrap();

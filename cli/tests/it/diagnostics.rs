@@ -188,3 +188,18 @@ fn a_gpu_count_no_machine_carries_lists_the_counts_offered() {
         ],
     );
 }
+
+#[test]
+fn import_blocks_are_checked_before_any_cloud_call() {
+    check(
+        "import-block",
+        &[
+            "main.mlinfra.hcl:6:8",
+            "did you mean bucket.datasets?",
+            "main.mlinfra.hcl:12:8",
+            "import id must be a non-empty string",
+            "main.mlinfra.hcl:15:1",
+            "import block has no `to`",
+        ],
+    );
+}

@@ -52,6 +52,17 @@ pub struct ModuleConfig {
     pub providers: Vec<ProviderDecl>,
     pub resources: Vec<ResourceDecl>,
     pub module_calls: Vec<ModuleCall>,
+    pub imports: Vec<ImportDecl>,
+}
+
+/// `import { to = ADDRESS  id = "cloud id" }`: adopt an existing object at plan time.
+#[derive(Debug)]
+pub struct ImportDecl {
+    pub to: crate::address::Address,
+    pub to_span: Span,
+    pub id: Expression,
+    pub span: Span,
+    pub file: FileId,
 }
 
 /// The `mlinfra { … }` settings block.
@@ -540,15 +551,22 @@ fn read_block(module: &mut ModuleConfig, block: Block, file: FileId, diags: &mut
                 read_module_call(module, block, file, diags);
             }
         }
-        "moved" | "import" => diags.push(
-            Diagnostic::error(format!("`{ident}` blocks are not supported yet"))
+        "moved" => diags.push(
+            Diagnostic::error("`moved` blocks are not supported yet")
                 .at(Some(span))
-                .help(if ident == "moved" {
-                    "use `mlinfra state mv FROM TO` to move a resource in state"
-                } else {
-                    "use `mlinfra import ADDR ID` to bring an existing object into state"
-                }),
+                .help("use `mlinfra state mv FROM TO` to move a resource in state"),
         ),
+        "import" => {
+            if want_labels(
+                &block,
+                file,
+                0,
+                "import { to = KIND.NAME  id = \"…\" }",
+                diags,
+            ) {
+                read_import(module, block, file, span, diags);
+            }
+        }
         _ => match kind(&ident) {
             Some(k) => {
                 if want_labels(&block, file, 1, &format!("{ident} \"name\" {{ … }}"), diags) {
@@ -1123,5 +1141,61 @@ mod tests {
         assert_eq!(parse_duration("60"), None);
         assert_eq!(parse_duration("m"), None);
         assert_eq!(parse_duration("100000000000000000d"), None);
+    }
+}
+
+fn read_import(
+    module: &mut ModuleConfig,
+    block: Block,
+    file: FileId,
+    span: Span,
+    diags: &mut Diagnostics,
+) {
+    let mut to = None;
+    let mut id = None;
+    for s in block.body {
+        match s {
+            Structure::Attribute(a) => match a.key.as_str() {
+                "to" => {
+                    let at = span_of(file, a.value.span());
+                    let text = a.value.to_string();
+                    match crate::address::Address::parse(text.trim()) {
+                        Ok(addr) => to = Some((addr, at)),
+                        Err(e) => diags.push(
+                            Diagnostic::error(format!("`to` must be a resource address: {e}"))
+                                .at(Some(at))
+                                .expected("to = KIND.NAME, KIND.NAME[KEY] or module.M.KIND.NAME"),
+                        ),
+                    }
+                }
+                "id" => id = Some(a.value),
+                other => diags.push(unknown_in(
+                    "import",
+                    other,
+                    &["to", "id"],
+                    span_of(file, a.key.span()),
+                )),
+            },
+            Structure::Block(b) => diags.push(unknown_block_in("import", &b, file)),
+        }
+    }
+    match (to, id) {
+        (Some((to, to_span)), Some(id)) => module.imports.push(ImportDecl {
+            to,
+            to_span,
+            id,
+            span,
+            file,
+        }),
+        (None, _) => diags.push(
+            Diagnostic::error("import block has no `to`")
+                .at(Some(span))
+                .expected("to = KIND.NAME (the resource to import into)"),
+        ),
+        (_, None) => diags.push(
+            Diagnostic::error("import block has no `id`")
+                .at(Some(span))
+                .expected("id = \"…\" (the object's cloud id, as `mlinfra import` takes it)"),
+        ),
     }
 }
