@@ -1129,21 +1129,6 @@ fn too_deep(text: &str) -> Option<usize> {
     None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_in_units() {
-        assert_eq!(parse_duration("60m"), Some(3600));
-        assert_eq!(parse_duration("1h30m"), Some(5400));
-        assert_eq!(parse_duration("7d"), Some(604800));
-        assert_eq!(parse_duration("60"), None);
-        assert_eq!(parse_duration("m"), None);
-        assert_eq!(parse_duration("100000000000000000d"), None);
-    }
-}
-
 fn read_import(
     module: &mut ModuleConfig,
     block: Block,
@@ -1197,5 +1182,20 @@ fn read_import(
                 .at(Some(span))
                 .expected("id = \"…\" (the object's cloud id, as `mlinfra import` takes it)"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_units() {
+        assert_eq!(parse_duration("60m"), Some(3600));
+        assert_eq!(parse_duration("1h30m"), Some(5400));
+        assert_eq!(parse_duration("7d"), Some(604800));
+        assert_eq!(parse_duration("60"), None);
+        assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration("100000000000000000d"), None);
     }
 }
