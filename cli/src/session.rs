@@ -39,6 +39,12 @@ pub struct Session {
 pub fn lock_error(backend: &LocalBackend) -> impl Fn(StateError) -> anyhow::Error + '_ {
     move |e| {
         match e {
+        StateError::Locked { holder } if holder.holder_is_dead() => anyhow::anyhow!(
+            "the state at {} is locked by {holder}, but pid {} is no longer running on this host\n  another process that shares the lock file still holds it (for example a run in another container or a process it started); stop it, or if none is left, run: mlinfra force-unlock {}",
+            backend.path.display(),
+            holder.pid,
+            holder.id
+        ),
         StateError::Locked { holder } => anyhow::anyhow!(
             "the state at {} is locked by {holder}\n  wait for it to finish (or pass --lock-timeout=5m); if that run is gone, run: mlinfra force-unlock {}",
             backend.path.display(),
@@ -78,6 +84,11 @@ impl Session {
         let lock = backend
             .lock(operation, lock_timeout)
             .map_err(lock_error(&backend))?;
+        if let Some(prev) = &lock.abandoned_by {
+            eprintln!(
+                "note: the last run, {prev}, ended without releasing the state lock: it was killed or crashed. Its lock was released when it exited; anything it left in flight is recovered by the next apply."
+            );
+        }
         let (state, state_exists) = read_state(&backend)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

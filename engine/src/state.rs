@@ -370,6 +370,25 @@ pub struct StateLock {
     file: File,
     path: PathBuf,
     pub info: LockInfo,
+    /// The holder recorded by a run that exited without releasing the lock (killed or
+    /// crashed); the operating system released its lock when it died.
+    pub abandoned_by: Option<LockInfo>,
+}
+
+impl LockInfo {
+    /// Whether the holder is a process of this host that no longer runs.
+    pub fn holder_is_dead(&self) -> bool {
+        self.host == hostname() && self.pid != 0 && !pid_alive(self.pid)
+    }
+}
+
+/// Whether a process with this pid runs on this host.
+fn pid_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
 }
 
 impl Drop for StateLock {
@@ -450,6 +469,9 @@ impl LocalBackend {
                     if !same {
                         continue;
                     }
+                    // A released lock leaves no file behind: one with a holder in it was
+                    // abandoned by a run that died.
+                    let abandoned_by = read_lock_info(&file);
                     let info = LockInfo {
                         id: uuid::Uuid::new_v4().to_string(),
                         pid: std::process::id(),
@@ -480,6 +502,7 @@ impl LocalBackend {
                         file,
                         path: lock_path,
                         info,
+                        abandoned_by,
                     });
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
@@ -752,6 +775,30 @@ mod tests {
         }
         drop(held);
         assert!(b.lock("plan", Duration::ZERO).is_ok());
+    }
+
+    #[test]
+    fn a_lock_abandoned_by_a_dead_run_is_reported_and_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().join("state.json"));
+        let mut info = b.lock("apply", Duration::ZERO).unwrap().info.clone();
+        assert!(!b.lock_path().exists(), "a released lock leaves no file");
+        assert!(b
+            .lock("plan", Duration::ZERO)
+            .unwrap()
+            .abandoned_by
+            .is_none());
+        // A run killed while holding the lock leaves its holder in the file; the OS
+        // released the lock itself.
+        info.pid = u32::MAX - 1;
+        std::fs::write(b.lock_path(), serde_json::to_string(&info).unwrap()).unwrap();
+        assert!(info.holder_is_dead(), "no such pid runs here");
+        let lock = b.lock("apply", Duration::ZERO).unwrap();
+        assert_eq!(
+            lock.abandoned_by.as_ref().map(|i| i.pid),
+            Some(u32::MAX - 1)
+        );
+        assert!(!lock.info.holder_is_dead(), "this process is alive");
     }
 
     #[test]

@@ -356,10 +356,10 @@ fn many(p: &str, n: usize) -> String {
 fn an_apply_killed_at_any_instant_is_recovered_by_the_next() {
     let s3 = S3::new();
     let ep = endpoint();
-    let n = 60;
+    let n = 200;
     let mut mid_apply_kills = 0;
     // Kill when the state records this many buckets: before the first, early, midway, late.
-    for (round, recorded) in [0usize, 3, 25, 50].into_iter().enumerate() {
+    for (round, recorded) in [0usize, 10, 90, 180].into_iter().enumerate() {
         let p = unique(&format!("crash{round}"));
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), &ep, &many(&p, n));
@@ -396,6 +396,13 @@ fn an_apply_killed_at_any_instant_is_recovered_by_the_next() {
             "round {round} ({delay_ms} ms, {created_before} created): {}\n{}",
             r.stdout, r.stderr
         );
+        if created_before > 0 {
+            assert!(
+                r.stderr.contains("ended without releasing the state lock"),
+                "round {round}: the killed run is reported: {}",
+                r.stderr
+            );
+        }
         let mut want: Vec<String> = (0..n).map(|i| format!("{p}-{i}")).collect();
         want.sort();
         assert_eq!(
