@@ -44,14 +44,75 @@ pub struct ApplyArgs {
     pub refresh: bool,
 }
 
-/// Prints one line per event: timestamped when not on a terminal (CI logs).
+/// Prints progress: on a terminal, one live line per operation with its elapsed time;
+/// otherwise one timestamped line per event (CI logs).
 struct Printer {
     st: Style,
     timestamps: bool,
+    live: Option<Live>,
+}
+
+/// The live lines of the operations in flight.
+struct Live {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl Live {
+    fn new() -> Live {
+        Live {
+            multi: indicatif::MultiProgress::new(),
+            bars: Default::default(),
+        }
+    }
+
+    fn start(&self, address: &str, text: String) {
+        let style = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+        let bar = self
+            .multi
+            .add(indicatif::ProgressBar::new_spinner().with_style(style));
+        bar.set_message(text);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        if let Ok(mut bars) = self.bars.lock() {
+            bars.insert(address.to_string(), bar);
+        }
+    }
+
+    /// Turn the operation's live line into its final line.
+    fn finish(&self, address: &str, text: String) {
+        let bar = self.bars.lock().ok().and_then(|mut b| b.remove(address));
+        match bar {
+            Some(bar) => {
+                if let Ok(style) = indicatif::ProgressStyle::with_template("{msg}") {
+                    bar.set_style(style);
+                }
+                bar.finish_with_message(text);
+            }
+            None => self.println(text),
+        }
+    }
+
+    fn println(&self, text: String) {
+        let _ = self.multi.println(text);
+    }
 }
 
 impl Printer {
+    fn new(st: Style) -> Printer {
+        let tty = std::io::stdout().is_terminal();
+        Printer {
+            st,
+            timestamps: !tty,
+            live: tty.then(Live::new),
+        }
+    }
+
     fn line(&self, text: String) {
+        if let Some(live) = &self.live {
+            live.println(text);
+            return;
+        }
         if self.timestamps {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -79,31 +140,47 @@ impl Progress for Printer {
         let st = self.st;
         match e {
             Event::Start { address, op } => {
-                self.line(format!("{}: {}...", st.bold(address), op.ing()))
+                let text = format!("{}: {}...", st.bold(address), op.ing());
+                match &self.live {
+                    Some(live) => live.start(address, text),
+                    None => self.line(text),
+                }
             }
             Event::Done {
                 address,
                 op,
                 elapsed,
                 id,
-            } => self.line(format!(
-                "{}: {} after {}{}",
-                st.bold(address),
-                st.green(op.done()),
-                secs(elapsed),
-                id.map(|i| format!(" [id={i}]")).unwrap_or_default()
-            )),
+            } => {
+                let text = format!(
+                    "{}: {} after {}{}",
+                    st.bold(address),
+                    st.green(op.done()),
+                    secs(elapsed),
+                    id.map(|i| format!(" [id={i}]")).unwrap_or_default()
+                );
+                match &self.live {
+                    Some(live) => live.finish(address, text),
+                    None => self.line(text),
+                }
+            }
             Event::Failed {
                 address,
                 op,
                 elapsed,
                 error,
-            } => self.line(format!(
-                "{}: {} failed after {}: {error}",
-                st.bold(address),
-                op.ing(),
-                secs(elapsed)
-            )),
+            } => {
+                let text = format!(
+                    "{}: {} failed after {}: {error}",
+                    st.bold(address),
+                    op.ing(),
+                    secs(elapsed)
+                );
+                match &self.live {
+                    Some(live) => live.finish(address, text),
+                    None => self.line(text),
+                }
+            }
             Event::Skipped { address, reason } => {
                 self.line(format!("{}: {}", st.bold(address), st.yellow(reason)))
             }
@@ -212,10 +289,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         return Ok(EXIT_ERROR);
     };
     let st = Style::stdout(nc);
-    let printer = Printer {
-        st,
-        timestamps: !std::io::stdout().is_terminal(),
-    };
+    let printer = Printer::new(st);
     let counter = interrupts();
 
     // First adopt or forget what an interrupted run left in flight.

@@ -1159,3 +1159,45 @@ fn assume_role_signs_every_call_with_the_role_credentials() {
     let r = run(dir.path(), &["destroy", "--auto-approve"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
+
+#[test]
+fn progress_is_one_live_line_per_operation_on_a_terminal() {
+    let p = unique("tty");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &endpoint(), &many(&p, 5));
+    // `script` (util-linux) runs the binary on a pseudo-terminal.
+    let cmd = format!("{} apply --auto-approve", env!("CARGO_BIN_EXE_mlinfra"));
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .envs(CREDS.iter().copied())
+        .output()
+        .expect("`script` (util-linux) runs the binary on a pseudo-terminal");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(": Creating... ") && text.contains("\u{1b}[2K"),
+        "live lines, redrawn in place: {text}"
+    );
+    for i in 0..5 {
+        assert!(
+            text.contains(&format!("bucket.b[{i}]: Creation complete after")),
+            "each live line ends as its final line: {text}"
+        );
+    }
+    assert!(
+        !text.contains("] bucket.b[0]: Creating..."),
+        "no timestamps on a terminal: {text}"
+    );
+    // Not on a terminal (CI): plain timestamped lines.
+    let r = run(dir.path(), &["destroy", "--auto-approve"]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with('[') && l.contains("] bucket.b[0]: Destroying...")),
+        "{}",
+        r.stdout
+    );
+}
