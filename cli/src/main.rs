@@ -2,6 +2,7 @@
 
 mod apply_cmd;
 mod commands;
+mod cost_cmd;
 mod fmt;
 mod import_cmd;
 mod render;
@@ -100,6 +101,11 @@ enum Command {
         after_help = "Examples:\n  mlinfra import bucket.datasets acme-prod-datasets\n  mlinfra import 'bucket.data[\"eu\"]' acme-data-eu"
     )]
     Import(import_cmd::ImportArgs),
+    /// Estimate the monthly cost of the manifest: every resource, every purchase tier.
+    #[command(
+        after_help = "Examples:\n  mlinfra cost\n  mlinfra cost --format json > cost.json\n  mlinfra cost --catalog vms.csv   # prices refreshed from a SkyPilot catalog"
+    )]
+    Cost(cost_cmd::CostArgs),
     /// Render a saved plan, or the current state.
     #[command(
         after_help = "Examples:\n  mlinfra show plan.json\n  mlinfra show --json plan.json\n  mlinfra show"
@@ -258,6 +264,7 @@ fn run(cli: Cli, sub: Option<clap::ArgMatches>) -> anyhow::Result<u8> {
             apply_cmd::apply(&dir, &sub, &args, true, nc)
         }
         Command::Import(args) => import_cmd::import(&dir, &sub, &args, nc),
+        Command::Cost(args) => cost_cmd::cost(&dir, &sub, &args, nc),
         Command::Show { planfile, json } => commands::show(&dir, planfile.as_deref(), json, nc),
         Command::Graph { format, .. } => {
             commands::graph(&dir, &sub, matches!(format, GraphFormat::Mermaid), nc)

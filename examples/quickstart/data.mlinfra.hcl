@@ -5,18 +5,34 @@ bucket "datasets" {
   name       = "${local.name_prefix}-datasets"
   versioning = true
   tags       = local.tags
+
+  # For cost estimates only: about 60 TB of training data, read often.
+  usage {
+    storage_gb         = 61440
+    requests_per_month = 2000000
+  }
 }
 
 bucket "features" {
   cloud = "gcp"
   name  = "${local.name_prefix}-features"
   tags  = local.tags
+
+  usage {
+    storage_gb               = 2048
+    requests_per_month       = 50000000
+    write_requests_per_month = 5000000
+  }
 }
 
 container_registry "images" {
   cloud          = "aws"
   name           = "${local.name_prefix}/scorer"
   immutable_tags = true
+
+  usage {
+    storage_gb = 120
+  }
 }
 
 feature_store "fraud" {

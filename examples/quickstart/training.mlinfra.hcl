@@ -22,6 +22,12 @@ gpu_pool "training" {
   labels        = merge(local.tags, { "mlinfra.dev/pool" = each.key })
   taints        = [{ key = "nvidia.com/gpu", value = "present", effect = "NoSchedule" }]
   node_role_arn = "arn:aws:iam::123456789012:role/eks-gpu-nodes"
+
+  # For cost estimates: the pools scale to zero, and run about 4 nodes during working hours.
+  usage {
+    average_nodes   = 4
+    hours_per_month = 360
+  }
 }
 
 priority_class "high" {

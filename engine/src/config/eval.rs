@@ -81,6 +81,8 @@ pub struct ResourceInstance {
     pub depends_on: BTreeSet<String>,
     pub lifecycle: Lifecycle,
     pub timeouts: BTreeMap<String, String>,
+    /// The `usage { … }` block (cost estimates only; never sent to a cloud).
+    pub usage: BTreeMap<String, Value>,
     pub span: Span,
 }
 
@@ -1357,6 +1359,24 @@ impl Ctx<'_> {
             if decl.kind.name == "gpu_pool" {
                 gpu_pool_defaults(&mut ev, decl, cloud, &mut attrs);
             }
+            let mut usage = BTreeMap::new();
+            for b in decl.body.get_blocks("usage") {
+                for s in b.body.iter() {
+                    match s {
+                        Structure::Attribute(a) => {
+                            usage.insert(a.key.as_str().to_string(), ev.eval(&a.value));
+                        }
+                        Structure::Block(inner) => ev.diags.push(
+                            Diagnostic::error(format!(
+                                "unexpected block `{}` in usage",
+                                inner.ident.as_str()
+                            ))
+                            .at(Some(header_span(inner, decl.file)))
+                            .expected("name = number, e.g. average_nodes = 2"),
+                        ),
+                    }
+                }
+            }
             inst_deps.extend(explicit.iter().cloned());
             inst_deps.remove(&addr_s);
             let diags = std::mem::take(&mut ev.diags);
@@ -1387,6 +1407,7 @@ impl Ctx<'_> {
                 depends_on: inst_deps,
                 lifecycle: decl.lifecycle.clone(),
                 timeouts: decl.timeouts.clone(),
+                usage,
                 span: decl.span,
             });
         }

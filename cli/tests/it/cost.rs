@@ -1,0 +1,126 @@
+//! `mlinfra cost`: offline estimates of the quickstart, in every format.
+
+use crate::{mlinfra, repo};
+
+#[test]
+fn quickstart_cost_table_lists_every_resource_with_all_tiers() {
+    let q = repo().join("examples/quickstart");
+    let r = mlinfra(&q, &["cost"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for addr in [
+        "bucket.datasets",
+        "bucket.features",
+        "cluster.train",
+        "container_registry.images",
+        "feature_store.fraud",
+        "gpu_pool.training[\"a100\"]",
+        "gpu_pool.training[\"h100\"]",
+        "model_registry.fraud",
+        "module.serving.endpoint.this",
+    ] {
+        assert!(r.stdout.contains(addr), "{addr} is listed:\n{}", r.stdout);
+    }
+    assert!(r.stdout.contains("on-demand") && r.stdout.contains("3-year"));
+    assert!(
+        r.stdout.contains("next 450 TB @ $0.022/GB-month"),
+        "60 TB crosses into the second S3 bucket:\n{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("not priced"), "{}", r.stdout);
+    insta::assert_snapshot!("quickstart_cost_table", r.stdout);
+}
+
+#[test]
+fn quickstart_cost_json_is_documented_and_adds_up() {
+    let q = repo().join("examples/quickstart");
+    let r = mlinfra(&q, &["cost", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["format_version"], "1.0");
+    let sum: f64 = j["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["monthly"].as_f64().unwrap())
+        .sum();
+    let total = j["total"]["monthly"].as_f64().unwrap();
+    assert!((sum - total).abs() < 1e-6, "{sum} vs {total}");
+    let h100 = j["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "gpu_pool.training[\"h100\"]")
+        .unwrap();
+    let c = &h100["components"][0];
+    assert_eq!(
+        c["primary_tier"], "spot",
+        "capacity = \"spot\" makes spot primary"
+    );
+    assert_eq!(
+        c["quantity"], 1440.0,
+        "4 nodes × 360 hours from the usage block"
+    );
+    assert!(c["tiers"]["spot"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("cheapest zone"));
+    assert_eq!(c["tiers"]["commit_3y"]["estimated"], true);
+    let doc = std::fs::read_to_string(repo().join("docs/cost-json.md")).unwrap();
+    for key in [
+        "format_version",
+        "primary_tier",
+        "buckets",
+        "unpriced",
+        "usd_per_unit",
+        "estimated",
+    ] {
+        assert!(
+            doc.contains(&format!("`{key}`")),
+            "docs/cost-json.md documents {key}"
+        );
+    }
+    insta::assert_snapshot!("quickstart_cost_json", r.stdout);
+}
+
+#[test]
+fn a_catalog_file_overrides_prices_and_bad_ones_are_reported() {
+    let q = repo().join("examples/quickstart");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vms.csv");
+    std::fs::write(
+        &file,
+        "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,AvailabilityZone\np5.48xlarge,H100,8,192,2048,,10.0,1.0,us-east-1,use1-az1\n",
+    )
+    .unwrap();
+    let r = mlinfra(
+        &q,
+        &[
+            "cost",
+            "--format",
+            "json",
+            "--catalog",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let h100 = j["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "gpu_pool.training[\"h100\"]")
+        .unwrap();
+    assert_eq!(h100["components"][0]["tiers"]["spot"]["monthly"], 1440.0);
+    std::fs::write(
+        &file,
+        "InstanceType,Price,Region\np5.48xlarge,ten,us-east-1\n",
+    )
+    .unwrap();
+    let r = mlinfra(&q, &["cost", "--catalog", file.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("vms.csv:2") && r.stderr.contains("\"ten\""),
+        "{}",
+        r.stderr
+    );
+}
