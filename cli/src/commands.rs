@@ -94,19 +94,33 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
         refresh_only: args.refresh_only,
         destroy: args.destroy,
     };
-    let Some((_, plan, _)) = session.plan(&opts, args.refresh) else {
+    let Some((evaluated, plan, _)) = session.plan(&opts, args.refresh) else {
         return Ok(EXIT_ERROR);
     };
     let json = plan_json::to_json(&plan);
+    // The cost of the changes, and the budgets, from the shipped catalog.
+    let catalog = crate::cost_cmd::load_catalog(None)?;
+    let usage = mlinfra_cost::UsageByAddress::new();
+    let delta = mlinfra_cost::plan_delta(&plan, &evaluated, &usage, &catalog);
+    let budgets = mlinfra_cost::check_budgets(&evaluated, &delta.after, Some(&delta.before));
+    let broken = budgets.iter().any(|b| b.broken);
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(&json)? + "\n";
         atomic_write(out, text.as_bytes())
             .with_context(|| format!("saving the plan to {}", out.display()))?;
     }
     if args.json {
+        let mut json = json;
+        json["cost"] = crate::cost_cmd::delta_json(&delta);
+        json["cost"]["budgets"] = crate::cost_cmd::budgets_json(&budgets);
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
-        print!("{}", render::plan(&plan, Style::stdout(nc)));
+        let st = Style::stdout(nc);
+        print!("{}", render::plan(&plan, st));
+        if !plan.destroy || !delta.before.resources.is_empty() {
+            print!("{}", crate::cost_cmd::delta_text(&delta, st));
+        }
+        print!("{}", crate::cost_cmd::budgets_text(&budgets, st));
         if let Some(out) = &args.out {
             println!(
                 "\nSaved the plan to {}. Show it with: mlinfra show {}",
@@ -115,7 +129,9 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
             );
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
+    Ok(if broken {
+        crate::EXIT_GATE
+    } else if args.detailed_exitcode && plan.has_changes() {
         EXIT_CHANGES
     } else {
         0

@@ -44,11 +44,125 @@ pub fn cost(dir: &Path, m: &ArgMatches, args: &CostArgs, nc: bool) -> Result<u8>
     let catalog = load_catalog(args.catalog.as_deref())?;
     let usage = UsageByAddress::new();
     let est = mlinfra_cost::estimate(&evaluated, &usage, &catalog);
+    let budgets = mlinfra_cost::check_budgets(&evaluated, &est, None);
+    let st = Style::stdout(nc);
     match args.format {
-        CostFormat::Table => print!("{}", table(&est, Style::stdout(nc))),
-        CostFormat::Json => println!("{}", serde_json::to_string_pretty(&to_json(&est))?),
+        CostFormat::Table => {
+            print!("{}", table(&est, st));
+            print!("{}", budgets_text(&budgets, st));
+        }
+        CostFormat::Json => {
+            let mut j = to_json(&est);
+            j["budgets"] = budgets_json(&budgets);
+            println!("{}", serde_json::to_string_pretty(&j)?);
+        }
     }
-    Ok(0)
+    Ok(if budgets.iter().any(|b| b.broken) {
+        crate::EXIT_GATE
+    } else {
+        0
+    })
+}
+
+/// Budget results: one line each; a broken one names its top contributors.
+pub fn budgets_text(budgets: &[mlinfra_cost::BudgetResult], st: Style) -> String {
+    let mut out = String::new();
+    if budgets.is_empty() {
+        return out;
+    }
+    out.push('\n');
+    for b in budgets {
+        if b.broken {
+            let _ = writeln!(
+                out,
+                "{} budget \"{}\" is broken: {}",
+                st.bold(&st.red("Error:")),
+                b.name,
+                b.message
+            );
+            let top: Vec<String> = b
+                .top
+                .iter()
+                .map(|(a, m)| format!("{a} {}", usd(*m)))
+                .collect();
+            if !top.is_empty() {
+                let _ = writeln!(out, "  largest in scope: {}", top.join(", "));
+            }
+        } else {
+            let _ = writeln!(
+                out,
+                "{} budget \"{}\": {}",
+                st.green("ok"),
+                b.name,
+                b.message
+            );
+        }
+    }
+    out
+}
+
+pub fn budgets_json(budgets: &[mlinfra_cost::BudgetResult]) -> Json {
+    Json::Array(
+        budgets
+            .iter()
+            .map(|b| {
+                json!({
+                    "name": b.name,
+                    "monthly_limit_usd": b.limit,
+                    "fail_on": b.fail_on,
+                    "monthly": b.figure,
+                    "monthly_before": b.before,
+                    "broken": b.broken,
+                    "message": b.message,
+                    "top": b.top.iter().map(|(a, m)| json!({"address": a, "monthly": m})).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The plan's cost section: before → after, the largest changes, and the budgets.
+pub fn delta_text(d: &mlinfra_cost::Delta, st: Style) -> String {
+    let mut out = String::new();
+    let (b, a) = (d.before.monthly(), d.after.monthly());
+    let change = a - b;
+    let pct = if b > 0.0 {
+        format!(", {:+.1}%", change / b * 100.0)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "\n{} {} → {} per month ({}{}{})",
+        st.bold("Cost:"),
+        usd(b),
+        usd(a),
+        if change < 0.0 { "-" } else { "+" },
+        usd(change.abs()),
+        pct
+    );
+    for (addr, before, after) in d.changed().into_iter().take(5) {
+        let _ = writeln!(out, "  {addr}: {} → {}", usd(before), usd(after));
+    }
+    let unpriced = d.after.unpriced_count();
+    if unpriced > 0 {
+        let _ = writeln!(
+            out,
+            "  {unpriced} component{} not priced; see `mlinfra cost`",
+            if unpriced == 1 { " is" } else { "s are" }
+        );
+    }
+    out
+}
+
+pub fn delta_json(d: &mlinfra_cost::Delta) -> Json {
+    json!({
+        "monthly_before": d.before.monthly(),
+        "monthly_after": d.after.monthly(),
+        "monthly_change": d.change(),
+        "changed": d.changed().iter().map(|(a, b, c)| json!({"address": a, "monthly_before": b, "monthly_after": c})).collect::<Vec<_>>(),
+        "unpriced_components": d.after.unpriced_count(),
+    })
 }
 
 pub fn load_catalog(path: Option<&Path>) -> Result<Catalog> {
@@ -61,19 +175,8 @@ pub fn load_catalog(path: Option<&Path>) -> Result<Catalog> {
     Ok(catalog)
 }
 
-fn usd(v: f64) -> String {
-    let cents = (v * 100.0).round() as i64;
-    let (whole, frac) = (cents / 100, (cents % 100).abs());
-    let mut s = whole.abs().to_string();
-    let mut i = s.len() as isize - 3;
-    while i > 0 {
-        s.insert(i as usize, ',');
-        i -= 3;
-    }
-    format!(
-        "{}${s}.{frac:02}",
-        if v < 0.0 && cents != 0 { "-" } else { "" }
-    )
+pub fn usd(v: f64) -> String {
+    mlinfra_cost::format_usd(v)
 }
 
 /// `61440 GB-month`, `5000 × 1000 requests`.

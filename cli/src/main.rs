@@ -22,6 +22,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Exit codes: 0 success / no changes, 1 error, 2 changes present, 3 a gate failed.
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
+/// A gate failed: `fmt --check`, a broken budget.
+pub const EXIT_GATE: u8 = 3;
 
 #[derive(Parser, Debug)]
 #[command(

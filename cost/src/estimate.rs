@@ -166,19 +166,62 @@ pub fn default_region(cloud: Cloud) -> &'static str {
     }
 }
 
-/// Estimate every resource of `config`.
-pub fn estimate(config: &Evaluated, usage: &UsageByAddress, catalog: &Catalog) -> Estimate {
-    let mut out = Estimate::default();
-    let mut resources: Vec<&ResourceInstance> = config.resources.iter().collect();
-    resources.sort_by_key(|r| r.address.to_string());
-    for inst in resources {
+/// One resource to price: its attributes (from the configuration, the state or a plan),
+/// and where it runs.
+#[derive(Clone, Debug)]
+pub struct Item<'a> {
+    pub address: String,
+    pub kind: &'a str,
+    pub cloud: Option<Cloud>,
+    pub attrs: &'a BTreeMap<String, Value>,
+    /// The region of its provider configuration, if it says.
+    pub provider_region: Option<String>,
+    pub usage: BTreeMap<String, f64>,
+}
+
+/// What pricing needs beyond one item: the regions of the clusters by name (a pool runs
+/// where its cluster runs).
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    pub cluster_regions: BTreeMap<String, String>,
+}
+
+/// The items of an evaluated configuration, with usage from `usage` blocks and `usage`
+/// (a usage file, which wins), and the context to price them.
+pub fn items<'a>(config: &'a Evaluated, usage: &UsageByAddress) -> (Vec<Item<'a>>, Context) {
+    let mut ctx = Context::default();
+    let mut out = Vec::new();
+    for inst in &config.resources {
         if inst.kind.class != mlinfra_schema::KindClass::Cloud {
             continue;
         }
-        out.resources
-            .push(price_resource(config, inst, usage, catalog));
+        let provider_region = provider_region(config, inst);
+        if inst.kind.name == "cluster" {
+            if let Some(name) = inst.attrs.get("name").and_then(Value::as_str) {
+                if let Some(r) = own_region(&inst.attrs).or_else(|| provider_region.clone()) {
+                    ctx.cluster_regions.insert(name.to_string(), r);
+                }
+            }
+        }
+        out.push(Item {
+            address: inst.address.to_string(),
+            kind: inst.kind.name,
+            cloud: inst.cloud,
+            attrs: &inst.attrs,
+            provider_region,
+            usage: usage_for(inst, usage),
+        });
     }
-    out
+    out.sort_by(|a, b| a.address.cmp(&b.address));
+    (out, ctx)
+}
+
+/// Estimate every resource of `config`.
+pub fn estimate(config: &Evaluated, usage: &UsageByAddress, catalog: &Catalog) -> Estimate {
+    let (items, ctx) = items(config, usage);
+    Estimate {
+        resources: items.iter().map(|i| price(i, &ctx, catalog)).collect(),
+    }
 }
 
 /// Split `quantity` into the tier buckets of `rows` (sorted by `from`) and price each.
@@ -232,7 +275,7 @@ struct Machines<'a> {
 }
 
 struct Ctx<'a> {
-    inst: &'a ResourceInstance,
+    item: &'a Item<'a>,
     usage: BTreeMap<String, f64>,
     catalog: &'a Catalog,
     cost: ResourceCost,
@@ -240,7 +283,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn attr(&self, name: &str) -> Option<&Value> {
-        self.inst.attrs.get(name)
+        self.item.attrs.get(name)
     }
 
     fn attr_str(&self, name: &str) -> Option<&str> {
@@ -415,7 +458,7 @@ impl Ctx<'_> {
         quantity: f64,
         label: &str,
     ) {
-        let kind = self.inst.kind.name;
+        let kind = self.item.kind;
         let rows = self.catalog.service(cloud, region, kind, component);
         if rows.is_empty() {
             let elsewhere = self.catalog.service_regions(cloud, kind, component);
@@ -448,37 +491,30 @@ impl Ctx<'_> {
     }
 }
 
-/// Where a resource runs: its own region or location, its provider's, or the cloud's default.
-fn region_of(
-    config: &Evaluated,
-    inst: &ResourceInstance,
-    cloud: Cloud,
-    notes: &mut Vec<String>,
-) -> String {
-    let own = |i: &ResourceInstance| {
-        ["region", "location"]
-            .iter()
-            .find_map(|k| i.attrs.get(*k).and_then(Value::as_str).map(str::to_string))
-    };
-    if let Some(r) = own(inst) {
+fn own_region(attrs: &BTreeMap<String, Value>) -> Option<String> {
+    ["region", "location"]
+        .iter()
+        .find_map(|k| attrs.get(*k).and_then(Value::as_str).map(str::to_string))
+}
+
+/// Where a resource runs: its own region or location, its cluster's (a pool), its
+/// provider's, or the cloud's default (said in the notes).
+fn region_of(item: &Item<'_>, ctx: &Context, cloud: Cloud, notes: &mut Vec<String>) -> String {
+    if let Some(r) = own_region(item.attrs) {
         return r;
     }
-    // A pool runs where its cluster runs.
-    if inst.kind.name == "gpu_pool" {
-        if let Some(cluster) = inst.attrs.get("cluster").and_then(Value::as_str) {
-            if let Some(r) = config
-                .resources
-                .iter()
-                .filter(|c| c.kind.name == "cluster")
-                .find(|c| c.attrs.get("name").and_then(Value::as_str) == Some(cluster))
-                .and_then(|c| own(c).or_else(|| provider_region(config, c)))
-            {
-                return r;
-            }
+    if item.kind == "gpu_pool" {
+        if let Some(r) = item
+            .attrs
+            .get("cluster")
+            .and_then(Value::as_str)
+            .and_then(|c| ctx.cluster_regions.get(c))
+        {
+            return r.clone();
         }
     }
-    if let Some(r) = provider_region(config, inst) {
-        return r;
+    if let Some(r) = &item.provider_region {
+        return r.clone();
     }
     let r = default_region(cloud);
     notes.push(format!(
@@ -490,9 +526,7 @@ fn region_of(
 fn provider_region(config: &Evaluated, inst: &ResourceInstance) -> Option<String> {
     let key = inst.provider.as_deref()?;
     let p = config.providers.iter().find(|p| p.key == key)?;
-    ["region", "location"]
-        .iter()
-        .find_map(|k| p.attrs.get(*k).and_then(Value::as_str).map(str::to_string))
+    own_region(&p.attrs)
 }
 
 fn usage_for(inst: &ResourceInstance, usage: &UsageByAddress) -> BTreeMap<String, f64> {
@@ -507,33 +541,29 @@ fn usage_for(inst: &ResourceInstance, usage: &UsageByAddress) -> BTreeMap<String
     u
 }
 
-fn price_resource(
-    config: &Evaluated,
-    inst: &ResourceInstance,
-    usage: &UsageByAddress,
-    catalog: &Catalog,
-) -> ResourceCost {
+/// Price one resource.
+pub fn price(item: &Item<'_>, ctx: &Context, catalog: &Catalog) -> ResourceCost {
     let mut cx = Ctx {
-        inst,
-        usage: usage_for(inst, usage),
+        item,
+        usage: item.usage.clone(),
         catalog,
         cost: ResourceCost {
-            address: inst.address.to_string(),
-            kind: inst.kind.name.to_string(),
-            cloud: inst.cloud,
+            address: item.address.clone(),
+            kind: item.kind.to_string(),
+            cloud: item.cloud,
             region: None,
             lines: Vec::new(),
             unpriced: Vec::new(),
             notes: Vec::new(),
         },
     };
-    let Some(cloud) = inst.cloud else {
-        cx.unpriced(inst.kind.name, "the resource has no cloud");
+    let Some(cloud) = item.cloud else {
+        cx.unpriced(item.kind, "the resource has no cloud");
         return cx.cost;
     };
-    let region = region_of(config, inst, cloud, &mut cx.cost.notes);
+    let region = region_of(item, ctx, cloud, &mut cx.cost.notes);
     cx.cost.region = Some(region.clone());
-    match inst.kind.name {
+    match item.kind {
         "gpu_pool" => price_gpu_pool(&mut cx, cloud, &region),
         "cluster" => {
             let hours = cx.hours();
@@ -654,7 +684,7 @@ fn price_bucket(cx: &mut Ctx<'_>, cloud: Cloud, region: &str) {
             Some(c) => {
                 let per = cx
                     .catalog
-                    .service(cloud, region, cx.inst.kind.name, c)
+                    .service(cloud, region, cx.item.kind, c)
                     .first()
                     .map(|r| {
                         r.unit

@@ -43,3 +43,9 @@ queue "research" {
   priority        = priority_class.high.name
   namespaces      = ["research"]
 }
+
+# `plan` and `cost` exit 3 when the training spend would go over this.
+budget "training" {
+  monthly_limit_usd = 75000
+  scope             = ["gpu_pool", "cluster.train"]
+}

@@ -124,3 +124,78 @@ fn a_catalog_file_overrides_prices_and_bad_ones_are_reported() {
         r.stderr
     );
 }
+
+fn with_budget(dir: &std::path::Path, body: &str) {
+    std::fs::write(dir.join("budget.mlinfra.hcl"), body).unwrap();
+}
+
+#[test]
+fn a_broken_budget_exits_3_naming_the_limit_the_figure_and_the_top_contributors() {
+    let dir = crate::copy_to_temp(&crate::fixture("lifecycle"));
+    with_budget(
+        dir.path(),
+        "budget \"gpus\" {\n  monthly_limit_usd = 1000\n  scope             = [\"gpu_pool\"]\n}\n",
+    );
+    for args in [&["cost"][..], &["plan"][..]] {
+        let r = mlinfra(dir.path(), args);
+        assert_eq!(r.code, 3, "{args:?}: {}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains(
+                "budget \"gpus\" is broken: $31,438.29 per month is over the limit of $1,000.00"
+            ) && r
+                .stdout
+                .contains("largest in scope: gpu_pool.h100 $31,438.29"),
+            "{args:?}: {}",
+            r.stdout
+        );
+    }
+    let r = mlinfra(dir.path(), &["cost", "--format", "json"]);
+    assert_eq!(r.code, 3);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["budgets"][0]["broken"], true);
+    assert_eq!(j["budgets"][0]["top"][0]["address"], "gpu_pool.h100");
+    // Within the limit: the budget holds and says so.
+    with_budget(
+        dir.path(),
+        "budget \"gpus\" {\n  monthly_limit_usd = 50000\n  scope             = [\"gpu_pool\"]\n}\n",
+    );
+    let r = mlinfra(dir.path(), &["cost"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("ok budget \"gpus\": $31,438.29 per month, within $50,000.00"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn increase_budgets_compare_the_plan_with_the_state() {
+    let budget = "budget \"growth\" {\n  monthly_limit_usd = 1000000\n  fail_on           = \"increase_over_percent\"\n  increase_percent  = 10\n}\n";
+    // From nothing, creating the pool is an increase.
+    let fresh = crate::copy_to_temp(&crate::fixture("lifecycle"));
+    with_budget(fresh.path(), budget);
+    let r = mlinfra(fresh.path(), &["plan"]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert!(r.stdout.contains("increase from nothing"), "{}", r.stdout);
+    // Against the state: H100 → A100-80GB nodes cost less, so the budget holds.
+    let dir = crate::plan::applied_lifecycle();
+    with_budget(dir.path(), budget);
+    let r = mlinfra(dir.path(), &["plan", "--var", "accelerator=A100-80GB"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("Cost: $31,511.29 → $17,276.59 per month (-$14,234.70, -45.2%)")
+            && r.stdout.contains("gpu_pool.h100: $31,438.29 → $17,203.59"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("ok budget \"growth\""), "{}", r.stdout);
+    let r = mlinfra(
+        dir.path(),
+        &["plan", "--json", "--var", "accelerator=A100-80GB"],
+    );
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(j["cost"]["monthly_change"].as_f64().unwrap() < 0.0);
+    assert_eq!(j["cost"]["budgets"][0]["broken"], false);
+}

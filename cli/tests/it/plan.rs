@@ -117,7 +117,7 @@ fn state_from_plan(plan: &Value) -> Value {
 
 /// The lifecycle fixture as an apply would leave it: resources recorded in dependency order,
 /// each with values resolved from what was recorded before it.
-pub fn applied_lifecycle() -> tempfile::TempDir {
+pub(crate) fn applied_lifecycle() -> tempfile::TempDir {
     let dir = copy_to_temp(&fixture("lifecycle"));
     let path = dir.path().join("mlinfra.state.json");
     let mut state = json!({
