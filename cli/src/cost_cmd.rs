@@ -29,6 +29,86 @@ pub struct CostArgs {
     /// Override machine prices with a catalog in SkyPilot's vms.csv format.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// Usage figures by resource address (HCL, or YAML for .yaml/.yml); win over usage blocks.
+    #[arg(long, value_name = "FILE")]
+    pub usage: Option<PathBuf>,
+}
+
+/// Read `--usage FILE` and check it against the configuration: known addresses, keys
+/// each kind reads. Errors name FILE:LINE:COL.
+pub fn load_usage(
+    path: Option<&Path>,
+    evaluated: &mlinfra_engine::Evaluated,
+    config: &mlinfra_engine::Config,
+) -> Result<UsageByAddress> {
+    let mut problems = Vec::new();
+    // Usage blocks in the manifest: the keys their kind reads.
+    for r in &evaluated.resources {
+        let allowed = mlinfra_cost::usage::keys(r.kind.name);
+        for k in r.usage.keys() {
+            if !allowed.contains(&k.as_str()) {
+                problems.push(format!(
+                    "{}: usage key `{k}` in {} is not read for a {}; expected one of: {}",
+                    config.sources.location(r.span),
+                    r.address,
+                    r.kind.name,
+                    if allowed.is_empty() {
+                        "none".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ));
+            }
+        }
+    }
+    let mut usage = UsageByAddress::new();
+    if let Some(p) = path {
+        let name = p.display().to_string();
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading the usage file {name}"))?;
+        let (u, pos) = mlinfra_cost::usage::parse(&name, &text)?;
+        let declared: Vec<String> = evaluated
+            .resources
+            .iter()
+            .map(|r| r.address.to_string())
+            .collect();
+        for (addr, figures) in &u {
+            let (line, col) = pos.get(addr).copied().unwrap_or((1, 1));
+            let Some(r) = evaluated
+                .resources
+                .iter()
+                .find(|r| &r.address.to_string() == addr)
+            else {
+                let hint =
+                    mlinfra_engine::diag::did_you_mean(addr, declared.iter().map(String::as_str))
+                        .map(|s| format!("; did you mean {s}?"))
+                        .unwrap_or_default();
+                problems.push(format!(
+                    "{name}:{line}:{col}: {addr} is not declared in the configuration{hint}"
+                ));
+                continue;
+            };
+            let allowed = mlinfra_cost::usage::keys(r.kind.name);
+            for k in figures.keys() {
+                if !allowed.contains(&k.as_str()) {
+                    let (line, col) = pos
+                        .get(&format!("{addr}\u{0}{k}"))
+                        .copied()
+                        .unwrap_or((line, col));
+                    problems.push(format!(
+                        "{name}:{line}:{col}: usage key `{k}` is not read for a {}; expected one of: {}",
+                        r.kind.name,
+                        allowed.join(", ")
+                    ));
+                }
+            }
+        }
+        usage = u;
+    }
+    if !problems.is_empty() {
+        anyhow::bail!("{}", problems.join("\n"));
+    }
+    Ok(usage)
 }
 
 pub fn cost(dir: &Path, m: &ArgMatches, args: &CostArgs, nc: bool) -> Result<u8> {
@@ -42,7 +122,7 @@ pub fn cost(dir: &Path, m: &ArgMatches, args: &CostArgs, nc: bool) -> Result<u8>
         return Ok(EXIT_ERROR);
     }
     let catalog = load_catalog(args.catalog.as_deref())?;
-    let usage = UsageByAddress::new();
+    let usage = load_usage(args.usage.as_deref(), &evaluated, &ws.config)?;
     let est = mlinfra_cost::estimate(&evaluated, &usage, &catalog);
     let budgets = mlinfra_cost::check_budgets(&evaluated, &est, None);
     let st = Style::stdout(nc);

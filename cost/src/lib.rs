@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod delta;
 pub mod estimate;
+pub mod usage;
 
 pub use catalog::{Catalog, CatalogError};
 pub use delta::{check_budgets, plan_delta, BudgetResult, Delta};

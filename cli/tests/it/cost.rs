@@ -199,3 +199,65 @@ fn increase_budgets_compare_the_plan_with_the_state() {
     assert!(j["cost"]["monthly_change"].as_f64().unwrap() < 0.0);
     assert_eq!(j["cost"]["budgets"][0]["broken"], false);
 }
+
+#[test]
+fn a_usage_file_overrides_usage_blocks_and_is_checked() {
+    let q = repo().join("examples/quickstart");
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("usage.yaml");
+    std::fs::write(
+        &yaml,
+        "gpu_pool.training[\"h100\"]:\n  average_nodes: 2\n  hours_per_month: 100\n",
+    )
+    .unwrap();
+    let hcl = dir.path().join("usage.hcl");
+    std::fs::write(&hcl, "usage \"gpu_pool.training[\\\"h100\\\"]\" {\n  average_nodes   = 2\n  hours_per_month = 100\n}\n").unwrap();
+    let mut seen = Vec::new();
+    for f in [&yaml, &hcl] {
+        let r = mlinfra(
+            &q,
+            &["cost", "--format", "json", "--usage", f.to_str().unwrap()],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let h100 = j["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == "gpu_pool.training[\"h100\"]")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            h100["components"][0]["quantity"], 200.0,
+            "2 nodes × 100 hours from the file"
+        );
+        seen.push(h100);
+    }
+    assert_eq!(seen[0], seen[1], "YAML and HCL usage files say the same");
+    std::fs::write(
+        &yaml,
+        "bucket.datasetz:\n  storage_gb: 5\ncluster.train:\n  nodes: 3\n",
+    )
+    .unwrap();
+    let r = mlinfra(&q, &["cost", "--usage", yaml.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("usage.yaml:1:1: bucket.datasetz is not declared in the configuration; did you mean bucket.datasets?")
+            && r.stderr.contains("usage.yaml:4:3: usage key `nodes` is not read for a cluster; expected one of: hours_per_month"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(
+        &hcl,
+        "usage \"bucket.datasets\" {\n  storage_gb = \"lots\"\n}\n",
+    )
+    .unwrap();
+    let r = mlinfra(&q, &["cost", "--usage", hcl.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("usage.hcl:2:16: storage_gb must be a non-negative number"),
+        "{}",
+        r.stderr
+    );
+}
