@@ -29,6 +29,9 @@ pub struct CostArgs {
     /// Override machine prices with a catalog in SkyPilot's vms.csv format.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// Price each GPU pool on every cloud's equivalent machine and rank the clouds.
+    #[arg(long = "compare-clouds")]
+    pub compare_clouds: bool,
     /// Usage figures by resource address (HCL, or YAML for .yaml/.yml); win over usage blocks.
     #[arg(long, value_name = "FILE")]
     pub usage: Option<PathBuf>,
@@ -126,6 +129,14 @@ pub fn cost(dir: &Path, m: &ArgMatches, args: &CostArgs, nc: bool) -> Result<u8>
     let est = mlinfra_cost::estimate(&evaluated, &usage, &catalog);
     let budgets = mlinfra_cost::check_budgets(&evaluated, &est, None);
     let st = Style::stdout(nc);
+    if args.compare_clouds {
+        let cmp = mlinfra_cost::compare::compare_clouds(&evaluated, &usage, &catalog);
+        match args.format {
+            CostFormat::Json => println!("{}", serde_json::to_string_pretty(&compare_json(&cmp))?),
+            _ => print!("{}", compare_text(&cmp, st)),
+        }
+        return Ok(0);
+    }
     match args.format {
         CostFormat::Table => {
             print!("{}", table(&est, st));
@@ -477,5 +488,124 @@ pub fn to_json(est: &Estimate) -> Json {
             "tiers": Tier::ALL.iter().map(|t| (t.key().to_string(), json!(est.monthly_at(*t)))).collect::<serde_json::Map<String, Json>>(),
             "unpriced_components": est.unpriced_count(),
         },
+    })
+}
+
+/// Per-cloud totals of the comparisons: on-demand and spot, and whether every pool has an
+/// offer; cheapest complete total first.
+fn cloud_totals(cmp: &[mlinfra_cost::compare::Comparison]) -> Vec<(String, f64, f64, usize)> {
+    let mut totals: Vec<(String, f64, f64, usize)> = ["aws", "azure", "gcp"]
+        .iter()
+        .map(|c| {
+            let offers: Vec<_> = cmp
+                .iter()
+                .filter_map(|x| x.offers.iter().find(|o| o.cloud.as_str() == *c))
+                .collect();
+            let missing = offers
+                .iter()
+                .filter(|o| o.on_demand_monthly.is_none())
+                .count();
+            let od = offers.iter().filter_map(|o| o.on_demand_monthly).sum();
+            let spot = offers
+                .iter()
+                .map(|o| o.spot_monthly.or(o.on_demand_monthly).unwrap_or(0.0))
+                .sum();
+            (c.to_string(), od, spot, missing)
+        })
+        .collect();
+    totals.sort_by(|a, b| (a.3 > 0).cmp(&(b.3 > 0)).then(a.1.total_cmp(&b.1)));
+    totals
+}
+
+/// The comparison as text: one block per GPU pool, clouds ranked, then the totals.
+pub fn compare_text(cmp: &[mlinfra_cost::compare::Comparison], st: Style) -> String {
+    let mut out = String::new();
+    if cmp.is_empty() {
+        let _ = writeln!(out, "No GPU pools to compare.");
+        return out;
+    }
+    for c in cmp {
+        let _ = writeln!(
+            out,
+            "{} ({} × {}, {} node-hours a month, {})",
+            st.bold(&c.address),
+            c.gpus,
+            c.accelerator,
+            mlinfra_schema::format_number(c.node_hours),
+            c.continent
+        );
+        for (i, o) in c.offers.iter().enumerate() {
+            match (o.on_demand_monthly, &o.instance_type, &o.region) {
+                (Some(od), Some(it), Some(region)) => {
+                    let _ = writeln!(
+                        out,
+                        "  {}. {:<6} {:<28} {:<14} {:>14} on-demand  {:>14} spot",
+                        i + 1,
+                        o.cloud.as_str(),
+                        it,
+                        region,
+                        usd(od),
+                        o.spot_monthly.map(usd).unwrap_or_else(|| "n/a".into())
+                    );
+                }
+                _ => {
+                    let _ = writeln!(
+                        out,
+                        "  -  {:<6} not offered: {}",
+                        o.cloud.as_str(),
+                        o.reason.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        st.bold("Total per cloud (GPU pools, per month; spot counts on-demand where a cloud has no spot price):")
+    );
+    for (i, (cloud, od, spot, missing)) in cloud_totals(cmp).iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. {:<6} {:>14} on-demand  {:>14} spot{}",
+            i + 1,
+            cloud,
+            usd(*od),
+            usd(*spot),
+            if *missing > 0 {
+                format!(
+                    "  (incomplete: {missing} pool{} not offered)",
+                    if *missing == 1 { "" } else { "s" }
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    out
+}
+
+pub fn compare_json(cmp: &[mlinfra_cost::compare::Comparison]) -> Json {
+    json!({
+        "format_version": "1.0",
+        "comparisons": cmp.iter().map(|c| json!({
+            "address": c.address,
+            "accelerator": c.accelerator,
+            "gpus_per_node": c.gpus,
+            "node_hours": c.node_hours,
+            "continent": c.continent,
+            "offers": c.offers.iter().map(|o| json!({
+                "cloud": o.cloud.as_str(),
+                "region": o.region,
+                "instance_type": o.instance_type,
+                "on_demand_monthly": o.on_demand_monthly,
+                "spot_monthly": o.spot_monthly,
+                "reason": o.reason,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "totals": cloud_totals(cmp).iter().map(|(c, od, spot, missing)| json!({
+            "cloud": c, "on_demand_monthly": od, "spot_monthly": spot, "pools_not_offered": missing,
+        })).collect::<Vec<_>>(),
     })
 }

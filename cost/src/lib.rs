@@ -7,6 +7,7 @@
 //! priced is listed with the reason, never counted as zero.
 
 pub mod catalog;
+pub mod compare;
 pub mod delta;
 pub mod estimate;
 pub mod usage;

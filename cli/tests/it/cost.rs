@@ -261,3 +261,49 @@ fn a_usage_file_overrides_usage_blocks_and_is_checked() {
         r.stderr
     );
 }
+
+#[test]
+fn compare_clouds_prices_the_same_gpus_on_every_cloud_and_ranks_them() {
+    let q = repo().join("examples/quickstart");
+    let r = mlinfra(&q, &["cost", "--compare-clouds"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(
+            "gpu_pool.training[\"h100\"] (8 × H100, 1440 node-hours a month, North America)"
+        ),
+        "{}",
+        r.stdout
+    );
+    for m in [
+        "p5.48xlarge",
+        "a3-highgpu-8g",
+        "Standard_ND96isr_H100_v5",
+        "p4de.24xlarge",
+        "a2-ultragpu-8g",
+    ] {
+        assert!(r.stdout.contains(m), "{m}: {}", r.stdout);
+    }
+    let r = mlinfra(&q, &["cost", "--compare-clouds", "--format", "json"]);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    for c in j["comparisons"].as_array().unwrap() {
+        let prices: Vec<f64> = c["offers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o["on_demand_monthly"].as_f64())
+            .collect();
+        assert!(
+            prices.windows(2).all(|w| w[0] <= w[1]),
+            "ranked cheapest first: {prices:?}"
+        );
+        assert_eq!(
+            prices.len(),
+            3,
+            "every cloud offers 8 × H100 and 8 × A100-80GB"
+        );
+    }
+    insta::assert_snapshot!(
+        "quickstart_compare_clouds",
+        mlinfra(&q, &["cost", "--compare-clouds"]).stdout
+    );
+}
