@@ -17,6 +17,10 @@ use crate::{VarArgs, EXIT_ERROR};
 pub enum CostFormat {
     Table,
     Json,
+    /// A pull-request comment.
+    Markdown,
+    /// One self-contained page with a bar chart.
+    Html,
 }
 
 #[derive(clap::Args, Debug)]
@@ -147,6 +151,8 @@ pub fn cost(dir: &Path, m: &ArgMatches, args: &CostArgs, nc: bool) -> Result<u8>
             j["budgets"] = budgets_json(&budgets);
             println!("{}", serde_json::to_string_pretty(&j)?);
         }
+        CostFormat::Markdown => print!("{}", markdown(&est, &budgets)),
+        CostFormat::Html => print!("{}", html(&est, &budgets)),
     }
     Ok(if budgets.iter().any(|b| b.broken) {
         crate::EXIT_GATE
@@ -608,4 +614,214 @@ pub fn compare_json(cmp: &[mlinfra_cost::compare::Comparison]) -> Json {
             "cloud": c, "on_demand_monthly": od, "spot_monthly": spot, "pools_not_offered": missing,
         })).collect::<Vec<_>>(),
     })
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('<', "&lt;")
+}
+
+/// The estimate as Markdown, for a pull-request comment.
+pub fn markdown(est: &Estimate, budgets: &[mlinfra_cost::BudgetResult]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### mlinfra cost estimate: {} per month\n",
+        usd(est.monthly())
+    );
+    let _ = writeln!(
+        out,
+        "| resource | primary | on-demand | spot | 1-year | 3-year |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for r in &est.resources {
+        let cell = |t: Tier| {
+            if r.lines.is_empty() {
+                "—".to_string()
+            } else if r.lines.iter().any(|l| !l.tiers.is_empty()) {
+                usd(r.monthly_at(t))
+            } else {
+                usd(r.monthly())
+            }
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            md_escape(&r.address),
+            if r.unpriced.is_empty() || !r.lines.is_empty() {
+                usd(r.monthly())
+            } else {
+                "not priced".into()
+            },
+            cell(Tier::OnDemand),
+            cell(Tier::Spot),
+            cell(Tier::Commit1y),
+            cell(Tier::Commit3y)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| **Total** | **{}** | **{}** | **{}** | **{}** | **{}** |",
+        usd(est.monthly()),
+        usd(est.monthly_at(Tier::OnDemand)),
+        usd(est.monthly_at(Tier::Spot)),
+        usd(est.monthly_at(Tier::Commit1y)),
+        usd(est.monthly_at(Tier::Commit3y))
+    );
+    let unpriced: Vec<String> = est
+        .resources
+        .iter()
+        .flat_map(|r| {
+            r.unpriced.iter().map(move |u| {
+                format!(
+                    "- `{}` {}: {}",
+                    md_escape(&r.address),
+                    u.component,
+                    u.reason
+                )
+            })
+        })
+        .collect();
+    if !unpriced.is_empty() {
+        let _ = writeln!(out, "\n**Not priced** (not counted as zero):\n");
+        for u in unpriced {
+            let _ = writeln!(out, "{u}");
+        }
+    }
+    if !budgets.is_empty() {
+        let _ = writeln!(out, "\n**Budgets**\n");
+        for b in budgets {
+            let _ = writeln!(
+                out,
+                "- {} `{}`: {}",
+                if b.broken { "❌ broken" } else { "✅ ok" },
+                b.name,
+                b.message
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n<sub>Commitment tiers are estimated from documented discounts; spot is the cheapest zone of the region. Prices: mlinfra's shipped catalog (see docs/cost.md).</sub>"
+    );
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The estimate as one self-contained HTML page: a table and an SVG bar chart of the
+/// monthly cost of each resource under each purchase tier.
+pub fn html(est: &Estimate, budgets: &[mlinfra_cost::BudgetResult]) -> String {
+    let colors = [
+        (Tier::OnDemand, "#4e79a7"),
+        (Tier::Spot, "#59a14f"),
+        (Tier::Commit1y, "#f28e2b"),
+        (Tier::Commit3y, "#e15759"),
+    ];
+    let max = est
+        .resources
+        .iter()
+        .flat_map(|r| Tier::ALL.iter().map(move |t| r.monthly_at(*t)))
+        .fold(0.0f64, f64::max)
+        .max(1.0);
+    let label_w = 320.0;
+    let bar_w = 520.0;
+    let row_h = 14.0;
+    let group_h = row_h * 4.0 + 12.0;
+    let height = 40.0 + group_h * est.resources.len() as f64;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"Monthly cost by resource and purchase tier\">",
+        label_w + bar_w + 140.0
+    );
+    for (i, (t, c)) in colors.iter().enumerate() {
+        let x = label_w + i as f64 * 130.0;
+        let _ = write!(
+            svg,
+            "<rect x=\"{x}\" y=\"6\" width=\"12\" height=\"12\" fill=\"{c}\"/><text x=\"{}\" y=\"16\" font-size=\"12\">{}</text>",
+            x + 16.0,
+            t.title()
+        );
+    }
+    for (i, r) in est.resources.iter().enumerate() {
+        let y0 = 34.0 + group_h * i as f64;
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text>",
+            label_w - 8.0,
+            y0 + group_h / 2.0 - 4.0,
+            html_escape(&r.address)
+        );
+        for (j, (t, c)) in colors.iter().enumerate() {
+            let v = r.monthly_at(*t);
+            let w = (v / max * bar_w).max(if v > 0.0 { 1.0 } else { 0.0 });
+            let y = y0 + j as f64 * row_h;
+            let _ = write!(
+                svg,
+                "<rect x=\"{label_w}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{c}\"><title>{} {}: {}</title></rect><text x=\"{:.1}\" y=\"{}\" font-size=\"10\">{}</text>",
+                row_h - 2.0,
+                html_escape(&r.address),
+                t.title(),
+                usd(v),
+                label_w + w + 4.0,
+                y + row_h - 4.0,
+                usd(v)
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    let mut rows = String::new();
+    for r in &est.resources {
+        let _ = write!(
+            rows,
+            "<tr><td><code>{}</code></td><td>{}</td>{}<td>{}</td></tr>",
+            html_escape(&r.address),
+            html_escape(r.region.as_deref().unwrap_or("")),
+            Tier::ALL
+                .iter()
+                .map(|t| if r.lines.is_empty() {
+                    "<td class=\"n\">—</td>".to_string()
+                } else {
+                    format!("<td class=\"n\">{}</td>", usd(r.monthly_at(*t)))
+                })
+                .collect::<String>(),
+            r.unpriced
+                .iter()
+                .map(|u| format!(
+                    "not priced: {}: {}",
+                    html_escape(&u.component),
+                    html_escape(&u.reason)
+                ))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        );
+    }
+    let budget_items: String = budgets
+        .iter()
+        .map(|b| {
+            format!(
+                "<li class=\"{}\">budget <b>{}</b>: {}</li>",
+                if b.broken { "bad" } else { "ok" },
+                html_escape(&b.name),
+                html_escape(&b.message)
+            )
+        })
+        .collect();
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mlinfra cost estimate</title>\n<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#222}}table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left;vertical-align:top}}td.n,th.n{{text-align:right}}.bad{{color:#b00}}.ok{{color:#070}}</style></head>\n<body>\n<h1>Monthly cost estimate: {}</h1>\n<p>Primary figure {} per month ({} per hour); {} components not priced.</p>\n{}\n<table><thead><tr><th>resource</th><th>region</th>{}<th></th></tr></thead><tbody>{}</tbody><tfoot><tr><th>Total</th><th></th>{}<th></th></tr></tfoot></table>\n<ul>{}</ul>\n<p><small>Spot is the cheapest zone of the region; 1- and 3-year tiers are estimated from documented commitment discounts. Prices from mlinfra's shipped catalog.</small></p>\n</body></html>\n",
+        usd(est.monthly()),
+        usd(est.monthly()),
+        usd(est.monthly() / mlinfra_cost::HOURS_PER_MONTH),
+        est.unpriced_count(),
+        svg,
+        Tier::ALL.iter().map(|t| format!("<th class=\"n\">{}</th>", t.title())).collect::<String>(),
+        rows,
+        Tier::ALL.iter().map(|t| format!("<th class=\"n\">{}</th>", usd(est.monthly_at(*t)))).collect::<String>(),
+        budget_items,
+    )
 }

@@ -307,3 +307,35 @@ fn compare_clouds_prices_the_same_gpus_on_every_cloud_and_ranks_them() {
         mlinfra(&q, &["cost", "--compare-clouds"]).stdout
     );
 }
+
+#[test]
+fn markdown_and_html_formats() {
+    let q = repo().join("examples/quickstart");
+    let r = mlinfra(&q, &["cost", "--format", "markdown"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("### mlinfra cost estimate: $"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("| `feature_store.fraud` | not priced | — |"),
+        "{}",
+        r.stdout
+    );
+    insta::assert_snapshot!("quickstart_cost_markdown", r.stdout);
+    let r = mlinfra(&q, &["cost", "--format", "html"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let page = r.stdout;
+    assert!(page.starts_with("<!doctype html>") && page.trim_end().ends_with("</html>"));
+    assert_eq!(page.matches("<svg").count(), 1, "one chart");
+    // One bar per resource and tier, plus the four legend swatches.
+    assert_eq!(page.matches("<rect").count(), 9 * 4 + 4);
+    assert!(page.contains("<title>gpu_pool.training[&quot;h100&quot;] spot: $14,745.17</title>"));
+    let external = page
+        .match_indices("http")
+        .filter(|(i, _)| !page[*i..].starts_with("http://www.w3.org/2000/svg"))
+        .count();
+    assert_eq!(external, 0, "self-contained: no external resources");
+}
