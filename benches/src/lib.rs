@@ -26,7 +26,7 @@ pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<()> {
             }
             let _ = write!(
                 t,
-                "gpu_pool \"c{g}-p{p}\" {{\n  cluster       = cluster.c{g}\n  accelerator   = \"H100\"\n  gpus_per_node = 8\n  max_nodes     = {}\n  labels        = merge(local.tags, {{ pool = \"p{p}\" }})\n  taints        = [{{ key = \"nvidia.com/gpu\", value = \"present\", effect = \"NoSchedule\" }}]\n}}\n\n",
+                "gpu_pool \"c{g}-p{p}\" {{\n  cluster       = cluster.c{g}\n  accelerator   = \"H100\"\n  gpus_per_node = 8\n  max_nodes     = {}\n  labels        = merge(local.tags, {{ pool = \"p{p}\" }})\n  taints        = [{{ key = \"nvidia.com/gpu\", value = \"present\", effect = \"NoSchedule\" }}]\n  node_role_arn = \"arn:aws:iam::123456789012:role/nodes-{g}\"\n}}\n\n",
                 p + 1
             );
             count += 1;
@@ -44,7 +44,7 @@ pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<()> {
             }
             let _ = write!(
                 t,
-                "endpoint \"c{g}-e{e}\" {{\n  cloud    = \"aws\"\n  model    = {{ image = \"123456789012.dkr.ecr.us-east-1.amazonaws.com/m:{e}\", artifact = \"s3://${{bucket.c{g}-b0.name}}/model.tar.gz\" }}\n  instance = {{ type = \"ml.g4dn.xlarge\", count = 2 }}\n  autoscaling {{\n    min = 1\n    max = 4\n  }}\n}}\n\n"
+                "endpoint \"c{g}-e{e}\" {{\n  cloud    = \"aws\"\n  role_arn = \"arn:aws:iam::123456789012:role/sagemaker\"\n  model    = {{ image = \"123456789012.dkr.ecr.us-east-1.amazonaws.com/m:{e}\", artifact = \"s3://${{bucket.c{g}-b0.name}}/model.tar.gz\" }}\n  instance = {{ type = \"ml.g4dn.xlarge\", count = 2 }}\n  autoscaling {{\n    min = 1\n    max = 4\n  }}\n}}\n\n"
             );
             count += 1;
         }
@@ -61,9 +61,20 @@ mod tests {
     fn generates_exactly_n_valid_resources() {
         let dir = tempfile::tempdir().unwrap();
         super::write_manifest(dir.path(), 95).unwrap();
-        let (config, diags) = mlinfra_engine::load(dir.path());
+        let (mut config, diags) = mlinfra_engine::load(dir.path());
         assert!(!diags.has_errors());
         let n: usize = config.modules.values().map(|m| m.resources.len()).sum();
         assert_eq!(n, 95);
+        let (inputs, _) = mlinfra_engine::collect_inputs(&mut config, &[], Vec::new());
+        let (evaluated, diags) = mlinfra_engine::evaluate(
+            &config,
+            &mlinfra_engine::EvalOptions {
+                inputs: &inputs,
+                prior: &mlinfra_engine::NoPrior,
+                replaced: &Default::default(),
+            },
+        );
+        assert!(diags.is_empty(), "the generated manifest evaluates cleanly");
+        assert_eq!(evaluated.resources.len(), 95);
     }
 }
