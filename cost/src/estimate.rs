@@ -647,7 +647,11 @@ fn price_bucket(cx: &mut Ctx<'_>, cloud: Cloud, region: &str) {
         .to_string();
     let storage = cx.usage_or("storage_gb", 0.0, "no usage given");
     let (component, reads, writes) = match cloud {
-        Cloud::Aws => ("S3 Standard storage", None, None),
+        Cloud::Aws => (
+            "S3 Standard storage",
+            Some("S3 Standard GET/SELECT requests"),
+            Some("S3 Standard PUT/COPY/POST/LIST requests"),
+        ),
         Cloud::Gcp => (
             "Cloud Storage Standard storage",
             Some("Cloud Storage Class B operations"),
@@ -773,6 +777,62 @@ fn price_endpoint(cx: &mut Ctx<'_>, cloud: Cloud, region: &str) {
         Cloud::Azure => "Azure ML managed online endpoint",
         Cloud::Gcp => "Vertex AI online prediction",
     };
+    // SageMaker hosting prices per instance type (services.csv), unless --catalog has one.
+    let component = format!("{service} ({instance_type})");
+    let hosted = cx.catalog.service(cloud, region, "endpoint", &component);
+    if cloud == Cloud::Aws
+        && !hosted.is_empty()
+        && cx
+            .catalog
+            .machine_rows(cloud, &instance_type, region)
+            .is_empty()
+    {
+        let row = hosted[0];
+        let hourly = row.usd_per_unit * instances;
+        let monthly = hourly * hours;
+        let mut tiers = BTreeMap::new();
+        tiers.insert(
+            Tier::OnDemand,
+            TierPrice {
+                hourly: Some(hourly),
+                monthly: Some(monthly),
+                estimated: false,
+                note: String::new(),
+            },
+        );
+        tiers.insert(
+            Tier::Spot,
+            TierPrice {
+                hourly: None,
+                monthly: None,
+                estimated: false,
+                note: format!("{service} has no spot option"),
+            },
+        );
+        for t in [Tier::Commit1y, Tier::Commit3y] {
+            tiers.insert(
+                t,
+                TierPrice {
+                    hourly: None,
+                    monthly: None,
+                    estimated: true,
+                    note: "no documented SageMaker commitment discount in the catalog".into(),
+                },
+            );
+        }
+        cx.cost.lines.push(Line {
+            component,
+            unit: "instance-hour".into(),
+            quantity: instances * hours,
+            tiers,
+            primary: Tier::OnDemand,
+            buckets: Vec::new(),
+            monthly,
+            hourly: Some(hourly),
+            source: format!("{}, {}", row.source, row.as_of),
+        });
+        return;
+    }
     if cx.catalog.machine_regions(cloud, &instance_type).is_empty() {
         cx.unpriced(
             format!("{service} ({instance_type})"),

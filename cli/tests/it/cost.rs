@@ -339,3 +339,41 @@ fn markdown_and_html_formats() {
         .count();
     assert_eq!(external, 0, "self-contained: no external resources");
 }
+
+#[test]
+fn sagemaker_endpoints_are_priced_per_instance_hour_or_say_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.mlinfra.hcl"),
+        "endpoint \"scorer\" {\n  cloud    = \"aws\"\n  role_arn = \"arn:aws:iam::123456789012:role/sm\"\n  model    = { image = \"img:1\" }\n  instance = { type = \"ml.g5.xlarge\", count = 2 }\n}\n\nendpoint \"next\" {\n  cloud    = \"aws\"\n  role_arn = \"arn:aws:iam::123456789012:role/sm\"\n  model    = { image = \"img:1\" }\n  instance = { type = \"ml.g6.xlarge\" }\n}\n",
+    )
+    .unwrap();
+    let r = mlinfra(dir.path(), &["cost", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let find = |a: &str| {
+        j["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == a)
+            .unwrap()
+            .clone()
+    };
+    let scorer = find("endpoint.scorer");
+    let monthly = scorer["monthly"].as_f64().unwrap();
+    assert!((monthly - 2.0 * 1.4084 * 730.0).abs() < 1e-6, "{monthly}");
+    assert_eq!(
+        scorer["components"][0]["tiers"]["spot"]["monthly"],
+        serde_json::Value::Null
+    );
+    let next = find("endpoint.next");
+    assert_eq!(next["components"], serde_json::json!([]));
+    assert!(
+        next["unpriced"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--catalog"),
+        "{next}"
+    );
+}
