@@ -5,6 +5,7 @@ mod commands;
 mod cost_cmd;
 mod fmt;
 mod import_cmd;
+mod policy_cmd;
 mod render;
 mod session;
 mod style;
@@ -108,6 +109,9 @@ enum Command {
         after_help = "Examples:\n  mlinfra cost\n  mlinfra cost --format json > cost.json\n  mlinfra cost --catalog vms.csv   # prices refreshed from a SkyPilot catalog"
     )]
     Cost(cost_cmd::CostArgs),
+    /// GPU scheduling policies (Kueue) from the same manifests.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
     /// Render a saved plan, or the current state.
     #[command(
         after_help = "Examples:\n  mlinfra show plan.json\n  mlinfra show --json plan.json\n  mlinfra show"
@@ -267,6 +271,7 @@ fn run(cli: Cli, sub: Option<clap::ArgMatches>) -> anyhow::Result<u8> {
         }
         Command::Import(args) => import_cmd::import(&dir, &sub, &args, nc),
         Command::Cost(args) => cost_cmd::cost(&dir, &sub, &args, nc),
+        Command::Policy(cmd) => policy_cmd::policy(&dir, &sub, &cmd, nc),
         Command::Show { planfile, json } => commands::show(&dir, planfile.as_deref(), json, nc),
         Command::Graph { format, .. } => {
             commands::graph(&dir, &sub, matches!(format, GraphFormat::Mermaid), nc)

@@ -855,6 +855,22 @@ fn container_registry_lifecycle_on_ecr() {
         serde_json::json!({"team": "platform"})
     );
     assert_eq!(run(dir.path(), &["plan", "--detailed-exitcode"]).code, 0);
+    // Another name is another repository: replaced.
+    let renamed = manifest(true, "platform").replace("/scorer\"", "/ranker\"");
+    write(dir.path(), &ep, &renamed);
+    let r = run(dir.path(), &["plan", "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        j["resource_changes"][0]["actions"],
+        serde_json::json!(["delete", "create"])
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        state(dir.path())["resources"][0]["id"],
+        format!("{p}/ranker").as_str()
+    );
+    assert_eq!(run(dir.path(), &["plan", "--detailed-exitcode"]).code, 0);
     let r = run(dir.path(), &["destroy", "--auto-approve"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let r = run(
@@ -952,6 +968,31 @@ fn eks_cluster_lifecycle() {
         r.stdout,
         r.stderr
     );
+    // Other subnets are another cluster: replaced.
+    let moved =
+        manifest_public("1.31", "platform", false).replace("subnet-4e5f6a7b", "subnet-99999999");
+    write(dir.path(), &ep, &moved);
+    let r = run(dir.path(), &["plan"]);
+    assert!(
+        r.stdout.contains("# cluster.train must be replaced")
+            && r.stdout.contains("subnet_ids cannot be changed in place"),
+        "{}",
+        r.stdout
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let cl = rt
+        .block_on(eks.describe_cluster().name(&p).send())
+        .unwrap()
+        .cluster()
+        .cloned()
+        .unwrap();
+    assert!(cl
+        .resources_vpc_config()
+        .unwrap()
+        .subnet_ids()
+        .contains(&"subnet-99999999".to_string()));
+    assert_eq!(run(dir.path(), &["plan", "--detailed-exitcode"]).code, 0);
     let r = run(dir.path(), &["destroy", "--auto-approve"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(state(dir.path())["resources"], serde_json::json!([]));

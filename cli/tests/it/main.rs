@@ -4,6 +4,7 @@ mod aws;
 mod cost;
 mod diagnostics;
 mod plan;
+mod policy;
 mod sagemaker;
 mod state;
 mod tools;

@@ -1,0 +1,63 @@
+//! `policy emit`: Kueue objects for the GPU pools, queues and priority classes.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::ArgMatches;
+
+use crate::workspace::{cli_inputs, open, print_diagnostics};
+use crate::{VarArgs, EXIT_ERROR};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Write the Kubernetes objects: one YAML file per kind into DIR, or one
+    /// multi-document stream on standard output (`--out -`, the default).
+    #[command(
+        after_help = "Examples:\n  mlinfra policy emit                 # one YAML stream on stdout\n  mlinfra policy emit --out policies  # policies/clusterqueues.yaml, …\n  mlinfra policy emit | kubectl apply -f -"
+    )]
+    Emit {
+        /// Directory for the files, or `-` for standard output.
+        #[arg(long, value_name = "DIR", default_value = "-")]
+        out: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+}
+
+pub fn policy(dir: &Path, m: &ArgMatches, cmd: &PolicyCommand, nc: bool) -> Result<u8> {
+    let PolicyCommand::Emit { out, .. } = cmd;
+    // The inputs (--var, --var-file) belong to the `emit` subcommand.
+    let m = m.subcommand().map(|(_, sub)| sub).unwrap_or(m);
+    let Some((ws, mut diags)) = open(dir, &cli_inputs(m), nc) else {
+        return Ok(EXIT_ERROR);
+    };
+    let (evaluated, d) = ws.evaluate_stateless();
+    diags.extend(d);
+    if !diags.has_errors() {
+        let (_, d) = mlinfra_gpu_policy::emit(&evaluated);
+        diags.extend(d);
+    }
+    diags.sort();
+    if print_diagnostics(&ws.config, &diags, nc) {
+        return Ok(EXIT_ERROR);
+    }
+    let (objects, _) = mlinfra_gpu_policy::emit(&evaluated);
+    if out.as_os_str() == "-" {
+        print!("{}", mlinfra_gpu_policy::stream(&objects));
+        return Ok(0);
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let files = mlinfra_gpu_policy::files(&objects);
+    for (name, text) in &files {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    eprintln!(
+        "Wrote {} objects in {} files to {}: {}",
+        objects.len(),
+        files.len(),
+        out.display(),
+        files.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    );
+    Ok(0)
+}
