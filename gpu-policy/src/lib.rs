@@ -6,6 +6,7 @@
 //! `WorkloadPriorityClass` per priority class. Each kind has its template in
 //! `gpu-policy/templates/`; objects come out sorted by kind, then name.
 
+pub mod sharing;
 pub mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +32,16 @@ pub const KINDS: &[(&str, &str)] = &[
     ("Cohort", "cohorts.yaml"),
     ("ClusterQueue", "clusterqueues.yaml"),
     ("LocalQueue", "localqueues.yaml"),
+    ("ConfigMap", "nvidia-configs.yaml"),
 ];
+
+/// Where the NVIDIA GPU operator runs; its MIG manager and device plugin read the
+/// ConfigMaps emitted here.
+pub const GPU_OPERATOR_NAMESPACE: &str = "gpu-operator";
+/// The ConfigMap holding the mig-parted configuration (`config.yaml`).
+pub const MIG_CONFIGMAP: &str = "mlinfra-mig-parted-config";
+/// The ConfigMap holding the device plugin configurations, one key per pool.
+pub const DEVICE_PLUGIN_CONFIGMAP: &str = "mlinfra-device-plugin-config";
 
 const TEMPLATES: &[(&str, &str)] = &[
     (
@@ -51,7 +61,48 @@ const TEMPLATES: &[(&str, &str)] = &[
         "WorkloadPriorityClass",
         include_str!("../templates/workload_priority_class.yaml.j2"),
     ),
+    (
+        "MigPartedConfig",
+        include_str!("../templates/mig_parted_config.yaml.j2"),
+    ),
+    (
+        "DevicePluginConfig",
+        include_str!("../templates/device_plugin_config.yaml.j2"),
+    ),
 ];
+
+/// How a pool's GPUs are shared.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sharing {
+    None,
+    /// MIG: profile → instances per GPU.
+    Mig(Vec<(String, u32)>),
+    /// Time slicing: pods per GPU.
+    TimeSlicing(u32),
+}
+
+impl Sharing {
+    /// The resources a workload requests on the pool, and how many of each one GPU gives.
+    fn resources(&self) -> Vec<(String, u64)> {
+        match self {
+            Sharing::Mig(mix) => {
+                let mut v: Vec<(String, u64)> = mix
+                    .iter()
+                    .map(|(p, n)| (format!("nvidia.com/mig-{p}"), u64::from(*n)))
+                    .collect();
+                v.sort();
+                v
+            }
+            Sharing::TimeSlicing(r) => vec![(GPU_RESOURCE.to_string(), u64::from(*r))],
+            Sharing::None => vec![(GPU_RESOURCE.to_string(), 1)],
+        }
+    }
+}
+
+/// The name of a pool's MIG or device-plugin configuration, and its node label value.
+pub fn config_name(pool: &str) -> String {
+    format!("mlinfra-{pool}")
+}
 
 /// The GPU resource Kueue quotas count.
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
@@ -70,6 +121,7 @@ struct Pool<'a> {
     capacity: u64,
     labels: BTreeMap<String, String>,
     taints: Vec<Taint>,
+    sharing: Sharing,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -152,24 +204,73 @@ fn pools<'a>(config: &'a Evaluated, diags: &mut Diagnostics) -> Vec<Pool<'a>> {
         let name = s(i, "name").unwrap_or_else(|| i.address.name.clone());
         let gpus = n(i, "gpus_per_node").unwrap_or(0.0);
         let max = n(i, "max_nodes").unwrap_or(0.0);
-        let mode = i
-            .attrs
-            .get("sharing")
-            .and_then(Value::as_map)
+        let block = i.attrs.get("sharing").and_then(Value::as_map);
+        let mode = block
             .and_then(|m| m.get("mode"))
             .and_then(Value::as_str)
             .unwrap_or("none")
             .to_string();
-        if mode != "none" {
-            diags.push(
-                Diagnostic::error(format!(
-                    "{}: sharing mode \"{mode}\" is not supported by policy emit yet",
-                    i.address
-                ))
-                .at(Some(i.span))
-                .help("remove the sharing block, or set mode = \"none\", to emit Kueue objects for this pool"),
-            );
-        }
+        let accelerator = s(i, "accelerator").unwrap_or_default();
+        let sharing = match mode.as_str() {
+            "mig" => {
+                let per_gpu = |p: &str| {
+                    sharing::profiles(&accelerator)
+                        .and_then(|ps| ps.iter().find(|x| x.name == p))
+                        .map(|x| x.max)
+                        .unwrap_or(1)
+                };
+                let mix: Vec<(String, u32)> = match block.and_then(|m| m.get("profile")) {
+                    Some(Value::String(p)) => vec![(p.clone(), per_gpu(p))],
+                    Some(Value::Map(m)) => m
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(0.0).max(0.0) as u32))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                match sharing::check_mix(&accelerator, &mix) {
+                    Ok(()) => Sharing::Mig(mix),
+                    Err(e) => {
+                        diags.push(
+                            Diagnostic::error(format!("{}: invalid MIG setup: {e}", i.address))
+                                .at(Some(i.span))
+                                .expected("sharing { mode = \"mig\"  profile = \"1g.10gb\" } or profile = { \"3g.40gb\" = 1, \"1g.10gb\" = 4 }"),
+                        );
+                        Sharing::None
+                    }
+                }
+            }
+            "time_slicing" => {
+                let r = block
+                    .and_then(|m| m.get("replicas"))
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                if r < 2.0 || r.fract() != 0.0 || r > 1024.0 {
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "{}: time slicing needs replicas, a whole number from 2 to 1024 (pods per GPU)",
+                            i.address
+                        ))
+                        .at(Some(i.span))
+                        .expected("sharing { mode = \"time_slicing\"  replicas = 4 }"),
+                    );
+                    Sharing::None
+                } else {
+                    Sharing::TimeSlicing(r as u32)
+                }
+            }
+            "none" => Sharing::None,
+            other => {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "{}: sharing mode \"{other}\" is not supported by policy emit yet",
+                        i.address
+                    ))
+                    .at(Some(i.span))
+                    .help("use mode = \"mig\", \"time_slicing\" or \"none\""),
+                );
+                Sharing::None
+            }
+        };
         let labels: BTreeMap<String, String> = i
             .attrs
             .get("labels")
@@ -212,6 +313,7 @@ fn pools<'a>(config: &'a Evaluated, diags: &mut Diagnostics) -> Vec<Pool<'a>> {
             capacity: (gpus.max(0.0) * max.max(0.0)) as u64,
             labels,
             taints,
+            sharing,
         });
     }
     out
@@ -338,6 +440,18 @@ pub fn emit(config: &Evaluated) -> (Vec<Object>, Diagnostics) {
             if let Some(a) = gke_accelerator(&pool.accelerator) {
                 labels.insert("cloud.google.com/gke-accelerator".into(), a.into());
             }
+        }
+        match &pool.sharing {
+            Sharing::Mig(_) => {
+                labels.insert("nvidia.com/mig.config".into(), config_name(&pool.name));
+            }
+            Sharing::TimeSlicing(_) => {
+                labels.insert(
+                    "nvidia.com/device-plugin.config".into(),
+                    config_name(&pool.name),
+                );
+            }
+            Sharing::None => {}
         }
         if labels.len() > MAX_NODE_LABELS {
             fail(
@@ -576,19 +690,32 @@ pub fn emit(config: &Evaluated) -> (Vec<Object>, Diagnostics) {
         }
         let b = borrowing.map(|b| split(b, &capacities));
         let l = lending.map(|l| split(l, &capacities));
-        let flavors: Vec<FlavorCtx> = qpools
-            .iter()
-            .enumerate()
-            .map(|(k, p)| FlavorCtx {
+        // Pools sharing the same resources form one resource group; quotas are in the
+        // pool's units: GPUs, time slices (× replicas) or MIG instances (× per GPU).
+        let mut groups: Vec<GroupCtx> = Vec::new();
+        for (k, p) in qpools.iter().enumerate() {
+            let res = p.sharing.resources();
+            let covered: Vec<String> = res.iter().map(|(r, _)| r.clone()).collect();
+            let flavor = FlavorCtx {
                 name: p.name.clone(),
-                resources: vec![QuotaCtx {
-                    name: GPU_RESOURCE.into(),
-                    nominal: nominal[k],
-                    borrowing: b.as_ref().map(|v| v[k]),
-                    lending: l.as_ref().map(|v| v[k]),
-                }],
-            })
-            .collect();
+                resources: res
+                    .iter()
+                    .map(|(r, per)| QuotaCtx {
+                        name: r.clone(),
+                        nominal: nominal[k] * per,
+                        borrowing: b.as_ref().map(|v| v[k] * per),
+                        lending: l.as_ref().map(|v| v[k] * per),
+                    })
+                    .collect(),
+            };
+            match groups.iter_mut().find(|g| g.covered == covered) {
+                Some(g) => g.flavors.push(flavor),
+                None => groups.push(GroupCtx {
+                    covered,
+                    flavors: vec![flavor],
+                }),
+            }
+        }
         let namespaces: Vec<String> = q
             .attrs
             .get("namespaces")
@@ -616,7 +743,7 @@ pub fn emit(config: &Evaluated) -> (Vec<Object>, Diagnostics) {
             within_queue => pre("within_queue"),
             reclaim_within_cohort => pre("reclaim_within_cohort"),
             priority => s(q, "priority"),
-            groups => vec![GroupCtx { covered: vec![GPU_RESOURCE.into()], flavors }],
+            groups => groups,
         };
         push(
             &mut objects,
@@ -667,6 +794,67 @@ pub fn emit(config: &Evaluated) -> (Vec<Object>, Diagnostics) {
         let ctx = minijinja::context! { name => c.clone() };
         push(&mut objects, &mut diags, q, "Cohort", c.clone(), None, ctx);
     }
+    // NVIDIA: one mig-parted configuration per MIG pool, one device plugin configuration
+    // per time-sliced pool, each selected by the node label on the pool's flavor.
+    #[derive(Serialize)]
+    struct MigCtx {
+        name: String,
+        devices: Vec<Pair>,
+    }
+    #[derive(Serialize)]
+    struct SliceCtx {
+        name: String,
+        replicas: u32,
+    }
+    let mut mig = Vec::new();
+    let mut slices = Vec::new();
+    for pool in &pools {
+        match &pool.sharing {
+            Sharing::Mig(mix) => mig.push(MigCtx {
+                name: config_name(&pool.name),
+                devices: mix
+                    .iter()
+                    .map(|(k, v)| Pair {
+                        key: k.clone(),
+                        value: v.to_string(),
+                    })
+                    .collect(),
+            }),
+            Sharing::TimeSlicing(r) => slices.push(SliceCtx {
+                name: config_name(&pool.name),
+                replicas: *r,
+            }),
+            Sharing::None => {}
+        }
+    }
+    if let Some(first) = pools.first() {
+        if !mig.is_empty() {
+            let ctx = minijinja::context! { name => MIG_CONFIGMAP, namespace => GPU_OPERATOR_NAMESPACE, configs => mig };
+            push_as(
+                &mut objects,
+                &mut diags,
+                first.inst,
+                "MigPartedConfig",
+                "ConfigMap",
+                MIG_CONFIGMAP.into(),
+                Some(GPU_OPERATOR_NAMESPACE.into()),
+                ctx,
+            );
+        }
+        if !slices.is_empty() {
+            let ctx = minijinja::context! { name => DEVICE_PLUGIN_CONFIGMAP, namespace => GPU_OPERATOR_NAMESPACE, configs => slices };
+            push_as(
+                &mut objects,
+                &mut diags,
+                first.inst,
+                "DevicePluginConfig",
+                "ConfigMap",
+                DEVICE_PLUGIN_CONFIGMAP.into(),
+                Some(GPU_OPERATOR_NAMESPACE.into()),
+                ctx,
+            );
+        }
+    }
     objects.sort_by(|a, b| {
         let rank = |k: &str| {
             KINDS
@@ -714,6 +902,31 @@ fn check_name(
         return false;
     }
     true
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_as(
+    objects: &mut Vec<Object>,
+    diags: &mut Diagnostics,
+    i: &ResourceInstance,
+    template: &str,
+    kind: &'static str,
+    name: String,
+    namespace: Option<String>,
+    ctx: minijinja::Value,
+) {
+    match render(template, ctx) {
+        Ok(yaml) => objects.push(Object {
+            kind,
+            name,
+            namespace,
+            yaml,
+        }),
+        Err(e) => diags.push(
+            Diagnostic::error(format!("{}: rendering the {template}: {e}", i.address))
+                .at(Some(i.span)),
+        ),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

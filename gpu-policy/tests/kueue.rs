@@ -87,3 +87,130 @@ fn the_validator_catches_what_the_crds_forbid() {
         assert!(errs.iter().any(|e| e.contains(want)), "{want} in {errs:?}");
     }
 }
+
+/// Every key path of a YAML value with the type at its end (`a.b[].c: number`); keys
+/// under the user-named maps of mig-parted (`mig-configs`, `mig-devices`) become `*`.
+fn shape(v: &serde_json::Value, path: &str, out: &mut std::collections::BTreeSet<String>) {
+    use serde_json::Value as J;
+    let named = path.ends_with(".mig-configs") || path.ends_with(".mig-devices");
+    match v {
+        J::Object(m) => {
+            for (k, x) in m {
+                let k = if named { "*" } else { k.as_str() };
+                shape(x, &format!("{path}.{k}"), out);
+            }
+        }
+        J::Array(a) => {
+            for x in a {
+                shape(x, &format!("{path}[]"), out);
+            }
+        }
+        J::String(_) => {
+            out.insert(format!("{path}: string"));
+        }
+        J::Bool(_) => {
+            out.insert(format!("{path}: bool"));
+        }
+        J::Number(_) => {
+            out.insert(format!("{path}: number"));
+        }
+        J::Null => {}
+    }
+}
+
+fn nvidia(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/nvidia")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[test]
+fn mig_and_time_slicing_configs_follow_nvidias_documented_structure() {
+    let ev = evaluated(&repo().join("tests/fixtures/policies"));
+    let (objects, diags) = mlinfra_gpu_policy::emit(&ev);
+    assert!(diags.is_empty(), "{diags:?}");
+    let schemas = schemas();
+    for o in objects.iter().filter(|o| o.kind != "ConfigMap") {
+        let doc = &yaml_documents(&o.yaml).unwrap()[0];
+        let (_, schema) = schemas.iter().find(|(k, _)| k == o.kind).unwrap();
+        assert!(
+            check(schema, doc).is_empty(),
+            "{}: {:?}",
+            o.name,
+            check(schema, doc)
+        );
+    }
+    let cq = objects.iter().find(|o| o.kind == "ClusterQueue").unwrap();
+    assert!(
+        cq.yaml.contains("nvidia.com/mig-3g.40gb") && cq.yaml.contains("nominalQuota: 16"),
+        "{}",
+        cq.yaml
+    );
+
+    // mig-parted: the keys and types of NVIDIA's examples, and only profiles they name.
+    let mig = objects
+        .iter()
+        .find(|o| o.name == mlinfra_gpu_policy::MIG_CONFIGMAP)
+        .unwrap();
+    let cm = &yaml_documents(&mig.yaml).unwrap()[0];
+    assert_eq!(cm["metadata"]["namespace"], "gpu-operator");
+    let inner = &yaml_documents(cm["data"]["config.yaml"].as_str().unwrap()).unwrap()[0];
+    assert_eq!(inner["version"], "v1");
+    let entry = &inner["mig-configs"]["mlinfra-a100-mig"][0];
+    assert_eq!(entry["devices"], "all");
+    assert_eq!(entry["mig-enabled"], true);
+    let reference = yaml_documents(&nvidia("mig-parted_config-default.yaml")).unwrap();
+    let mut known = std::collections::BTreeSet::new();
+    for configs in reference[0]["mig-configs"].as_object().unwrap().values() {
+        for e in configs.as_array().unwrap() {
+            if let Some(d) = e["mig-devices"].as_object() {
+                known.extend(d.keys().cloned());
+            }
+        }
+    }
+    for (profile, count) in entry["mig-devices"].as_object().unwrap() {
+        assert!(
+            known.contains(profile),
+            "{profile} is a profile NVIDIA's default config names"
+        );
+        assert!(count.is_u64());
+    }
+    let mut ours = std::collections::BTreeSet::new();
+    shape(inner, "", &mut ours);
+    let mut theirs = std::collections::BTreeSet::new();
+    shape(
+        &yaml_documents(&nvidia("mig-parted_config.yaml")).unwrap()[0],
+        "",
+        &mut theirs,
+    );
+    assert!(
+        ours.is_subset(&theirs),
+        "{:?} not in {:?}",
+        ours.difference(&theirs).collect::<Vec<_>>(),
+        theirs
+    );
+
+    // Device plugin: the keys and types of the documented time-slicing example.
+    let dp = objects
+        .iter()
+        .find(|o| o.name == mlinfra_gpu_policy::DEVICE_PLUGIN_CONFIGMAP)
+        .unwrap();
+    let cm = &yaml_documents(&dp.yaml).unwrap()[0];
+    let inner = &yaml_documents(cm["data"]["mlinfra-l4-sliced"].as_str().unwrap()).unwrap()[0];
+    assert_eq!(
+        inner["sharing"]["timeSlicing"]["resources"][0]["replicas"],
+        4
+    );
+    let mut ours = std::collections::BTreeSet::new();
+    shape(inner, "", &mut ours);
+    let mut theirs = std::collections::BTreeSet::new();
+    shape(
+        &yaml_documents(&nvidia("device-plugin_time-slicing_config.yaml")).unwrap()[0],
+        "",
+        &mut theirs,
+    );
+    assert!(ours.is_subset(&theirs), "{ours:?} vs {theirs:?}");
+}

@@ -83,3 +83,76 @@ fn quotas_beyond_capacity_and_borrowing_without_a_cohort_are_errors() {
         r.stderr
     );
 }
+
+fn emit_pool(accelerator: &str, sharing: &str) -> crate::Run {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.mlinfra.hcl"),
+        format!("cluster \"c\" {{\n  cloud = \"gcp\"\n}}\n\ngpu_pool \"p\" {{\n  cluster       = cluster.c\n  accelerator   = \"{accelerator}\"\n  gpus_per_node = 1\n  max_nodes     = 2\n\n  sharing {{\n{sharing}\n  }}\n}}\n"),
+    )
+    .unwrap();
+    mlinfra(dir.path(), &["policy", "emit"])
+}
+
+#[test]
+fn mig_and_time_slicing_mistakes_are_errors_at_the_pool() {
+    let r = emit_pool("L4", "    mode    = \"mig\"\n    profile = \"1g.10gb\"");
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("main.mlinfra.hcl:5:1") && r.stderr.contains("L4 has no MIG"),
+        "{}",
+        r.stderr
+    );
+    let r = emit_pool(
+        "A100-80GB",
+        "    mode    = \"mig\"\n    profile = \"1g.5gb\"",
+    );
+    assert!(
+        r.stderr
+            .contains("1g.5gb is not a MIG profile of the A100-80GB"),
+        "{}",
+        r.stderr
+    );
+    let r = emit_pool(
+        "H100",
+        "    mode    = \"mig\"\n    profile = { \"3g.40gb\" = 2, \"2g.20gb\" = 1 }",
+    );
+    assert!(
+        r.stderr
+            .contains("does not fit one H100: it needs 8 of 7 compute slices"),
+        "{}",
+        r.stderr
+    );
+    let r = emit_pool(
+        "A100-40GB",
+        "    mode    = \"mig\"\n    profile = { \"1g.10gb\" = 5 }",
+    );
+    assert!(
+        r.stderr.contains("at most 4 × 1g.10gb fit one A100-40GB"),
+        "{}",
+        r.stderr
+    );
+    let r = emit_pool("L4", "    mode = \"time_slicing\"");
+    assert!(
+        r.stderr.contains("time slicing needs replicas"),
+        "{}",
+        r.stderr
+    );
+    let r = emit_pool(
+        "A100-80GB",
+        "    mode    = \"mig\"\n    profile = \"1g.10gb\"",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("\"1g.10gb\": 7"),
+        "one profile fills the GPU: {}",
+        r.stdout
+    );
+}
+
+#[test]
+fn the_sharing_fixture_emits_mig_and_time_slicing_configs() {
+    let r = mlinfra(&crate::fixture("policies"), &["policy", "emit"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("sharing_policies", r.stdout);
+}

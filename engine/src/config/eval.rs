@@ -1929,6 +1929,29 @@ fn gpu_pool_defaults(
     cloud: Option<Cloud>,
     attrs: &mut BTreeMap<String, Value>,
 ) {
+    // A shared pool's nodes carry the label that selects their NVIDIA configuration
+    // (`mlinfra policy emit` writes the configuration under the same name).
+    let mode = attrs
+        .get("sharing")
+        .and_then(Value::as_map)
+        .and_then(|m| m.get("mode"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let key = match mode.as_deref() {
+        Some("mig") => Some("nvidia.com/mig.config"),
+        Some("time_slicing") => Some("nvidia.com/device-plugin.config"),
+        _ => None,
+    };
+    let name = attrs
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let (Some(key), Some(name), Some(Value::Map(labels))) = (key, name, attrs.get_mut("labels"))
+    {
+        labels
+            .entry(key.to_string())
+            .or_insert_with(|| Value::String(format!("mlinfra-{name}")));
+    }
     let Some(cloud) = cloud else { return };
     // What the manifest leaves out follows the cluster and the catalog, not the prior state.
     if cloud == Cloud::Aws && decl.body.get_attribute("subnet_ids").is_none() {
