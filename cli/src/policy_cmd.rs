@@ -13,19 +13,39 @@ pub enum PolicyCommand {
     /// Write the Kubernetes objects: one YAML file per kind into DIR, or one
     /// multi-document stream on standard output (`--out -`, the default).
     #[command(
-        after_help = "Examples:\n  mlinfra policy emit                 # one YAML stream on stdout\n  mlinfra policy emit --out policies  # policies/clusterqueues.yaml, …\n  mlinfra policy emit | kubectl apply -f -"
+        after_help = "Examples:\n  mlinfra policy emit                 # one YAML stream on stdout\n  mlinfra policy emit --out policies  # policies/clusterqueues.yaml, …\n  mlinfra policy emit --karpenter --volcano\n  mlinfra policy emit | kubectl apply -f -"
     )]
     Emit {
         /// Directory for the files, or `-` for standard output.
         #[arg(long, value_name = "DIR", default_value = "-")]
         out: PathBuf,
+        /// Also a Karpenter NodePool (karpenter.sh/v1) per AWS GPU pool.
+        #[arg(long)]
+        karpenter: bool,
+        /// The EC2NodeClass the Karpenter NodePools use.
+        #[arg(long = "node-class", value_name = "NAME", default_value = "default")]
+        node_class: String,
+        /// Also a Volcano Queue (scheduling.volcano.sh/v1beta1) per queue.
+        #[arg(long)]
+        volcano: bool,
         #[command(flatten)]
         vars: VarArgs,
     },
 }
 
 pub fn policy(dir: &Path, m: &ArgMatches, cmd: &PolicyCommand, nc: bool) -> Result<u8> {
-    let PolicyCommand::Emit { out, .. } = cmd;
+    let PolicyCommand::Emit {
+        out,
+        karpenter,
+        node_class,
+        volcano,
+        ..
+    } = cmd;
+    let opts = mlinfra_gpu_policy::Options {
+        karpenter: *karpenter,
+        node_class: node_class.clone(),
+        volcano: *volcano,
+    };
     // The inputs (--var, --var-file) belong to the `emit` subcommand.
     let m = m.subcommand().map(|(_, sub)| sub).unwrap_or(m);
     let Some((ws, mut diags)) = open(dir, &cli_inputs(m), nc) else {
@@ -34,14 +54,14 @@ pub fn policy(dir: &Path, m: &ArgMatches, cmd: &PolicyCommand, nc: bool) -> Resu
     let (evaluated, d) = ws.evaluate_stateless();
     diags.extend(d);
     if !diags.has_errors() {
-        let (_, d) = mlinfra_gpu_policy::emit(&evaluated);
+        let (_, d) = mlinfra_gpu_policy::emit_with(&evaluated, &opts);
         diags.extend(d);
     }
     diags.sort();
     if print_diagnostics(&ws.config, &diags, nc) {
         return Ok(EXIT_ERROR);
     }
-    let (objects, _) = mlinfra_gpu_policy::emit(&evaluated);
+    let (objects, _) = mlinfra_gpu_policy::emit_with(&evaluated, &opts);
     if out.as_os_str() == "-" {
         print!("{}", mlinfra_gpu_policy::stream(&objects));
         return Ok(0);

@@ -33,7 +33,30 @@ pub const KINDS: &[(&str, &str)] = &[
     ("ClusterQueue", "clusterqueues.yaml"),
     ("LocalQueue", "localqueues.yaml"),
     ("ConfigMap", "nvidia-configs.yaml"),
+    ("NodePool", "karpenter-nodepools.yaml"),
+    ("Queue", "volcano-queues.yaml"),
 ];
+
+/// Which optional emitters run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// A Karpenter `NodePool` per AWS GPU pool.
+    pub karpenter: bool,
+    /// The `EC2NodeClass` the NodePools use.
+    pub node_class: String,
+    /// A Volcano `Queue` per queue.
+    pub volcano: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            karpenter: false,
+            node_class: "default".into(),
+            volcano: false,
+        }
+    }
+}
 
 /// Where the NVIDIA GPU operator runs; its MIG manager and device plugin read the
 /// ConfigMaps emitted here.
@@ -69,6 +92,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         "DevicePluginConfig",
         include_str!("../templates/device_plugin_config.yaml.j2"),
     ),
+    (
+        "NodePool",
+        include_str!("../templates/karpenter_nodepool.yaml.j2"),
+    ),
+    ("Queue", include_str!("../templates/volcano_queue.yaml.j2")),
 ];
 
 /// How a pool's GPUs are shared.
@@ -119,6 +147,9 @@ struct Pool<'a> {
     instance_type: Option<String>,
     accelerator: String,
     capacity: u64,
+    gpus_per_node: u64,
+    max_nodes: u64,
+    purchase: String,
     labels: BTreeMap<String, String>,
     taints: Vec<Taint>,
     sharing: Sharing,
@@ -311,6 +342,9 @@ fn pools<'a>(config: &'a Evaluated, diags: &mut Diagnostics) -> Vec<Pool<'a>> {
             instance_type: s(i, "instance_type"),
             accelerator: s(i, "accelerator").unwrap_or_default(),
             capacity: (gpus.max(0.0) * max.max(0.0)) as u64,
+            gpus_per_node: gpus.max(0.0) as u64,
+            max_nodes: max.max(0.0) as u64,
+            purchase: s(i, "capacity").unwrap_or_else(|| "on_demand".into()),
             labels,
             taints,
             sharing,
@@ -381,8 +415,13 @@ fn render(kind: &str, ctx: minijinja::Value) -> Result<String, String> {
     Ok(out)
 }
 
-/// The Kueue objects of `config`, or the problems that stop them, each at its block.
+/// The Kueue and NVIDIA objects of `config`, or the problems that stop them.
 pub fn emit(config: &Evaluated) -> (Vec<Object>, Diagnostics) {
+    emit_with(config, &Options::default())
+}
+
+/// The objects of `config` with the optional emitters of `opts`; problems at their blocks.
+pub fn emit_with(config: &Evaluated, opts: &Options) -> (Vec<Object>, Diagnostics) {
     let mut diags = Diagnostics::default();
     let mut objects = Vec::new();
     let pools = pools(config, &mut diags);
@@ -492,6 +531,38 @@ pub fn emit(config: &Evaluated) -> (Vec<Object>, Diagnostics) {
             None,
             ctx,
         );
+    }
+
+    // Karpenter: a NodePool per AWS pool, limited to the pool's GPUs.
+    if opts.karpenter {
+        for pool in pools.iter().filter(|p| p.inst.cloud == Some(Cloud::Aws)) {
+            let Some(instance_type) = &pool.instance_type else {
+                continue;
+            };
+            let capacity_type = match pool.purchase.as_str() {
+                "spot" => "spot",
+                "reserved" => "reserved",
+                _ => "on-demand",
+            };
+            let ctx = minijinja::context! {
+                name => pool.name.clone(),
+                labels => pool.labels.iter().map(|(k, v)| Pair { key: k.clone(), value: v.clone() }).collect::<Vec<_>>(),
+                node_class => opts.node_class.clone(),
+                instance_type => instance_type.clone(),
+                capacity_type => capacity_type,
+                taints => pool.taints.clone(),
+                gpu_limit => pool.gpus_per_node * pool.max_nodes,
+            };
+            push(
+                &mut objects,
+                &mut diags,
+                pool.inst,
+                "NodePool",
+                pool.name.clone(),
+                None,
+                ctx,
+            );
+        }
     }
 
     // Queues, their cohorts and local queues.
@@ -754,6 +825,46 @@ pub fn emit(config: &Evaluated) -> (Vec<Object>, Diagnostics) {
             None,
             ctx,
         );
+        if opts.volcano {
+            // capability: what the queue may use (its quota plus what it may borrow, or
+            // its pools when it may borrow without a limit); guarantee: its nominal quota.
+            let mut cap: BTreeMap<String, u64> = BTreeMap::new();
+            let mut guarantee: BTreeMap<String, u64> = BTreeMap::new();
+            for (k, p) in qpools.iter().enumerate() {
+                for (r, per) in p.sharing.resources() {
+                    let most = match &b {
+                        Some(bv) => nominal[k] + bv[k],
+                        None if cohort.is_some() => p.capacity.max(nominal[k]),
+                        None => nominal[k],
+                    };
+                    *cap.entry(r.clone()).or_default() += most * per;
+                    *guarantee.entry(r).or_default() += nominal[k] * per;
+                }
+            }
+            let pairs = |m: BTreeMap<String, u64>| {
+                m.into_iter()
+                    .map(|(key, v)| Pair {
+                        key,
+                        value: v.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let ctx = minijinja::context! {
+                name => name.clone(),
+                reclaimable => cohort.is_some(),
+                capability => pairs(cap),
+                guarantee => pairs(guarantee),
+            };
+            push(
+                &mut objects,
+                &mut diags,
+                q,
+                "Queue",
+                name.clone(),
+                None,
+                ctx,
+            );
+        }
         for ns in namespaces {
             if !local.insert((ns.clone(), name.clone())) {
                 continue;

@@ -58,6 +58,25 @@ pub fn crd_schema(crd_yaml: &str, version: &str) -> Result<(String, Json), Strin
     Ok((kind, v["schema"]["openAPIV3Schema"].clone()))
 }
 
+/// The kind, version and `openAPIV3Schema` of the storage version of a CRD file.
+pub fn crd_storage_schema(crd_yaml: &str) -> Result<(String, String, Json), String> {
+    let docs = yaml_documents(crd_yaml)?;
+    let crd = docs.first().ok_or("empty CRD file")?;
+    let kind = crd["spec"]["names"]["kind"]
+        .as_str()
+        .ok_or("the CRD has no spec.names.kind")?
+        .to_string();
+    let v = crd["spec"]["versions"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["storage"] == true))
+        .ok_or_else(|| format!("the {kind} CRD has no storage version"))?;
+    Ok((
+        kind,
+        v["name"].as_str().unwrap_or_default().to_string(),
+        v["schema"]["openAPIV3Schema"].clone(),
+    ))
+}
+
 /// Every way `obj` breaks `schema`, as "path: message".
 pub fn check(schema: &Json, obj: &Json) -> Vec<String> {
     let mut errs = Vec::new();
@@ -114,6 +133,16 @@ fn walk(s: &Json, v: &Json, path: &str, root: bool, errs: &mut Vec<String>) {
                     "{at}: the schema's pattern {p} does not compile: {e}"
                 )),
             }
+        }
+    }
+    if let (Some(x), Some(min)) = (v.as_f64(), s["minimum"].as_f64()) {
+        if x < min {
+            errs.push(format!("{at}: {x} is below the minimum {min}"));
+        }
+    }
+    if let (Some(x), Some(max)) = (v.as_f64(), s["maximum"].as_f64()) {
+        if x > max {
+            errs.push(format!("{at}: {x} is above the maximum {max}"));
         }
     }
     if let (Some(i), Some("int32")) = (v.as_i64(), s["format"].as_str()) {
@@ -222,6 +251,21 @@ fn each(v: &Json) -> impl Iterator<Item = &Json> {
 
 const EFFECTS: [&str; 3] = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
 
+/// The keys of a map, or the strings of a list (CEL's `all` over either).
+fn keys(v: &Json) -> Box<dyn Iterator<Item = &str> + '_> {
+    match v {
+        Json::Object(m) => Box::new(m.keys().map(String::as_str)),
+        Json::Array(a) => Box::new(a.iter().filter_map(Json::as_str)),
+        _ => Box::new(std::iter::empty()),
+    }
+}
+
+/// Karpenter reserves the `karpenter.sh` label domain but for two keys.
+fn karpenter_key_ok(k: &str) -> bool {
+    ["karpenter.sh/capacity-type", "karpenter.sh/nodepool"].contains(&k)
+        || !k.split('/').next().unwrap_or(k).ends_with("karpenter.sh")
+}
+
 fn is_in(v: &Json, allowed: &[&str]) -> bool {
     v.as_str().is_some_and(|s| allowed.contains(&s))
 }
@@ -281,6 +325,44 @@ fn evaluate_rule(rule: &str, v: &Json) -> Option<bool> {
             !(v["reclaimWithinCohort"] == "Never"
                 && has(v, "borrowWithinCohort")
                 && v["borrowWithinCohort"]["policy"] != "Never")
+        }
+        // Karpenter NodePool.spec
+        "!has(self.replicas) || (!has(self.limits) || size(self.limits) == 0 || (size(self.limits) == 1 && 'nodes' in self.limits))" => {
+            !has(v, "replicas")
+                || v["limits"].as_object().is_none_or(|l| l.is_empty() || (l.len() == 1 && l.contains_key("nodes")))
+        }
+        "!has(self.replicas) || !has(self.weight)" => !has(v, "replicas") || !has(v, "weight"),
+        "self.all(x, has(x.schedule) == has(x.duration))" => {
+            each(v).all(|x| has(x, "schedule") == has(x, "duration"))
+        }
+        // Karpenter: label keys (a map iterates its keys) and requirement keys.
+        "self.all(x, x in [\"karpenter.sh/capacity-type\", \"karpenter.sh/nodepool\"] || !x.find(\"^([^/]+)\").endsWith(\"karpenter.sh\"))" => {
+            keys(v).all(karpenter_key_ok)
+        }
+        "self.all(x, x != \"karpenter.sh/nodepool\")" => keys(v).all(|k| k != "karpenter.sh/nodepool"),
+        "self.all(x, x != \"kubernetes.io/hostname\")" => keys(v).all(|k| k != "kubernetes.io/hostname"),
+        "self in [\"karpenter.sh/capacity-type\", \"karpenter.sh/nodepool\"] || !self.find(\"^([^/]+)\").endsWith(\"karpenter.sh\")" => {
+            v.as_str().is_some_and(karpenter_key_ok)
+        }
+        "self != \"karpenter.sh/nodepool\"" => v != "karpenter.sh/nodepool",
+        "self != \"kubernetes.io/hostname\"" => v != "kubernetes.io/hostname",
+        "self != ''" => v != "",
+        "self.all(x, x.operator == 'In' ? x.values.size() != 0 : true)" => {
+            each(v).all(|x| x["operator"] != "In" || x["values"].as_array().is_some_and(|a| !a.is_empty()))
+        }
+        "self.all(x, (x.operator == 'Gt' || x.operator == 'Lt' || x.operator == 'Gte' || x.operator == 'Lte') ? (x.values.size() == 1 && int(x.values[0]) >= 0) : true)" => {
+            each(v).all(|x| {
+                !is_in(&x["operator"], &["Gt", "Lt", "Gte", "Lte"])
+                    || x["values"].as_array().is_some_and(|a| {
+                        a.len() == 1 && a[0].as_str().and_then(|s| s.parse::<i64>().ok()).is_some_and(|n| n >= 0)
+                    })
+            })
+        }
+        "self.all(x, (x.operator == 'In' && has(x.minValues)) ? x.values.size() >= x.minValues : true)" => {
+            each(v).all(|x| {
+                !(x["operator"] == "In" && has(x, "minValues"))
+                    || x["values"].as_array().map(Vec::len).unwrap_or(0) as u64 >= x["minValues"].as_u64().unwrap_or(0)
+            })
         }
         // ClusterQueue / Cohort .spec.resourceGroups[]
         "self.flavors.all(x, size(x.resources) == size(self.coveredResources))" => {
@@ -404,6 +486,99 @@ mod tests {
             rule("self.size() > 3", json!([])),
             None,
             "an unknown rule is reported"
+        );
+    }
+
+    #[test]
+    fn each_karpenter_rule_accepts_and_refuses() {
+        let domain = "self.all(x, x in [\"karpenter.sh/capacity-type\", \"karpenter.sh/nodepool\"] || !x.find(\"^([^/]+)\").endsWith(\"karpenter.sh\"))";
+        assert_eq!(rule(domain, json!({"mlinfra.dev/pool": "a"})), Some(true));
+        assert_eq!(
+            rule(domain, json!({"karpenter.sh/custom": "a"})),
+            Some(false)
+        );
+        assert_eq!(
+            rule(domain, json!({"karpenter.sh/capacity-type": "spot"})),
+            Some(true)
+        );
+        let key = "self in [\"karpenter.sh/capacity-type\", \"karpenter.sh/nodepool\"] || !self.find(\"^([^/]+)\").endsWith(\"karpenter.sh\")";
+        assert_eq!(
+            rule(key, json!("node.kubernetes.io/instance-type")),
+            Some(true)
+        );
+        assert_eq!(rule(key, json!("x.karpenter.sh/foo")), Some(false));
+        assert_eq!(
+            rule(
+                "self != \"kubernetes.io/hostname\"",
+                json!("kubernetes.io/hostname")
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            rule(
+                "self.all(x, x != \"karpenter.sh/nodepool\")",
+                json!({"karpenter.sh/nodepool": "x"})
+            ),
+            Some(false)
+        );
+        assert_eq!(rule("self != ''", json!("")), Some(false));
+        let in_values = "self.all(x, x.operator == 'In' ? x.values.size() != 0 : true)";
+        assert_eq!(
+            rule(
+                in_values,
+                json!([{"key": "a", "operator": "In", "values": []}])
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            rule(
+                in_values,
+                json!([{"key": "a", "operator": "In", "values": ["b"]}])
+            ),
+            Some(true)
+        );
+        let gt = "self.all(x, (x.operator == 'Gt' || x.operator == 'Lt' || x.operator == 'Gte' || x.operator == 'Lte') ? (x.values.size() == 1 && int(x.values[0]) >= 0) : true)";
+        assert_eq!(
+            rule(gt, json!([{"key": "a", "operator": "Gt", "values": ["4"]}])),
+            Some(true)
+        );
+        assert_eq!(
+            rule(gt, json!([{"key": "a", "operator": "Gt", "values": ["x"]}])),
+            Some(false)
+        );
+        let minv = "self.all(x, (x.operator == 'In' && has(x.minValues)) ? x.values.size() >= x.minValues : true)";
+        assert_eq!(
+            rule(
+                minv,
+                json!([{"key": "a", "operator": "In", "values": ["b"], "minValues": 2}])
+            ),
+            Some(false)
+        );
+        let limits = "!has(self.replicas) || (!has(self.limits) || size(self.limits) == 0 || (size(self.limits) == 1 && 'nodes' in self.limits))";
+        assert_eq!(
+            rule(
+                limits,
+                json!({"replicas": 2, "limits": {"nvidia.com/gpu": 8}})
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            rule(limits, json!({"limits": {"nvidia.com/gpu": 8}})),
+            Some(true)
+        );
+        assert_eq!(
+            rule(
+                "!has(self.replicas) || !has(self.weight)",
+                json!({"replicas": 1, "weight": 2})
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            rule(
+                "self.all(x, has(x.schedule) == has(x.duration))",
+                json!([{"schedule": "@daily"}])
+            ),
+            Some(false)
         );
     }
 

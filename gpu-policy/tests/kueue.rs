@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use mlinfra_gpu_policy::validate::{check, crd_schema, yaml_documents};
+use mlinfra_gpu_policy::validate::{check, crd_storage_schema, yaml_documents};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
@@ -30,7 +30,9 @@ fn schemas() -> Vec<(String, serde_json::Value)> {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "yaml") {
-            out.push(crd_schema(&std::fs::read_to_string(&p).unwrap(), "v1beta2").unwrap());
+            let (kind, _, schema) =
+                crd_storage_schema(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            out.push((kind, schema));
         }
     }
     out
@@ -213,4 +215,58 @@ fn mig_and_time_slicing_configs_follow_nvidias_documented_structure() {
         &mut theirs,
     );
     assert!(ours.is_subset(&theirs), "{ours:?} vs {theirs:?}");
+}
+
+#[test]
+fn karpenter_and_volcano_objects_are_valid_against_their_crds() {
+    let ev = evaluated(&repo().join("examples/quickstart"));
+    let opts = mlinfra_gpu_policy::Options {
+        karpenter: true,
+        volcano: true,
+        ..Default::default()
+    };
+    let (objects, diags) = mlinfra_gpu_policy::emit_with(&ev, &opts);
+    assert!(diags.is_empty(), "{diags:?}");
+    let schemas = schemas();
+    let pools: Vec<&mlinfra_gpu_policy::Object> =
+        objects.iter().filter(|o| o.kind == "NodePool").collect();
+    assert_eq!(pools.len(), 2, "one NodePool per AWS pool");
+    assert_eq!(objects.iter().filter(|o| o.kind == "Queue").count(), 1);
+    for o in objects.iter().filter(|o| o.kind != "ConfigMap") {
+        let doc = &yaml_documents(&o.yaml).unwrap()[0];
+        let (_, schema) = schemas
+            .iter()
+            .find(|(k, _)| k == o.kind)
+            .unwrap_or_else(|| panic!("no CRD for {}", o.kind));
+        let errs = check(schema, doc);
+        assert!(
+            errs.is_empty(),
+            "{} {}: {errs:?}\n{}",
+            o.kind,
+            o.name,
+            o.yaml
+        );
+    }
+    let h100 = yaml_documents(
+        &pools
+            .iter()
+            .find(|o| o.name == "acme-prod-h100")
+            .unwrap()
+            .yaml,
+    )
+    .unwrap();
+    assert_eq!(
+        h100[0]["spec"]["limits"]["nvidia.com/gpu"], 128,
+        "8 GPUs × 16 nodes"
+    );
+    assert_eq!(
+        h100[0]["spec"]["template"]["spec"]["requirements"][1]["values"][0],
+        "spot"
+    );
+    let q = yaml_documents(&objects.iter().find(|o| o.kind == "Queue").unwrap().yaml).unwrap();
+    assert_eq!(q[0]["spec"]["guarantee"]["resource"]["nvidia.com/gpu"], 64);
+    assert_eq!(
+        q[0]["spec"]["capability"]["nvidia.com/gpu"], 96,
+        "64 nominal + 32 borrowing"
+    );
 }

@@ -156,3 +156,49 @@ fn the_sharing_fixture_emits_mig_and_time_slicing_configs() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     insta::assert_snapshot!("sharing_policies", r.stdout);
 }
+
+#[test]
+fn karpenter_and_volcano_objects_on_request() {
+    let q = repo().join("examples/quickstart");
+    let plain = mlinfra(&q, &["policy", "emit"]);
+    assert!(!plain.stdout.contains("kind: NodePool") && !plain.stdout.contains("kind: Queue"));
+    let r = mlinfra(
+        &q,
+        &[
+            "policy",
+            "emit",
+            "--karpenter",
+            "--volcano",
+            "--node-class",
+            "gpu",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.matches("kind: NodePool").count(), 2);
+    assert_eq!(
+        r.stdout
+            .matches("apiVersion: scheduling.volcano.sh/v1beta1")
+            .count(),
+        1
+    );
+    assert!(
+        r.stdout.contains("name: \"gpu\""),
+        "the EC2NodeClass: {}",
+        r.stdout
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let r = mlinfra(
+        &q,
+        &[
+            "policy",
+            "emit",
+            "--karpenter",
+            "--volcano",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(dir.path().join("karpenter-nodepools.yaml").exists());
+    assert!(dir.path().join("volcano-queues.yaml").exists());
+}
