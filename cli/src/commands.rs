@@ -104,6 +104,12 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
     let delta = mlinfra_cost::plan_delta(&plan, &evaluated, &usage, &catalog);
     let budgets = mlinfra_cost::check_budgets(&evaluated, &delta.after, Some(&delta.before));
     let broken = budgets.iter().any(|b| b.broken);
+    // GPU policies: what `policy emit` would change since it last wrote; its checks
+    // (quotas, MIG) are errors here too.
+    let (policy_changes, pdiags) = crate::policy_cmd::plan_changes(&evaluated, &session.state);
+    if print_diagnostics(&session.ws.config, &pdiags, nc) {
+        return Ok(EXIT_ERROR);
+    }
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(&json)? + "\n";
         atomic_write(out, text.as_bytes())
@@ -113,6 +119,17 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
         let mut json = json;
         json["cost"] = crate::cost_cmd::delta_json(&delta);
         json["cost"]["budgets"] = crate::cost_cmd::budgets_json(&budgets);
+        json["policy_changes"] = serde_json::Value::Array(
+            policy_changes
+                .iter()
+                .map(|(a, k)| {
+                    serde_json::json!({
+                        "action": match a { '+' => "create", '~' => "update", _ => "delete" },
+                        "object": k,
+                    })
+                })
+                .collect(),
+        );
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         let st = Style::stdout(nc);
@@ -121,6 +138,15 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
             print!("{}", crate::cost_cmd::delta_text(&delta, st));
         }
         print!("{}", crate::cost_cmd::budgets_text(&budgets, st));
+        if !policy_changes.is_empty() {
+            println!(
+                "\n{} (run `mlinfra policy emit` to write them):",
+                st.bold("GPU policy objects that changed since the last policy emit")
+            );
+            for (a, k) in &policy_changes {
+                println!("  {a} {k}");
+            }
+        }
         if let Some(out) = &args.out {
             println!(
                 "\nSaved the plan to {}. Show it with: mlinfra show {}",

@@ -1,11 +1,13 @@
 //! `policy emit`: Kueue objects for the GPU pools, queues and priority classes.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::ArgMatches;
 
-use crate::workspace::{cli_inputs, open, print_diagnostics};
+use crate::session::Session;
+use crate::workspace::print_diagnostics;
 use crate::{VarArgs, EXIT_ERROR};
 
 #[derive(clap::Subcommand, Debug)]
@@ -48,9 +50,11 @@ pub fn policy(dir: &Path, m: &ArgMatches, cmd: &PolicyCommand, nc: bool) -> Resu
     };
     // The inputs (--var, --var-file) belong to the `emit` subcommand.
     let m = m.subcommand().map(|(_, sub)| sub).unwrap_or(m);
-    let Some((ws, mut diags)) = open(dir, &cli_inputs(m), nc) else {
+    let Some(session) = Session::open(dir, m, "policy emit", Duration::ZERO, nc)? else {
         return Ok(EXIT_ERROR);
     };
+    let ws = &session.ws;
+    let mut diags = mlinfra_engine::Diagnostics::default();
     let (evaluated, d) = ws.evaluate_stateless();
     diags.extend(d);
     if !diags.has_errors() {
@@ -64,6 +68,7 @@ pub fn policy(dir: &Path, m: &ArgMatches, cmd: &PolicyCommand, nc: bool) -> Resu
     let (objects, _) = mlinfra_gpu_policy::emit_with(&evaluated, &opts);
     if out.as_os_str() == "-" {
         print!("{}", mlinfra_gpu_policy::stream(&objects));
+        record(&session, &objects)?;
         return Ok(0);
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -72,6 +77,7 @@ pub fn policy(dir: &Path, m: &ArgMatches, cmd: &PolicyCommand, nc: bool) -> Resu
         let path = out.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
+    record(&session, &objects)?;
     eprintln!(
         "Wrote {} objects in {} files to {}: {}",
         objects.len(),
@@ -80,4 +86,38 @@ pub fn policy(dir: &Path, m: &ArgMatches, cmd: &PolicyCommand, nc: bool) -> Resu
         files.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
     );
     Ok(0)
+}
+
+/// Remember what was emitted, so `plan` can list the policy objects that would change.
+fn record(session: &Session, objects: &[mlinfra_gpu_policy::Object]) -> Result<()> {
+    let prints = mlinfra_gpu_policy::fingerprints(objects);
+    if prints == session.state.policies {
+        return Ok(());
+    }
+    let mut state = session.state.clone();
+    state.policies = prints;
+    let based_on = session.state_exists.then_some(state.serial);
+    session.backend.write(&mut state, based_on)?;
+    Ok(())
+}
+
+/// The policy objects that differ from what `policy emit` last wrote, for `plan`.
+pub fn plan_changes(
+    evaluated: &mlinfra_engine::Evaluated,
+    state: &mlinfra_engine::state::State,
+) -> (Vec<(char, String)>, mlinfra_engine::Diagnostics) {
+    let had = |kind: &str| {
+        state
+            .policies
+            .keys()
+            .any(|k| k.starts_with(&format!("{kind} ")))
+    };
+    let opts = mlinfra_gpu_policy::Options {
+        karpenter: had("NodePool"),
+        volcano: had("Queue"),
+        ..Default::default()
+    };
+    let (objects, diags) = mlinfra_gpu_policy::emit_with(evaluated, &opts);
+    let now = mlinfra_gpu_policy::fingerprints(&objects);
+    (mlinfra_gpu_policy::changes(&state.policies, &now), diags)
 }

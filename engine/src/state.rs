@@ -96,6 +96,8 @@ pub struct State {
     pub resources: BTreeMap<String, ResourceState>,
     pub outputs: BTreeMap<String, OutputState>,
     pub pending: Vec<PendingCreate>,
+    /// The policy objects `policy emit` last wrote: "Kind namespace/name" → content hash.
+    pub policies: BTreeMap<String, String>,
 }
 
 impl State {
@@ -107,6 +109,7 @@ impl State {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             pending: Vec::new(),
+            policies: BTreeMap::new(),
         }
     }
 
@@ -190,6 +193,8 @@ struct StateFile {
     outputs: BTreeMap<String, StateOutputFile>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pending: Vec<PendingCreate>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    policies: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -255,6 +260,7 @@ impl From<&State> for StateFile {
                 })
                 .collect(),
             pending: s.pending.clone(),
+            policies: s.policies.clone(),
         }
     }
 }
@@ -300,6 +306,7 @@ impl From<StateFile> for State {
                 })
                 .collect(),
             pending: f.pending,
+            policies: f.policies,
         }
     }
 }

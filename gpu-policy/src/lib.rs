@@ -1063,6 +1063,49 @@ fn push(
     }
 }
 
+/// The key of an object in state: `Kind name` or `Kind namespace/name`.
+pub fn key(o: &Object) -> String {
+    match &o.namespace {
+        Some(ns) => format!("{} {ns}/{}", o.kind, o.name),
+        None => format!("{} {}", o.kind, o.name),
+    }
+}
+
+/// Each object's key and a hash of its YAML (FNV-1a, stable across builds).
+pub fn fingerprints(objects: &[Object]) -> BTreeMap<String, String> {
+    objects
+        .iter()
+        .map(|o| {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in o.yaml.bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            (key(o), format!("{h:016x}"))
+        })
+        .collect()
+}
+
+/// What changed since `before`: (`+` added, `~` changed, `-` removed, key), by key.
+pub fn changes(
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Vec<(char, String)> {
+    let mut out = Vec::new();
+    for (k, h) in after {
+        match before.get(k) {
+            None => out.push(('+', k.clone())),
+            Some(old) if old != h => out.push(('~', k.clone())),
+            Some(_) => {}
+        }
+    }
+    for k in before.keys().filter(|k| !after.contains_key(*k)) {
+        out.push(('-', k.clone()));
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
+}
+
 /// Every object as one multi-document YAML stream.
 pub fn stream(objects: &[Object]) -> String {
     objects.iter().map(|o| format!("---\n{}", o.yaml)).collect()

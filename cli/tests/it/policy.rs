@@ -4,7 +4,8 @@ use crate::{mlinfra, repo};
 
 #[test]
 fn quickstart_policies_as_one_stream_and_as_files() {
-    let q = repo().join("examples/quickstart");
+    let tmp = crate::copy_to_temp(&repo().join("examples/quickstart"));
+    let q = tmp.path().to_path_buf();
     let r = mlinfra(&q, &["policy", "emit"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
@@ -152,14 +153,16 @@ fn mig_and_time_slicing_mistakes_are_errors_at_the_pool() {
 
 #[test]
 fn the_sharing_fixture_emits_mig_and_time_slicing_configs() {
-    let r = mlinfra(&crate::fixture("policies"), &["policy", "emit"]);
+    let tmp = crate::copy_to_temp(&crate::fixture("policies"));
+    let r = mlinfra(tmp.path(), &["policy", "emit"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     insta::assert_snapshot!("sharing_policies", r.stdout);
 }
 
 #[test]
 fn karpenter_and_volcano_objects_on_request() {
-    let q = repo().join("examples/quickstart");
+    let tmp = crate::copy_to_temp(&repo().join("examples/quickstart"));
+    let q = tmp.path().to_path_buf();
     let plain = mlinfra(&q, &["policy", "emit"]);
     assert!(!plain.stdout.contains("kind: NodePool") && !plain.stdout.contains("kind: Queue"));
     let r = mlinfra(
@@ -201,4 +204,56 @@ fn karpenter_and_volcano_objects_on_request() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(dir.path().join("karpenter-nodepools.yaml").exists());
     assert!(dir.path().join("volcano-queues.yaml").exists());
+    let volcano = std::fs::read_to_string(dir.path().join("volcano-queues.yaml")).unwrap();
+    assert!(
+        volcano.contains("reclaimable: true"),
+        "a YAML boolean, lowercase: {volcano}"
+    );
+}
+
+#[test]
+fn plan_lists_the_policy_objects_that_changed_since_the_last_emit() {
+    let tmp = crate::copy_to_temp(&repo().join("examples/quickstart"));
+    let q = tmp.path();
+    let r = mlinfra(q, &["plan"]);
+    assert!(
+        r.stdout
+            .contains("GPU policy objects that changed since the last policy emit")
+            && r.stdout.contains("  + ClusterQueue research")
+            && r.stdout.contains("  + LocalQueue research/research"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(mlinfra(q, &["policy", "emit"]).code, 0);
+    let r = mlinfra(q, &["plan", "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        j["policy_changes"],
+        serde_json::json!([]),
+        "nothing changed since the emit"
+    );
+    let training = q.join("training.mlinfra.hcl");
+    let text = std::fs::read_to_string(&training)
+        .unwrap()
+        .replace("nominal_gpus    = 64", "nominal_gpus    = 80");
+    std::fs::write(&training, text).unwrap();
+    let r = mlinfra(q, &["plan", "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        j["policy_changes"],
+        serde_json::json!([{"action": "update", "object": "ClusterQueue research"}])
+    );
+    // A policy check fails the plan too, at the queue.
+    let text = std::fs::read_to_string(&training)
+        .unwrap()
+        .replace("nominal_gpus    = 80", "nominal_gpus    = 500");
+    std::fs::write(&training, text).unwrap();
+    let r = mlinfra(q, &["plan"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("nominal_gpus 500 is more than its pools hold (160 GPUs"),
+        "{}",
+        r.stderr
+    );
 }
