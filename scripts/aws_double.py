@@ -26,6 +26,8 @@ EKS (https://docs.aws.amazon.com/eks/latest/APIReference/):
     describe, then ACTIVE on the new version.
   - UpdateClusterConfig changes only the endpoint access fields of resourcesVpcConfig
     (moto replaces the whole VPC configuration, losing the subnets).
+  - UpdateNodegroupVersion: the version must be the cluster's; the nodegroup is UPDATING
+    on the next describe, then ACTIVE on the new version.
 """
 
 import sys
@@ -352,6 +354,51 @@ def describe_cluster(self):
     return _moto_describe_cluster(self)
 
 
+def update_nodegroup_version(self):
+    cluster = _cluster(self)
+    name = self._get_param("nodegroupName")
+    nodegroup = cluster.nodegroups.get(name)
+    if nodegroup is None:
+        raise EksNotFound(
+            clusterName=cluster.name,
+            nodegroupName=name,
+            fargateProfileName=None,
+            addonName=None,
+            message=f"No node group found for name: {name}.",
+        )
+    version = self._get_param("version") or cluster.version
+    if version != cluster.version:
+        raise InvalidParameterException(
+            clusterName=cluster.name, nodegroupName=name, fargateProfileName=None,
+            addonName=None,
+            message=f"Requested Nodegroup Kubernetes version {version} must match the cluster version {cluster.version}",
+        )
+    nodegroup.version = version
+    nodegroup.status = "UPDATING"
+    return ActionResult({"update": _update("VersionUpdate", [{"type": "Version", "value": version}])})
+
+
+_moto_describe_nodegroup = EKSResponse.describe_nodegroup
+
+
+def describe_nodegroup(self):
+    cluster = self.eks_backend.clusters.get(self._get_param("name"))
+    ng = cluster.nodegroups.get(self._get_param("nodegroupName")) if cluster else None
+    if ng is not None and ng.status == "UPDATING":
+        # The first describe after an update sees UPDATING; the next sees it done.
+        if getattr(ng, "updating_seen", False):
+            ng.status = "ACTIVE"
+            ng.updating_seen = False
+        else:
+            ng.updating_seen = True
+    return _moto_describe_nodegroup(self)
+
+
+EKSResponse.update_nodegroup_version = update_nodegroup_version
+EKSResponse.describe_nodegroup = describe_nodegroup
+eks_urls.url_paths[
+    "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$"
+] = eks_urls.response.dispatch
 EKSResponse.update_cluster_version = update_cluster_version
 EKSResponse.update_cluster_config = update_cluster_config
 EKSResponse.describe_cluster = describe_cluster

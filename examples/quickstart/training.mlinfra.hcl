@@ -44,6 +44,51 @@ queue "research" {
   namespaces      = ["research"]
 }
 
+# Shared GPUs for notebooks: L4s time-sliced four ways, and an H100 split into MIG slices.
+gpu_pool "notebooks" {
+  cluster       = cluster.train
+  name          = "${local.name_prefix}-notebooks"
+  accelerator   = "L4"
+  gpus_per_node = 1
+  max_nodes     = 8
+  node_role_arn = "arn:aws:iam::123456789012:role/eks-gpu-nodes"
+
+  sharing {
+    mode     = "time_slicing"
+    replicas = 4
+  }
+
+  usage {
+    average_nodes = 2
+  }
+}
+
+gpu_pool "mig" {
+  cluster       = cluster.train
+  name          = "${local.name_prefix}-mig"
+  accelerator   = "H100"
+  gpus_per_node = 1
+  max_nodes     = 4
+  node_role_arn = "arn:aws:iam::123456789012:role/eks-gpu-nodes"
+
+  sharing {
+    mode    = "mig"
+    profile = "1g.10gb"
+  }
+
+  usage {
+    average_nodes   = 1
+    hours_per_month = 200
+  }
+}
+
+queue "notebooks" {
+  pools        = [gpu_pool.notebooks, gpu_pool.mig]
+  nominal_gpus = { notebooks = 6, mig = 2 }
+  cohort       = "ml"
+  namespaces   = ["notebooks"]
+}
+
 # `plan` and `cost` exit 3 when the training spend would go over this.
 budget "training" {
   monthly_limit_usd = 75000

@@ -196,6 +196,17 @@ fn n(i: &ResourceInstance, k: &str) -> Option<f64> {
     i.attrs.get(k).and_then(Value::as_f64)
 }
 
+/// The names a queue's `nominal_gpus` map may use for a pool: its `name`, its address,
+/// its block label (single instance) or its `for_each`/`count` key.
+fn pool_keys(p: &Pool<'_>) -> Vec<String> {
+    let mut v = vec![p.name.clone(), p.inst.address.to_string()];
+    match &p.inst.address.key {
+        None => v.push(p.inst.address.name.clone()),
+        Some(k) => v.push(k.to_string().trim_matches('"').to_string()),
+    }
+    v
+}
+
 /// GKE's accelerator label value for a GPU.
 fn gke_accelerator(acc: &str) -> Option<&'static str> {
     Some(match acc {
@@ -637,29 +648,13 @@ pub fn emit_with(config: &Evaluated, opts: &Options) -> (Vec<Object>, Diagnostic
             Some(Value::Map(m)) => {
                 let mut v = Vec::new();
                 for p in &qpools {
-                    let key = [p.name.as_str(), p.inst.address.to_string().as_str()]
-                        .into_iter()
-                        .find_map(|k| m.get(k).and_then(Value::as_f64))
-                        .or_else(|| {
-                            m.iter()
-                                .find(|(k, _)| {
-                                    p.inst.address.key.as_ref().is_some_and(|key| {
-                                        key.to_string().trim_matches('"') == k.as_str()
-                                    })
-                                })
-                                .and_then(|(_, v)| v.as_f64())
-                        });
+                    let key = pool_keys(p)
+                        .iter()
+                        .find_map(|k| m.get(k.as_str()).and_then(Value::as_f64));
                     v.push(key.filter(|x| whole(*x)).unwrap_or(0.0) as u64);
                 }
                 for k in m.keys() {
-                    let known =
-                        qpools.iter().any(|p| {
-                            p.name == *k
-                                || p.inst.address.to_string() == *k
-                                || p.inst.address.key.as_ref().is_some_and(|key| {
-                                    key.to_string().trim_matches('"') == k.as_str()
-                                })
-                        });
+                    let known = qpools.iter().any(|p| pool_keys(p).contains(k));
                     if !known {
                         fail(
                             Diagnostic::error(format!(

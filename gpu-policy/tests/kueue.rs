@@ -50,11 +50,12 @@ fn every_quickstart_object_is_valid_against_its_crd() {
         "Cohort",
         "ClusterQueue",
         "LocalQueue",
+        "ConfigMap",
     ] {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
     let schemas = schemas();
-    for o in &objects {
+    for o in objects.iter().filter(|o| o.kind != "ConfigMap") {
         let docs = yaml_documents(&o.yaml).unwrap();
         assert_eq!(docs.len(), 1);
         let doc = &docs[0];
@@ -230,8 +231,8 @@ fn karpenter_and_volcano_objects_are_valid_against_their_crds() {
     let schemas = schemas();
     let pools: Vec<&mlinfra_gpu_policy::Object> =
         objects.iter().filter(|o| o.kind == "NodePool").collect();
-    assert_eq!(pools.len(), 2, "one NodePool per AWS pool");
-    assert_eq!(objects.iter().filter(|o| o.kind == "Queue").count(), 1);
+    assert_eq!(pools.len(), 4, "one NodePool per AWS pool");
+    assert_eq!(objects.iter().filter(|o| o.kind == "Queue").count(), 2);
     for o in objects.iter().filter(|o| o.kind != "ConfigMap") {
         let doc = &yaml_documents(&o.yaml).unwrap()[0];
         let (_, schema) = schemas
@@ -263,7 +264,14 @@ fn karpenter_and_volcano_objects_are_valid_against_their_crds() {
         h100[0]["spec"]["template"]["spec"]["requirements"][1]["values"][0],
         "spot"
     );
-    let q = yaml_documents(&objects.iter().find(|o| o.kind == "Queue").unwrap().yaml).unwrap();
+    let q = yaml_documents(
+        &objects
+            .iter()
+            .find(|o| o.kind == "Queue" && o.name == "research")
+            .unwrap()
+            .yaml,
+    )
+    .unwrap();
     assert_eq!(q[0]["spec"]["guarantee"]["resource"]["nvidia.com/gpu"], 64);
     assert_eq!(
         q[0]["spec"]["capability"]["nvidia.com/gpu"], 96,

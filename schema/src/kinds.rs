@@ -418,6 +418,13 @@ fn gpu_pool() -> KindSchema {
         .computed()
         .force_new()
         .on(AWS),
+        Attribute::new(
+            "kubernetes_version",
+            AttrType::String,
+            "Kubernetes version of the nodes; follows the cluster's unless set.",
+        )
+        .computed()
+        .on(AWS),
         tags(),
         Attribute::new(
             "taints",

@@ -1023,11 +1023,14 @@ fn gpu_pool_lifecycle_on_eks_nodegroups() {
     let p = unique("ng");
     let dir = tempfile::tempdir().unwrap();
     let ep = endpoint();
-    let manifest = |accelerator: &str, max: u32, team: &str, taint: &str| {
+    let versioned = |version: &str, accelerator: &str, max: u32, team: &str, taint: &str| {
         format!(
-            "cluster \"train\" {{\n  cloud      = \"aws\"\n  name       = \"{p}\"\n  subnet_ids = [\"subnet-0a1b2c3d\", \"subnet-4e5f6a7b\"]\n  role_arn   = \"arn:aws:iam::123456789012:role/eks\"\n}}\n\n\
+            "cluster \"train\" {{\n  cloud      = \"aws\"\n  name       = \"{p}\"\n  kubernetes_version = \"{version}\"\n  subnet_ids = [\"subnet-0a1b2c3d\", \"subnet-4e5f6a7b\"]\n  role_arn   = \"arn:aws:iam::123456789012:role/eks\"\n}}\n\n\
              gpu_pool \"h100\" {{\n  cluster       = cluster.train\n  name          = \"gpus\"\n  accelerator   = \"{accelerator}\"\n  gpus_per_node = 8\n  max_nodes     = {max}\n  capacity      = \"spot\"\n  node_role_arn = \"arn:aws:iam::123456789012:role/nodes\"\n  labels        = {{ team = \"{team}\" }}\n  taints        = [{{ key = \"{taint}\", value = \"present\", effect = \"NoSchedule\" }}]\n  tags          = {{ owner = \"ml\" }}\n}}\n"
         )
+    };
+    let manifest = |accelerator: &str, max: u32, team: &str, taint: &str| {
+        versioned("1.31", accelerator, max, team, taint)
     };
     write(
         dir.path(),
@@ -1036,7 +1039,9 @@ fn gpu_pool_lifecycle_on_eks_nodegroups() {
     );
     let r = run(dir.path(), &["plan"]);
     assert!(
-        r.stdout.contains("+ instance_type = \"p5.48xlarge\""),
+        r.stdout
+            .lines()
+            .any(|l| l.contains("+ instance_type") && l.ends_with("= \"p5.48xlarge\"")),
         "the GPU catalog picks the machine at plan time: {}",
         r.stdout
     );
@@ -1134,6 +1139,28 @@ fn gpu_pool_lifecycle_on_eks_nodegroups() {
         describe().scaling_config().and_then(|s| s.max_size()),
         Some(8)
     );
+
+    // A cluster upgrade carries the nodes along, in place and after the cluster.
+    write(
+        dir.path(),
+        &ep,
+        &versioned("1.32", "H100", 8, "platform", "dedicated"),
+    );
+    let r = run(dir.path(), &["plan"]);
+    assert!(
+        r.stdout
+            .contains("~ kubernetes_version = \"1.31\" -> \"1.32\"")
+            && r.stdout.contains("0 to add, 2 to change, 0 to destroy"),
+        "{}",
+        r.stdout
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(describe().version(), Some("1.32"));
+    assert_eq!(run(dir.path(), &["plan", "--detailed-exitcode"]).code, 0);
+    let manifest = |accelerator: &str, max: u32, team: &str, taint: &str| {
+        versioned("1.32", accelerator, max, team, taint)
+    };
 
     // Another accelerator is another machine: the nodegroup is replaced.
     write(

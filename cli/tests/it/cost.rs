@@ -296,11 +296,25 @@ fn compare_clouds_prices_the_same_gpus_on_every_cloud_and_ranks_them() {
             prices.windows(2).all(|w| w[0] <= w[1]),
             "ranked cheapest first: {prices:?}"
         );
-        assert_eq!(
-            prices.len(),
-            3,
-            "every cloud offers 8 × H100 and 8 × A100-80GB"
-        );
+        if c["gpus_per_node"] == 8 {
+            assert_eq!(
+                prices.len(),
+                3,
+                "every cloud offers 8 × H100 and 8 × A100-80GB"
+            );
+        }
+        if c["accelerator"] == "L4" {
+            let azure = c["offers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["cloud"] == "azure")
+                .unwrap();
+            assert!(
+                azure["reason"].as_str().unwrap().contains("no L4 machines"),
+                "a cloud without the GPU says so: {azure}"
+            );
+        }
     }
     insta::assert_snapshot!(
         "quickstart_compare_clouds",
@@ -331,7 +345,7 @@ fn markdown_and_html_formats() {
     assert!(page.starts_with("<!doctype html>") && page.trim_end().ends_with("</html>"));
     assert_eq!(page.matches("<svg").count(), 1, "one chart");
     // One bar per resource and tier, plus the four legend swatches.
-    assert_eq!(page.matches("<rect").count(), 9 * 4 + 4);
+    assert_eq!(page.matches("<rect").count(), 11 * 4 + 4);
     assert!(page.contains("<title>gpu_pool.training[&quot;h100&quot;] spot: $14,745.17</title>"));
     let external = page
         .match_indices("http")

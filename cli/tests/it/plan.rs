@@ -27,7 +27,7 @@ fn quickstart_plans_offline_with_every_resource_created() {
     assert!(r.stderr.is_empty(), "{}", r.stderr);
     assert!(
         r.stdout
-            .contains("Plan: 9 to add, 0 to change, 0 to destroy."),
+            .contains("Plan: 11 to add, 0 to change, 0 to destroy."),
         "{}",
         r.stdout
     );
@@ -47,7 +47,7 @@ fn quickstart_json_plan_is_stable_and_documented() {
     assert_eq!(j["format_version"], "1.0");
     assert_eq!(
         j["summary"],
-        json!({"import": 0, "add": 9, "change": 0, "destroy": 0, "no_op": 0})
+        json!({"import": 0, "add": 11, "change": 0, "destroy": 0, "no_op": 0})
     );
     let pool = j["resource_changes"]
         .as_array()

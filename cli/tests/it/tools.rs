@@ -130,7 +130,7 @@ fn validate_reports_success_and_json() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout
-            .contains("The configuration is valid (12 resource instances)."),
+            .contains("The configuration is valid (15 resource instances)."),
         "{}",
         r.stdout
     );

@@ -1954,11 +1954,16 @@ fn gpu_pool_defaults(
     }
     let Some(cloud) = cloud else { return };
     // What the manifest leaves out follows the cluster and the catalog, not the prior state.
-    if cloud == Cloud::Aws && decl.body.get_attribute("subnet_ids").is_none() {
+    if cloud == Cloud::Aws {
         if let Some(a) = decl.body.get_attribute("cluster") {
             let v = ev.eval(&a.value);
-            if let Some(subnets) = v.as_map().and_then(|m| m.get("subnet_ids")) {
-                attrs.insert("subnet_ids".into(), subnets.clone());
+            for name in ["subnet_ids", "kubernetes_version"] {
+                if decl.body.get_attribute(name).is_some() {
+                    continue;
+                }
+                if let Some(x) = v.as_map().and_then(|m| m.get(name)) {
+                    attrs.insert(name.into(), x.clone());
+                }
             }
         }
     }

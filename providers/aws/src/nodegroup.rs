@@ -252,6 +252,7 @@ async fn create(
         .capacity_type(capacity_type(p))
         .scaling_config(scaling(p)?)
         .set_disk_size(number(p, "disk_size_gb"))
+        .set_version(str_attr(p, "kubernetes_version").map(str::to_string))
         .set_labels((!labels.is_empty()).then(|| labels.into_iter().collect()))
         .set_taints(Some(eks_taints(p)?).filter(|t| !t.is_empty()))
         .set_tags((!tags.is_empty()).then(|| tags.into_iter().collect()))
@@ -341,6 +342,25 @@ async fn update(
             .await
             .map_err(|e| classify(&format!("updating EKS nodegroup {cluster}:{name}"), e))?;
         wait_active(c, cluster, name, deadline).await?;
+    }
+    // The nodes follow the cluster: one minor version at a time, after the cluster.
+    if let Some(v) = str_attr(p, "kubernetes_version") {
+        if str_attr(&prior, "kubernetes_version") != Some(v) {
+            c.eks
+                .update_nodegroup_version()
+                .cluster_name(cluster)
+                .nodegroup_name(name)
+                .version(v)
+                .send()
+                .await
+                .map_err(|e| {
+                    classify(
+                        &format!("upgrading EKS nodegroup {cluster}:{name} to {v}"),
+                        e,
+                    )
+                })?;
+            wait_active(c, cluster, name, deadline).await?;
+        }
     }
     let (had, want) = (tags_of(&prior), tags_of(p));
     if had != want {
@@ -499,6 +519,9 @@ pub async fn read(
     attrs.insert("capacity".into(), Value::from(capacity));
     if let Some(d) = ng.disk_size() {
         attrs.insert("disk_size_gb".into(), Value::Number(f64::from(d)));
+    }
+    if let Some(v) = ng.version() {
+        attrs.insert("kubernetes_version".into(), Value::from(v));
     }
     if let Some(r) = ng.node_role() {
         attrs.insert("node_role_arn".into(), Value::from(r));
