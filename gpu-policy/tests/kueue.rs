@@ -278,3 +278,60 @@ fn karpenter_and_volcano_objects_are_valid_against_their_crds() {
         "64 nominal + 32 borrowing"
     );
 }
+
+/// Every NVIDIA config among `objects` has only the key paths and types of NVIDIA's
+/// examples, and names only MIG profiles the default configuration names.
+fn check_nvidia(objects: &[mlinfra_gpu_policy::Object]) -> usize {
+    let reference = |name: &str| {
+        let mut s = std::collections::BTreeSet::new();
+        shape(&yaml_documents(&nvidia(name)).unwrap()[0], "", &mut s);
+        s
+    };
+    let mig_shape = reference("mig-parted_config.yaml");
+    let slice_shape = reference("device-plugin_time-slicing_config.yaml");
+    let default = yaml_documents(&nvidia("mig-parted_config-default.yaml")).unwrap();
+    let mut known = std::collections::BTreeSet::new();
+    for configs in default[0]["mig-configs"].as_object().unwrap().values() {
+        for e in configs.as_array().unwrap() {
+            if let Some(d) = e["mig-devices"].as_object() {
+                known.extend(d.keys().cloned());
+            }
+        }
+    }
+    let mut checked = 0;
+    for o in objects.iter().filter(|o| o.kind == "ConfigMap") {
+        let cm = &yaml_documents(&o.yaml).unwrap()[0];
+        for (key, text) in cm["data"].as_object().unwrap() {
+            let inner = &yaml_documents(text.as_str().unwrap()).unwrap()[0];
+            let mut ours = std::collections::BTreeSet::new();
+            shape(inner, "", &mut ours);
+            let allowed = if o.name == mlinfra_gpu_policy::MIG_CONFIGMAP {
+                for configs in inner["mig-configs"].as_object().unwrap().values() {
+                    for e in configs.as_array().unwrap() {
+                        for p in e["mig-devices"].as_object().unwrap().keys() {
+                            assert!(known.contains(p), "{p} in {}/{key}", o.name);
+                        }
+                    }
+                }
+                &mig_shape
+            } else {
+                &slice_shape
+            };
+            assert!(ours.is_subset(allowed), "{}/{key}: {ours:?}", o.name);
+            checked += 1;
+        }
+    }
+    checked
+}
+
+#[test]
+fn the_quickstarts_nvidia_configs_follow_the_documented_structure() {
+    let ev = evaluated(&repo().join("examples/quickstart"));
+    let (objects, diags) = mlinfra_gpu_policy::emit(&ev);
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(
+        check_nvidia(&objects),
+        2,
+        "one MIG config and one time-slicing config"
+    );
+}
