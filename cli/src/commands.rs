@@ -106,7 +106,12 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
     let broken = budgets.iter().any(|b| b.broken);
     // GPU policies: what `policy emit` would change since it last wrote; its checks
     // (quotas, MIG) are errors here too.
-    let (policy_changes, pdiags) = crate::policy_cmd::plan_changes(&evaluated, &session.state);
+    // (A destroy or refresh-only plan changes no policy.)
+    let (policy_changes, pdiags) = if opts.destroy || opts.refresh_only {
+        Default::default()
+    } else {
+        crate::policy_cmd::plan_changes(&evaluated, &session.state)
+    };
     if print_diagnostics(&session.ws.config, &pdiags, nc) {
         return Ok(EXIT_ERROR);
     }

@@ -255,6 +255,13 @@ fn plan_lists_the_policy_objects_that_changed_since_the_last_emit() {
         j["policy_changes"],
         serde_json::json!([{"action": "update", "object": "ClusterQueue research"}])
     );
+    let r = mlinfra(q, &["plan", "--destroy", "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        j["policy_changes"],
+        serde_json::json!([]),
+        "a destroy plan changes no policy"
+    );
     // A policy check fails the plan too, at the queue.
     let text = std::fs::read_to_string(&training)
         .unwrap()
