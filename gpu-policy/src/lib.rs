@@ -1035,6 +1035,7 @@ fn push_as(
     }
 }
 
+/// Render the template named after `kind` and add the object.
 #[allow(clippy::too_many_arguments)]
 fn push(
     objects: &mut Vec<Object>,
@@ -1045,17 +1046,7 @@ fn push(
     namespace: Option<String>,
     ctx: minijinja::Value,
 ) {
-    match render(kind, ctx) {
-        Ok(yaml) => objects.push(Object {
-            kind,
-            name,
-            namespace,
-            yaml,
-        }),
-        Err(e) => diags.push(
-            Diagnostic::error(format!("{}: rendering the {kind}: {e}", i.address)).at(Some(i.span)),
-        ),
-    }
+    push_as(objects, diags, i, kind, kind, name, namespace, ctx);
 }
 
 /// The key of an object in state: `Kind name` or `Kind namespace/name`.
