@@ -293,6 +293,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
     let counter = interrupts();
 
     // First adopt or forget what an interrupted run left in flight.
+    let mut interrupted_creates = Default::default();
     if !session.state.pending.is_empty() {
         let view = session.provider_view();
         let ctx = ApplyContext {
@@ -306,7 +307,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         };
         let mut state = session.state.clone();
         let based_on = session.state_exists.then_some(state.serial);
-        session.rt.block_on(apply::recover(&ctx, &mut state))?;
+        interrupted_creates = session.rt.block_on(apply::recover(&ctx, &mut state))?;
         session.backend.write(&mut state, based_on)?;
         session.state = state;
         session.state_exists = true;
@@ -427,6 +428,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         refreshed,
         &ApplyOptions {
             parallelism: args.parallelism,
+            interrupted_creates,
         },
     ))?;
     let (added, changed, destroyed) = (

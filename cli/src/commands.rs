@@ -357,7 +357,15 @@ pub fn schema(kind: Option<&str>, json: bool, out: &Path) -> Result<u8> {
         };
         println!("{} — {}\n  {class}", k.name, k.description);
         for (cloud, obj) in &k.maps_to {
-            println!("  {:5}  → {obj}", cloud.as_str());
+            let scope = mlinfra_schema::name_scope(k.name, *cloud)
+                .map(|s| {
+                    format!(
+                        "; names unique {}",
+                        mlinfra_schema::describe_name_scope(s, *cloud)
+                    )
+                })
+                .unwrap_or_default();
+            println!("  {:5}  → {obj}{scope}", cloud.as_str());
         }
         println!("  attributes:");
         print_block_schema(&k.body, 4);

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::ArgMatches;
-use mlinfra_engine::state::ResourceState;
+use mlinfra_engine::identity;
+use mlinfra_engine::state::{ResourceState, State};
 use mlinfra_engine::{Address, Evaluated};
 use mlinfra_provider_api::{ImportRequest, ProviderConfig};
 
@@ -40,7 +41,8 @@ pub fn import(dir: &Path, m: &ArgMatches, args: &ImportArgs, nc: bool) -> Result
     if session.state.resources.contains_key(&addr) {
         bail!("{addr} is already in the state; to import again, first `mlinfra state rm {addr}`");
     }
-    let record = read_import(&session, &view, &addr, &args.id).map_err(|e| anyhow::anyhow!(e))?;
+    let record = read_import(&session, &view, &session.state, &addr, &args.id)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let mut state = session.state.clone();
     let based_on = session.state_exists.then_some(state.serial);
     state.resources.insert(addr.clone(), record);
@@ -56,10 +58,12 @@ pub fn import(dir: &Path, m: &ArgMatches, args: &ImportArgs, nc: bool) -> Result
 }
 
 /// Read the object `id` through its provider and build what state records for it at
-/// `addr`, which must be declared in `view`.
+/// `addr`, which must be declared in `view`. Refuses an object another address of `state`
+/// already manages: one cloud object has one address.
 pub fn read_import(
     session: &Session,
     view: &Evaluated,
+    state: &State,
     addr: &str,
     id: &str,
 ) -> Result<ResourceState, String> {
@@ -118,7 +122,7 @@ pub fn read_import(
         .rt
         .block_on(provider.import(req))
         .map_err(|e| format!("importing {addr}: {}", e.message))?;
-    Ok(ResourceState {
+    let record = ResourceState {
         kind: inst.kind.name.to_string(),
         cloud: Some(cloud.as_str().to_string()),
         provider: Some(key),
@@ -126,5 +130,14 @@ pub fn read_import(
         attributes: resp.attributes,
         sensitive: inst.sensitive.clone(),
         dependencies: inst.depends_on.clone(),
-    })
+    };
+    if let Some(object) = identity::of_state(view, &record) {
+        if let Some(other) = identity::held_in_state(view, state, &object, addr) {
+            return Err(format!(
+                "{} is already managed by {other}, and one cloud object can have only one address; to give it the address {addr}, run: mlinfra state mv '{other}' '{addr}'",
+                object.describe()
+            ));
+        }
+    }
+    Ok(record)
 }

@@ -137,19 +137,27 @@ impl Session {
                 if prior.resources.contains_key(&imp.address) {
                     continue;
                 }
-                match crate::import_cmd::read_import(self, &view, &imp.address, &imp.id) {
+                match crate::import_cmd::read_import(self, &view, &prior, &imp.address, &imp.id) {
                     Ok(record) => {
                         prior.resources.insert(imp.address.clone(), record);
                         importing.insert(imp.address.clone(), imp.id.clone());
                     }
-                    Err(e) => self.diags.push(
-                        mlinfra_engine::Diagnostic::error(format!("cannot import {}", imp.address))
+                    Err(e) => {
+                        let help = if e.contains("already managed by") {
+                            "remove the import block: the object is already in state"
+                        } else {
+                            "check the id (for a bucket, its name), or remove the import block"
+                        };
+                        self.diags.push(
+                            mlinfra_engine::Diagnostic::error(format!(
+                                "cannot import {}",
+                                imp.address
+                            ))
                             .at(Some(imp.span))
                             .note(e)
-                            .help(
-                                "check the id (for a bucket, its name), or remove the import block",
-                            ),
-                    ),
+                            .help(help),
+                        )
+                    }
                 }
             }
         }

@@ -95,6 +95,10 @@ pub trait Progress {
 pub struct ApplyOptions {
     /// Most operations in flight at once; `None` is unlimited.
     pub parallelism: Option<usize>,
+    /// Creates an interrupted run had started whose objects recovery did not find:
+    /// address → cloud name. Their create may still find the object (the killed run's
+    /// call landed late), and adopts it; any other create that finds one fails.
+    pub interrupted_creates: BTreeMap<String, String>,
 }
 
 /// The outcome of an apply.
@@ -190,10 +194,15 @@ fn provider_config(evaluated: &Evaluated, key: &str) -> ProviderConfig {
     }
 }
 
-/// Adopt or forget creates that a killed run left in flight.
-pub async fn recover(ctx: &ApplyContext<'_>, state: &mut State) -> Result<(), ApplyError> {
+/// Adopt or forget creates that a killed run left in flight. Returns the forgotten ones
+/// (address → cloud name), which their next create may still adopt.
+pub async fn recover(
+    ctx: &ApplyContext<'_>,
+    state: &mut State,
+) -> Result<BTreeMap<String, String>, ApplyError> {
+    let mut forgotten = BTreeMap::new();
     if state.pending.is_empty() {
-        return Ok(());
+        return Ok(forgotten);
     }
     let mut kept = Vec::new();
     let pending = std::mem::take(&mut state.pending);
@@ -235,10 +244,13 @@ pub async fn recover(ctx: &ApplyContext<'_>, state: &mut State) -> Result<(), Ap
                     },
                 );
             }
-            Ok(ReadResponse::Gone) => ctx.progress.event(Event::Forgot {
-                address: &p.address,
-                name: &p.name,
-            }),
+            Ok(ReadResponse::Gone) => {
+                ctx.progress.event(Event::Forgot {
+                    address: &p.address,
+                    name: &p.name,
+                });
+                forgotten.insert(p.address.clone(), p.name.clone());
+            }
             Err(e) => {
                 state.pending = kept;
                 state.pending.push(p.clone());
@@ -250,7 +262,7 @@ pub async fn recover(ctx: &ApplyContext<'_>, state: &mut State) -> Result<(), Ap
         }
     }
     state.pending = kept;
-    Ok(())
+    Ok(forgotten)
 }
 
 /// Build the work items: one per operation, with the operations each waits for.
@@ -375,7 +387,7 @@ pub async fn apply(
                     deferred.push_back(i);
                     continue;
                 }
-                match prepare(ctx, &items[i], &mut state, &mut serial, &hash) {
+                match prepare(ctx, &items[i], &mut state, &mut serial, &hash, opts) {
                     Ok(req) => {
                         status[i] = Status::Running;
                         started.insert(i, Instant::now());
@@ -456,9 +468,13 @@ pub async fn apply(
             }
             Err(e) => {
                 if items[i].op == Op::Create
-                    && matches!(e.kind, ErrorKind::Invalid | ErrorKind::Auth)
+                    && matches!(
+                        e.kind,
+                        ErrorKind::Invalid | ErrorKind::Auth | ErrorKind::AlreadyExists
+                    )
                 {
-                    // The cloud refused the create outright: nothing can be in flight.
+                    // The cloud refused the create outright: nothing can be in flight, and
+                    // an object that was already there is not ours to adopt next time.
                     state.pending.retain(|p| p.address != items[i].address);
                     if let Err(err) = persist(ctx, &mut state, &mut serial) {
                         fatal = Some(format!("the result could not be recorded in state: {err}"));
@@ -600,6 +616,7 @@ fn prepare(
     state: &mut State,
     serial: &mut Option<u64>,
     hash: &str,
+    opts: &ApplyOptions,
 ) -> Result<ApplyRequest, PrepareError> {
     let c = &item.change;
     let key = c
@@ -630,6 +647,7 @@ fn prepare(
             prior: prior.clone(),
             planned: prior.unwrap_or_default(),
             client_token: String::new(),
+            adopt_existing: false,
             timeout_seconds,
             config,
         });
@@ -698,12 +716,14 @@ fn prepare(
         }
     }
     let token = client_token(&state.lineage, &item.address, hash);
+    let mut adopt_existing = false;
     if item.op == Op::Create {
         let name = planned
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
+        adopt_existing = opts.interrupted_creates.get(&item.address) == Some(&name);
         state.pending.retain(|p| p.address != item.address);
         state.pending.push(PendingCreate {
             address: item.address.clone(),
@@ -732,6 +752,7 @@ fn prepare(
         prior,
         planned,
         client_token: token,
+        adopt_existing,
         timeout_seconds,
         config,
     })
@@ -763,6 +784,7 @@ async fn execute<'f>(
     let mut attempt = 0u32;
     let mut seed =
         (start.elapsed().as_nanos() as u64) ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut req = req;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let result = match tokio::time::timeout(left, provider.apply(req.clone())).await {
@@ -811,6 +833,15 @@ async fn execute<'f>(
                     error: &e.message,
                 });
                 tokio::time::sleep(wait).await;
+                // The failed attempt may have reached the cloud before the fault: what it
+                // created is this create's own.
+                req.adopt_existing = true;
+            }
+            Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                let message = e
+                    .message
+                    .replace(mlinfra_provider_api::ADDRESS_PLACEHOLDER, &item.address);
+                return (i, Err(ProviderError { message, ..e }), start.elapsed());
             }
             Err(e) => return (i, Err(e), start.elapsed()),
         }

@@ -12,6 +12,7 @@ pub use config::eval::{
 pub use config::load::{load, Config};
 pub use diag::{Diagnostic, Diagnostics, Severity, Sources, Span};
 pub mod graph;
+pub mod identity;
 pub mod plan;
 pub mod plan_json;
 pub mod run;

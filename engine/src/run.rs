@@ -82,6 +82,11 @@ pub fn plan_configuration(
         }
         let now = plan.replaced();
         if now.is_subset(&replaced) {
+            // One cloud object, one address: checked on the final plan.
+            diags.extend(crate::identity::check(&evaluated, prior, &plan));
+            if diags.has_errors() {
+                return (None, diags);
+            }
             return (Some((evaluated, plan)), diags);
         }
         replaced.extend(now);

@@ -1,11 +1,13 @@
 //! Resource kinds, attribute metadata and values of mlinfra manifests. No I/O.
 
 pub mod gpu;
+mod identity;
 mod json_schema;
 mod kinds;
 mod types;
 mod value;
 
+pub use identity::{describe_name_scope, name_scope, provider_region_attribute, NameScope};
 pub use json_schema::kind_json_schema;
 pub use kinds::{
     kind, kinds, Attribute, BlockSchema, Cloud, KindClass, KindSchema, ACCELERATORS,

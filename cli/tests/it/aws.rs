@@ -45,13 +45,13 @@ pub(crate) fn write(dir: &Path, endpoint: &str, body: &str) {
 }
 
 /// A direct S3 client, to check and to change what mlinfra manages.
-struct S3 {
+pub(crate) struct S3 {
     rt: tokio::runtime::Runtime,
     client: aws_sdk_s3::Client,
 }
 
 impl S3 {
-    fn new() -> S3 {
+    pub(crate) fn new() -> S3 {
         for (k, v) in CREDS {
             require_env(k, v);
         }
@@ -74,7 +74,7 @@ impl S3 {
         }
     }
 
-    fn buckets(&self, prefix: &str) -> Vec<String> {
+    pub(crate) fn buckets(&self, prefix: &str) -> Vec<String> {
         let out = self.rt.block_on(self.client.list_buckets().send()).unwrap();
         let mut names: Vec<String> = out
             .buckets()
@@ -134,7 +134,7 @@ impl S3 {
             .unwrap();
     }
 
-    fn put_object(&self, bucket: &str, key: &str) {
+    pub(crate) fn put_object(&self, bucket: &str, key: &str) {
         let body = aws_sdk_s3::primitives::ByteStream::from_static(b"weights");
         self.rt
             .block_on(
@@ -145,6 +145,20 @@ impl S3 {
                     .body(body)
                     .send(),
             )
+            .unwrap();
+    }
+
+    /// Whether `bucket` exists and holds `key`.
+    pub(crate) fn has_object(&self, bucket: &str, key: &str) -> bool {
+        self.rt
+            .block_on(self.client.head_object().bucket(bucket).key(key).send())
+            .is_ok()
+    }
+
+    /// Create a bucket outside mlinfra.
+    pub(crate) fn create(&self, bucket: &str) {
+        self.rt
+            .block_on(self.client.create_bucket().bucket(bucket).send())
             .unwrap();
     }
 

@@ -3,6 +3,7 @@
 mod aws;
 mod cost;
 mod diagnostics;
+mod identity;
 mod plan;
 mod policy;
 mod sagemaker;

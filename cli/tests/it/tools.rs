@@ -33,6 +33,13 @@ fn graph_prints_dot_and_mermaid_with_module_clusters() {
 #[test]
 fn schema_describes_kinds_and_exports_json_schema() {
     let r = mlinfra(&repo(), &["schema", "gpu_pool"]);
+    assert!(
+        r.stdout.contains(
+            "aws    → EKS managed nodegroup (GPU AMI); names unique per account, region, `cluster`"
+        ),
+        "{}",
+        r.stdout
+    );
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("accelerator"), "{}", r.stdout);
     assert!(r.stdout.contains("forces replacement"));

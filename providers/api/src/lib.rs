@@ -35,7 +35,23 @@ pub enum ErrorKind {
     Invalid,
     /// Credentials missing or refused.
     Auth,
+    /// A create found the object already there, and it was not this state's to adopt.
+    AlreadyExists,
     Other,
+}
+
+/// Stands for the resource address in an [`already_exists`] message; the engine fills it in.
+pub const ADDRESS_PLACEHOLDER: &str = "<address>";
+
+/// The error of a create that found `object` already there: it belongs to no interrupted
+/// create of this state, so it is someone else's (another address, configuration or person).
+pub fn already_exists(object: &str, import_id: &str) -> ProviderError {
+    ProviderError {
+        kind: ErrorKind::AlreadyExists,
+        message: format!(
+            "{object} already exists, and this state did not create it; to manage it here, import it: mlinfra import '{ADDRESS_PLACEHOLDER}' {import_id}; to create a new one, choose another name"
+        ),
+    }
 }
 
 /// The evaluated provider block (`region`, `endpoint`, …).
@@ -93,6 +109,10 @@ pub struct ApplyRequest {
     pub planned: Attributes,
     /// Deterministic idempotency token recorded in state before the call.
     pub client_token: String,
+    /// A create may adopt an object that is already there: an interrupted create of this
+    /// state, or an earlier attempt of this one, may have made it. Otherwise an existing
+    /// object is an [`ErrorKind::AlreadyExists`] error, never silently taken over.
+    pub adopt_existing: bool,
     pub timeout_seconds: Option<u64>,
     pub config: ProviderConfig,
 }

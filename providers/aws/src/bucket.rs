@@ -7,8 +7,8 @@ use aws_sdk_s3::types::{
     ObjectIdentifier, Tag, Tagging, VersioningConfiguration,
 };
 use mlinfra_provider_api::{
-    ApplyAction, ApplyRequest, ApplyResponse, Attributes, PlanRequest, PlanResponse, ProviderError,
-    ReadResponse,
+    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, PlanRequest,
+    PlanResponse, ProviderError, ReadResponse,
 };
 use mlinfra_schema::Value;
 
@@ -59,7 +59,7 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
 
 pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, ProviderError> {
     match req.action {
-        ApplyAction::Create => create(c, &req.planned).await,
+        ApplyAction::Create => create(c, &req.planned, req.adopt_existing).await,
         ApplyAction::Update => update(c, req.prior.as_ref(), &req.planned).await,
         ApplyAction::Delete => {
             let prior = req.prior.as_ref().unwrap_or(&req.planned);
@@ -68,7 +68,11 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
     }
 }
 
-async fn create(c: &Clients, planned: &Attributes) -> Result<ApplyResponse, ProviderError> {
+async fn create(
+    c: &Clients,
+    planned: &Attributes,
+    adopt_existing: bool,
+) -> Result<ApplyResponse, ProviderError> {
     let name = str_attr(planned, "name")
         .ok_or_else(|| invalid("bucket has no name".into()))?
         .to_string();
@@ -76,6 +80,11 @@ async fn create(c: &Clients, planned: &Attributes) -> Result<ApplyResponse, Prov
     let region = str_attr(planned, "location")
         .map(str::to_string)
         .unwrap_or_else(|| c.region.clone());
+    // In us-east-1, S3 answers a create of a bucket its caller owns with 200 OK, so only
+    // a look first tells a new bucket from one that is already there.
+    if !adopt_existing && exists(c, &name).await? {
+        return Err(already_exists(&format!("S3 bucket {name}"), &name));
+    }
     let mut call = c.s3.create_bucket().bucket(&name);
     if region != "us-east-1" {
         call = call.create_bucket_configuration(
@@ -85,10 +94,21 @@ async fn create(c: &Clients, planned: &Attributes) -> Result<ApplyResponse, Prov
         );
     }
     if let Err(e) = call.send().await {
-        // A bucket we already own is the one a killed run created: adopt it.
+        // A bucket we own: adopt it only when an interrupted create of ours made it.
         let owned = e
             .as_service_error()
             .is_some_and(|se| se.is_bucket_already_owned_by_you());
+        if owned && !adopt_existing {
+            return Err(already_exists(&format!("S3 bucket {name}"), &name));
+        }
+        if e.as_service_error()
+            .is_some_and(|se| se.is_bucket_already_exists())
+        {
+            return Err(ProviderError {
+                kind: ErrorKind::AlreadyExists,
+                message: format!("S3 bucket {name} already exists in another AWS account (bucket names are global); choose another name"),
+            });
+        }
         if !owned {
             return Err(classify(&format!("creating S3 bucket {name}"), e));
         }
@@ -285,6 +305,21 @@ async fn empty_bucket(c: &Clients, name: &str) -> Result<(), ProviderError> {
             .send()
             .await
             .map_err(|e| classify(&format!("deleting objects of S3 bucket {name}"), e))?;
+    }
+}
+
+/// Whether a bucket of this name exists and this caller can see it (HeadBucket 200). A
+/// bucket of another account answers 403; its create then fails with BucketAlreadyExists.
+async fn exists(c: &Clients, name: &str) -> Result<bool, ProviderError> {
+    match c.s3.head_bucket().bucket(name).send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.raw_response()
+                .is_some_and(|r| matches!(r.status().as_u16(), 403 | 404)) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(classify(&format!("looking up S3 bucket {name}"), e)),
     }
 }
 

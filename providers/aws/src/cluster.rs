@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_eks::types::{ClusterStatus, VpcConfigRequest};
 use mlinfra_provider_api::{
-    ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError, ReadResponse,
+    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError,
+    ReadResponse,
 };
 use mlinfra_schema::Value;
 
@@ -54,12 +55,15 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 })
                 .client_request_token(&req.client_token);
             if let Err(e) = call.send().await {
-                // In use by us already: a killed run's create; adopt it.
+                // Adopt it only when an interrupted create of ours made it.
                 let exists = e
                     .as_service_error()
                     .is_some_and(|se| se.is_resource_in_use_exception());
                 if !exists {
                     return Err(classify(&format!("creating EKS cluster {name}"), e));
+                }
+                if !req.adopt_existing {
+                    return Err(already_exists(&format!("EKS cluster {name}"), &name));
                 }
             }
         }

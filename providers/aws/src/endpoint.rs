@@ -16,7 +16,8 @@ use aws_sdk_sagemaker::types::{
     TrafficRoutingConfigType,
 };
 use mlinfra_provider_api::{
-    ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError, ReadResponse,
+    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError,
+    ReadResponse,
 };
 use mlinfra_schema::Value;
 
@@ -264,6 +265,9 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
             {
                 if !e.as_service_error().is_some_and(is_existing) {
                     return Err(classify(&format!("creating SageMaker endpoint {name}"), e));
+                }
+                if !req.adopt_existing {
+                    return Err(already_exists(&format!("SageMaker endpoint {name}"), &name));
                 }
             }
             wait_in_service(c, &name, deadline).await?;

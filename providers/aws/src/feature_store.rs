@@ -14,7 +14,8 @@ use aws_sdk_sagemaker::types::{
     OnlineStoreConfigUpdate, S3StorageConfig, TtlDuration, TtlDurationUnit,
 };
 use mlinfra_provider_api::{
-    ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError, ReadResponse,
+    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError,
+    ReadResponse,
 };
 use mlinfra_schema::Value;
 
@@ -295,9 +296,21 @@ async fn create_group(
         .set_description(g.description.clone())
         .set_tags(sdk_tags(p));
     if let Err(e) = call.send().await {
-        let adopt = e.as_service_error().is_some_and(is_existing);
-        if !adopt {
+        let exists = e.as_service_error().is_some_and(is_existing);
+        if !exists {
             return Err(classify(&format!("creating feature group {name}"), e));
+        }
+        // A group added by an update is named after a store this state manages, so a
+        // failed update's retry may find it; a new store adopts only its own interrupted
+        // create.
+        if req.action == ApplyAction::Create && !req.adopt_existing {
+            return Err(already_exists(
+                &format!("SageMaker feature group {name}"),
+                req.planned
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(name),
+            ));
         }
     }
     Ok(())

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sagemaker::types::ModelPackageGroupStatus;
 use mlinfra_provider_api::{
-    ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError, ReadResponse,
+    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError,
+    ReadResponse,
 };
 use mlinfra_schema::Value;
 
@@ -31,11 +32,17 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 )
                 .set_tags(sdk_tags(&req.planned));
             if let Err(e) = call.send().await {
-                let adopt = e.as_service_error().is_some_and(is_existing);
-                if !adopt {
+                let exists = e.as_service_error().is_some_and(is_existing);
+                if !exists {
                     return Err(classify(
                         &format!("creating SageMaker model package group {name}"),
                         e,
+                    ));
+                }
+                if !req.adopt_existing {
+                    return Err(already_exists(
+                        &format!("SageMaker model package group {name}"),
+                        &name,
                     ));
                 }
             }

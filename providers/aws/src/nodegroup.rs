@@ -11,7 +11,8 @@ use aws_sdk_eks::types::{
     TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
 };
 use mlinfra_provider_api::{
-    ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError, ReadResponse,
+    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError,
+    ReadResponse,
 };
 use mlinfra_schema::{gpu, Cloud, Value};
 
@@ -258,7 +259,7 @@ async fn create(
         .set_tags((!tags.is_empty()).then(|| tags.into_iter().collect()))
         .client_request_token(&req.client_token);
     if let Err(e) = call.send().await {
-        // In use already: a killed run's create; adopt it.
+        // Adopt it only when an interrupted create of ours made it.
         let exists = e
             .as_service_error()
             .is_some_and(|se| se.is_resource_in_use_exception());
@@ -266,6 +267,12 @@ async fn create(
             return Err(classify(
                 &format!("creating EKS nodegroup {cluster}:{name}"),
                 e,
+            ));
+        }
+        if !req.adopt_existing {
+            return Err(already_exists(
+                &format!("EKS nodegroup {name} of cluster {cluster}"),
+                &format!("{cluster}:{name}"),
             ));
         }
     }

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 use mlinfra_provider_api::{
-    ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError, ReadResponse,
+    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError,
+    ReadResponse,
 };
 use mlinfra_schema::Value;
 
@@ -76,12 +77,15 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 )
                 .set_tags(if tags.is_empty() { None } else { Some(tags) });
             if let Err(e) = call.send().await {
-                // Already ours: a killed run created it; adopt it and converge below.
+                // Adopt it only when an interrupted create of ours made it.
                 let exists = e
                     .as_service_error()
                     .is_some_and(|se| se.is_repository_already_exists_exception());
                 if !exists {
                     return Err(classify(&format!("creating ECR repository {name}"), e));
+                }
+                if !req.adopt_existing {
+                    return Err(already_exists(&format!("ECR repository {name}"), &name));
                 }
                 converge(c, &name, None, &req.planned).await?;
             }
