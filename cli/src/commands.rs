@@ -61,6 +61,31 @@ fn parse_addresses(list: &[String], flag: &str) -> Result<Vec<Address>> {
         .collect()
 }
 
+/// `-out FILE` needs an existing directory: checked before planning, so a typo does not
+/// cost a refresh (and never creates directories).
+fn check_out_dir(out: &Path) -> Result<()> {
+    let parent = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        bail!(
+            "cannot save the plan to {}: the directory {} does not exist; create it first (mkdir -p {})",
+            out.display(),
+            parent.display(),
+            parent.display()
+        );
+    }
+    if out.is_dir() {
+        bail!(
+            "cannot save the plan to {}: it is a directory; name a file, e.g. -out={}",
+            out.display(),
+            out.join("plan.json").display()
+        );
+    }
+    Ok(())
+}
+
 fn parse_lock_timeout(s: &str) -> Result<Duration> {
     mlinfra_engine::config::load::parse_duration(s)
         .map(Duration::from_secs)
@@ -82,6 +107,9 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
     let lock_timeout = parse_lock_timeout(&args.lock_timeout)?;
     if args.parallelism == Some(0) {
         bail!("--parallelism must be at least 1");
+    }
+    if let Some(out) = &args.out {
+        check_out_dir(out)?;
     }
     let Some(mut session) = Session::open(dir, m, "plan", lock_timeout, nc)? else {
         return Ok(EXIT_ERROR);
@@ -344,7 +372,8 @@ pub fn schema(kind: Option<&str>, json: bool, out: &Path) -> Result<u8> {
         for k in &selected {
             let path = out.join(format!("{}.schema.json", k.name));
             let text = serde_json::to_string_pretty(&mlinfra_schema::kind_json_schema(k))? + "\n";
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            mlinfra_engine::files::atomic_write_mode(&path, text.as_bytes(), 0o644)
+                .with_context(|| format!("writing {}", path.display()))?;
             println!("wrote {}", path.display());
         }
         return Ok(0);

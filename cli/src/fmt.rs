@@ -18,7 +18,10 @@ fn is_manifest(p: &Path) -> bool {
         .is_some_and(|n| n.ends_with(MANIFEST_SUFFIX) || n.ends_with(AUTO_VARS_SUFFIX))
 }
 
-fn collect(path: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
+/// The manifests under `path`. Inside a directory, a symbolic link is followed only when
+/// its target lies inside `root` (the directory named on the command line): formatting
+/// never writes through a link to a file outside the tree.
+fn collect(path: &Path, root: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
     if path.is_file() {
         out.push(path.to_path_buf());
         return Ok(());
@@ -29,13 +32,31 @@ fn collect(path: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
         .collect();
     entries.sort();
     for e in entries {
+        let linked = std::fs::symlink_metadata(&e).is_ok_and(|m| m.file_type().is_symlink());
+        if linked {
+            let inside = std::fs::canonicalize(&e).is_ok_and(|t| t.starts_with(root));
+            if !inside {
+                if is_manifest(&e) || (recursive && e.is_dir()) {
+                    eprintln!(
+                        "note: skipping {}: it is a link to a place outside {}",
+                        e.display(),
+                        root.display()
+                    );
+                }
+                continue;
+            }
+            if e.is_dir() {
+                // Its target is inside the tree, so the walk reaches it there.
+                continue;
+            }
+        }
         if e.is_dir() {
             let hidden = e
                 .file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with('.') || n == "target");
             if recursive && !hidden {
-                collect(&e, recursive, out)?;
+                collect(&e, root, recursive, out)?;
             }
         } else if is_manifest(&e) {
             out.push(e);
@@ -59,8 +80,12 @@ pub fn run(
         paths.to_vec()
     };
     for r in &roots {
-        collect(r, recursive, &mut files)?;
+        let root = std::fs::canonicalize(r).with_context(|| format!("reading {}", r.display()))?;
+        collect(r, &root, recursive, &mut files)?;
     }
+    // A link inside the tree and its target are one file.
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     let st = Style::stdout(nc);
     let mut unformatted = 0;
     let mut errors = 0;

@@ -75,7 +75,8 @@ pub fn policy(dir: &Path, m: &ArgMatches, cmd: &PolicyCommand, nc: bool) -> Resu
     let files = mlinfra_gpu_policy::files(&objects);
     for (name, text) in &files {
         let path = out.join(name);
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        mlinfra_engine::files::atomic_write_mode(&path, text.as_bytes(), 0o644)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     record(&session, &objects)?;
     eprintln!(

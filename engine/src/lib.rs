@@ -20,5 +20,6 @@ pub mod state;
 
 pub use config::inputs::{collect_inputs, CliInput};
 pub mod apply;
+pub mod files;
 pub mod format;
 pub mod refresh;

@@ -1,11 +1,13 @@
 //! State: the in-memory form, its JSON file format, and the local backend with its lock.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs::File;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
+
+pub use crate::files::atomic_write;
+use crate::files::{no_follow, open_error, refuse_link, FileError};
 
 use mlinfra_schema::Value;
 use serde::{Deserialize, Serialize};
@@ -51,7 +53,12 @@ pub enum StateError {
     NotFound(String),
     #[error("resource {0} is already in the state")]
     Exists(String),
+    #[error(transparent)]
+    File(#[from] FileError),
 }
+
+/// How to keep state elsewhere, for the error about a linked state file.
+const LINK_HINT: &str = "; to keep state in another place, set `mlinfra { backend \"local\" { path = \"…\" } }` to the real file";
 
 /// One resource instance as recorded in state.
 #[derive(Clone, Debug, PartialEq)]
@@ -427,8 +434,10 @@ impl LocalBackend {
         with_suffix(&self.path, ".backup")
     }
 
-    /// Read the state, or `None` when there is no state file yet.
+    /// Read the state, or `None` when there is no state file yet. A state file that is a
+    /// symbolic link is refused, dangling or not: it is never read as "no state".
     pub fn read(&self) -> Result<Option<State>, StateError> {
+        refuse_link(&self.path, "state", LINK_HINT)?;
         match std::fs::read_to_string(&self.path) {
             Ok(text) => State::from_json(&text, &self.path).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -438,6 +447,39 @@ impl LocalBackend {
                 source,
             }),
         }
+    }
+
+    /// Open the lock file without following a link; refuse anything but a plain file.
+    fn open_lock_file(&self, create: bool) -> Result<File, StateError> {
+        let lock_path = self.lock_path();
+        let file = no_follow()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(open_error(
+                &lock_path,
+                "open the lock file",
+                "the state lock",
+                "",
+            ))?;
+        let meta = file.metadata().map_err(|source| StateError::Io {
+            action: "inspect the lock file",
+            path: lock_path.clone(),
+            source,
+        })?;
+        if !meta.is_file() || meta.nlink() > 1 {
+            return Err(StateError::Io {
+                action: "use the lock file",
+                path: lock_path,
+                source: std::io::Error::other(
+                    "it is not a plain file of its own (a directory, device or hard link); remove it",
+                ),
+            });
+        }
+        Ok(file)
     }
 
     /// Take the exclusive lock for `operation`, waiting up to `timeout`.
@@ -454,22 +496,11 @@ impl LocalBackend {
             })?;
         }
         loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&lock_path)
-                .map_err(|source| StateError::Io {
-                    action: "open the lock file",
-                    path: lock_path.clone(),
-                    source,
-                })?;
+            let file = self.open_lock_file(true)?;
             match file.try_lock() {
                 Ok(()) => {
                     // The holder before us may have removed the file after we opened it.
-                    let same = match (file.metadata(), std::fs::metadata(&lock_path)) {
+                    let same = match (file.metadata(), std::fs::symlink_metadata(&lock_path)) {
                         (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
                         _ => false,
                     };
@@ -491,20 +522,11 @@ impl LocalBackend {
                             .unwrap_or(0),
                         path: self.path.display().to_string(),
                     };
-                    let mut f = &file;
-                    let body = serde_json::to_string_pretty(&info).unwrap_or_default();
-                    file.set_len(0).map_err(|source| StateError::Io {
+                    write_lock_info(&file, &info).map_err(|source| StateError::Io {
                         action: "write the lock file",
                         path: lock_path.clone(),
                         source,
                     })?;
-                    f.write_all(body.as_bytes())
-                        .and_then(|_| f.sync_all())
-                        .map_err(|source| StateError::Io {
-                            action: "write the lock file",
-                            path: lock_path.clone(),
-                            source,
-                        })?;
                     return Ok(StateLock {
                         file,
                         path: lock_path,
@@ -514,17 +536,8 @@ impl LocalBackend {
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     if Instant::now() >= deadline {
-                        let holder = read_lock_info(&file).unwrap_or_else(|| LockInfo {
-                            id: "unknown".into(),
-                            pid: 0,
-                            host: "unknown".into(),
-                            user: "unknown".into(),
-                            operation: "unknown".into(),
-                            created: 0,
-                            path: self.path.display().to_string(),
-                        });
                         return Err(StateError::Locked {
-                            holder: Box::new(holder),
+                            holder: Box::new(self.live_holder(&file)),
                         });
                     }
                     std::thread::sleep(Duration::from_millis(100));
@@ -540,43 +553,77 @@ impl LocalBackend {
         }
     }
 
+    /// The record of a process that holds the lock. It writes its record right after
+    /// locking, so an empty or partial one is read again for a moment before giving up.
+    fn live_holder(&self, file: &File) -> LockInfo {
+        for _ in 0..20 {
+            if let Some(info) = read_lock_info(file) {
+                return info;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        LockInfo {
+            id: "unknown".into(),
+            pid: 0,
+            host: "unknown".into(),
+            user: "unknown".into(),
+            operation: "unknown (it has not written its record)".into(),
+            created: 0,
+            path: self.path.display().to_string(),
+        }
+    }
+
     /// The recorded holder of the lock, if a lock file exists.
     pub fn lock_holder(&self) -> Option<LockInfo> {
-        let file = File::open(self.lock_path()).ok()?;
+        let file = self.open_lock_file(false).ok()?;
         read_lock_info(&file)
     }
 
-    /// Remove a lock left behind, if its id matches. Refuses when a live process holds it.
+    /// Remove a lock left behind, if its id matches. Refuses when a live process holds
+    /// it, whatever id was given, and names that process.
     pub fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
         let lock_path = self.lock_path();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|_| StateError::LockMismatch {
+        let file = match self.open_lock_file(false) {
+            Ok(f) => f,
+            Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StateError::LockMismatch {
+                    id: id.to_string(),
+                    current: "none".into(),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StateError::Locked {
+                    holder: Box::new(self.live_holder(&file)),
+                })
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StateError::Io {
+                    action: "lock",
+                    path: lock_path,
+                    source,
+                })
+            }
+        }
+        // No live process holds it: this is a leftover record, or no lock at all.
+        let Some(info) = read_lock_info(&file) else {
+            return Err(StateError::LockMismatch {
                 id: id.to_string(),
                 current: "none".into(),
-            })?;
-        let info = read_lock_info(&file).ok_or_else(|| StateError::LockMismatch {
-            id: id.to_string(),
-            current: "none".into(),
-        })?;
+            });
+        };
         if info.id != id {
             return Err(StateError::LockMismatch {
                 id: id.to_string(),
                 current: info.id,
             });
         }
-        match file.try_lock() {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&lock_path);
-                let _ = file.unlock();
-                Ok(info)
-            }
-            Err(_) => Err(StateError::Locked {
-                holder: Box::new(info),
-            }),
-        }
+        let _ = std::fs::remove_file(&lock_path);
+        let _ = file.unlock();
+        Ok(info)
     }
 
     /// Write `state` as the next serial after `based_on` (the serial this run read; `None`
@@ -598,14 +645,17 @@ impl LocalBackend {
                     expected: based_on.unwrap_or(0),
                 });
             }
-            state.serial = cur.serial + 1;
+            state.serial = next_serial(cur.serial)?;
         } else {
-            state.serial = based_on.map(|s| s + 1).unwrap_or(1);
+            state.serial = match based_on {
+                Some(s) => next_serial(s)?,
+                None => 1,
+            };
         }
         if current.is_some() {
             self.backup()?;
         }
-        atomic_write(&self.path, state.to_json().as_bytes())
+        Ok(atomic_write(&self.path, state.to_json().as_bytes())?)
     }
 
     /// Replace the state with `state` as given (state push), after `check_replace`.
@@ -614,7 +664,7 @@ impl LocalBackend {
             cur.check_replace(state)?;
             self.backup()?;
         }
-        atomic_write(&self.path, state.to_json().as_bytes())
+        Ok(atomic_write(&self.path, state.to_json().as_bytes())?)
     }
 
     fn backup(&self) -> Result<(), StateError> {
@@ -623,15 +673,43 @@ impl LocalBackend {
             path: self.path.clone(),
             source,
         })?;
-        atomic_write(&self.backup_path(), &text)
+        refuse_link(&self.backup_path(), "state backups", LINK_HINT)?;
+        Ok(atomic_write(&self.backup_path(), &text)?)
     }
 }
 
+/// The serial after `s`; a state at the largest serial cannot be written again.
+fn next_serial(s: u64) -> Result<u64, StateError> {
+    s.checked_add(1).ok_or(StateError::Refused {
+        current: s,
+        new: s,
+        reason: "the serial is at its largest value; start a new state (state pull, edit the serial, state push) or ask for help".into(),
+    })
+}
+
+/// Write the whole record at offset 0 and make it durable: never a record behind a run
+/// of NUL bytes, however long the previous one was.
+fn write_lock_info(file: &File, info: &LockInfo) -> std::io::Result<()> {
+    let body = serde_json::to_string_pretty(info).unwrap_or_default();
+    file.set_len(0)?;
+    file.write_all_at(body.as_bytes(), 0)?;
+    file.sync_all()
+}
+
+/// The record in a lock file, read from its start; `None` when empty or partial.
 fn read_lock_info(file: &File) -> Option<LockInfo> {
-    let mut s = String::new();
-    let mut f = file;
-    f.read_to_string(&mut s).ok()?;
-    serde_json::from_str(&s).ok()
+    let len = file.metadata().ok()?.len().min(64 * 1024) as usize;
+    let mut buf = vec![0u8; len];
+    let mut read = 0;
+    while read < len {
+        match file.read_at(&mut buf[read..], read as u64) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(_) => return None,
+        }
+    }
+    buf.truncate(read);
+    serde_json::from_slice(&buf).ok()
 }
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
@@ -640,45 +718,10 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Write a file atomically: temp file, fsync, rename, directory fsync; mode 0600.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let io = |action: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| StateError::Io {
-            action,
-            path: p,
-            source,
-        }
-    };
-    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io("create", &tmp))?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(io("set permissions of", &tmp))?;
-    f.write_all(bytes).map_err(io("write", &tmp))?;
-    f.sync_all().map_err(io("sync", &tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io("rename into", path))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn sample() -> State {
         let mut s = State::new();
@@ -813,9 +856,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = LocalBackend::new(dir.path().join("state.json"));
         let held = b.lock("apply", Duration::ZERO).unwrap();
+        // A live holder is named whatever id was given.
         assert!(matches!(
             b.force_unlock("nope"),
-            Err(StateError::LockMismatch { .. })
+            Err(StateError::Locked { .. })
         ));
         assert!(matches!(
             b.force_unlock(&held.info.id),
@@ -828,8 +872,134 @@ mod tests {
         // Simulate the crash: release the OS lock by reopening a fresh file with the info.
         std::fs::remove_file(&leftover).unwrap();
         std::fs::write(&leftover, serde_json::to_string(&info).unwrap()).unwrap();
+        assert!(matches!(
+            b.force_unlock("nope"),
+            Err(StateError::LockMismatch { .. })
+        ));
         assert_eq!(b.force_unlock(&info.id).unwrap().id, info.id);
         assert!(!leftover.exists());
+    }
+
+    #[test]
+    fn a_linked_lock_file_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let b = LocalBackend::new(dir.path().join("state.json"));
+        std::os::unix::fs::symlink(&victim, b.lock_path()).unwrap();
+        let e = b.lock("plan", Duration::ZERO).unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+        assert!(b.force_unlock("x").is_err());
+        assert!(b.lock_holder().is_none());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        // A hard link is refused too: writing the record would change the other name.
+        std::fs::remove_file(b.lock_path()).unwrap();
+        std::fs::hard_link(&victim, b.lock_path()).unwrap();
+        assert!(b.lock("plan", Duration::ZERO).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    }
+
+    #[test]
+    fn a_linked_state_file_is_refused_dangling_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = LocalBackend::new(dir.path().join("real.json"));
+        let mut s = sample();
+        real.write(&mut s, None).unwrap();
+        let before = std::fs::read_to_string(&real.path).unwrap();
+        let b = LocalBackend::new(dir.path().join("state.json"));
+        std::os::unix::fs::symlink(&real.path, &b.path).unwrap();
+        let e = b.read().unwrap_err();
+        assert!(e.to_string().contains("backend \"local\""), "{e}");
+        assert!(b.write(&mut s, Some(1)).is_err());
+        assert_eq!(std::fs::read_to_string(&real.path).unwrap(), before);
+        assert!(std::fs::symlink_metadata(&b.path)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // A dangling link is not "no state": everything would plan as new.
+        std::fs::remove_file(&b.path).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("gone.json"), &b.path).unwrap();
+        assert!(b.read().is_err());
+        // A linked backup is refused before the state is written.
+        let c = LocalBackend::new(dir.path().join("c.json"));
+        let mut t = sample();
+        c.write(&mut t, None).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, c.backup_path()).unwrap();
+        assert!(c.write(&mut t, Some(1)).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(c.read().unwrap().unwrap().serial, 1);
+    }
+
+    #[test]
+    fn the_lock_record_is_written_whole_after_a_longer_abandoned_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().join("state.json"));
+        let mut old = b.lock("apply", Duration::ZERO).unwrap().info.clone();
+        old.pid = u32::MAX - 1;
+        old.operation = "x".repeat(4000);
+        std::fs::write(b.lock_path(), serde_json::to_string(&old).unwrap()).unwrap();
+        let lock = b.lock("plan", Duration::ZERO).unwrap();
+        assert_eq!(lock.abandoned_by.as_ref().unwrap().pid, u32::MAX - 1);
+        let bytes = std::fs::read(b.lock_path()).unwrap();
+        assert_eq!(bytes.first(), Some(&b'{'), "no NUL bytes before the record");
+        assert!(!bytes.contains(&0));
+        assert_eq!(b.lock_holder().unwrap().id, lock.info.id);
+    }
+
+    #[test]
+    fn a_holder_that_has_not_written_its_record_yet_is_still_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().join("state.json"));
+        // A holder that locked but writes its record only after a moment.
+        let file = b.open_lock_file(true).unwrap();
+        file.try_lock().unwrap();
+        let info = LockInfo {
+            id: "late-writer".into(),
+            pid: std::process::id(),
+            host: hostname(),
+            user: "ci".into(),
+            operation: "apply".into(),
+            created: 0,
+            path: String::new(),
+        };
+        let writer = {
+            let file = file.try_clone().unwrap();
+            let info = info.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                write_lock_info(&file, &info).unwrap();
+            })
+        };
+        match b.lock("plan", Duration::ZERO) {
+            Err(StateError::Locked { holder }) => assert_eq!(holder.id, "late-writer"),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        writer.join().unwrap();
+        // force-unlock of a live holder refuses and names it, whatever the id.
+        match b.force_unlock("something-else") {
+            Err(StateError::Locked { holder }) => assert_eq!(holder.id, "late-writer"),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        // Even before its record exists, a live holder is reported as holding the lock.
+        file.set_len(0).unwrap();
+        match b.force_unlock("late-writer") {
+            Err(StateError::Locked { holder }) => assert_eq!(holder.id, "unknown"),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_serial_cannot_wrap() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().join("state.json"));
+        let mut s = sample();
+        s.serial = u64::MAX;
+        b.push(&s).unwrap();
+        let e = b.write(&mut s, Some(u64::MAX)).unwrap_err();
+        assert!(e.to_string().contains("largest value"), "{e}");
+        assert_eq!(b.read().unwrap().unwrap().serial, u64::MAX);
     }
 
     #[test]

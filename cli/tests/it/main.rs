@@ -3,6 +3,7 @@
 mod aws;
 mod cost;
 mod diagnostics;
+mod files;
 mod identity;
 mod plan;
 mod policy;
