@@ -16,6 +16,7 @@ use crate::render;
 use crate::session::Session;
 use crate::style::Style;
 use crate::{VarArgs, EXIT_ERROR};
+use mlinfra_engine::secrets::scrub;
 
 #[derive(clap::Args, Debug)]
 pub struct ApplyArgs {
@@ -67,6 +68,7 @@ impl Live {
     }
 
     fn start(&self, address: &str, text: String) {
+        let text = scrub(&text).into_owned();
         let style = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
         let bar = self
@@ -81,6 +83,7 @@ impl Live {
 
     /// Turn the operation's live line into its final line.
     fn finish(&self, address: &str, text: String) {
+        let text = scrub(&text).into_owned();
         let bar = self.bars.lock().ok().and_then(|mut b| b.remove(address));
         match bar {
             Some(bar) => {
@@ -109,6 +112,7 @@ impl Printer {
     }
 
     fn line(&self, text: String) {
+        let text = scrub(&text).into_owned();
         if let Some(live) = &self.live {
             live.println(text);
             return;
@@ -357,7 +361,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
     if let (Some(path), Some(saved)) = (&args.planfile, &saved) {
         check_saved(path, saved, &plan)?;
     }
-    print!("{}", render::plan(&plan, st));
+    print!("{}", scrub(&render::plan(&plan, st)));
     if !plan.has_changes() {
         return Ok(0);
     }
@@ -483,7 +487,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         report.skipped.len()
     );
     for (a, e) in &report.failed {
-        eprintln!("{} {a}: {e}", st.red("failed:"));
+        eprintln!("{} {a}: {}", st.red("failed:"), scrub(e));
     }
     for (a, r) in &report.skipped {
         eprintln!("{} {a}: {r}", st.yellow("not started:"));

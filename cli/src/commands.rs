@@ -16,6 +16,7 @@ use crate::session::{lock_error, Session};
 use crate::style::Style;
 use crate::workspace::{backend_for, cli_inputs, open, print_diagnostics, read_state};
 use crate::{VarArgs, EXIT_CHANGES, EXIT_ERROR};
+use mlinfra_engine::secrets::scrub;
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
@@ -144,7 +145,7 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
         return Ok(EXIT_ERROR);
     }
     if let Some(out) = &args.out {
-        let text = serde_json::to_string_pretty(&json)? + "\n";
+        let text = scrub(&serde_json::to_string_pretty(&json)?).into_owned() + "\n";
         atomic_write(out, text.as_bytes())
             .with_context(|| format!("saving the plan to {}", out.display()))?;
     }
@@ -163,21 +164,21 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
                 })
                 .collect(),
         );
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        println!("{}", scrub(&serde_json::to_string_pretty(&json)?));
     } else {
         let st = Style::stdout(nc);
-        print!("{}", render::plan(&plan, st));
+        print!("{}", scrub(&render::plan(&plan, st)));
         if !plan.destroy || !delta.before.resources.is_empty() {
-            print!("{}", crate::cost_cmd::delta_text(&delta, st));
+            print!("{}", scrub(&crate::cost_cmd::delta_text(&delta, st)));
         }
-        print!("{}", crate::cost_cmd::budgets_text(&budgets, st));
+        print!("{}", scrub(&crate::cost_cmd::budgets_text(&budgets, st)));
         if !policy_changes.is_empty() {
             println!(
                 "\n{} (run `mlinfra policy emit` to write them):",
                 st.bold("GPU policy objects that changed since the last policy emit")
             );
             for (a, k) in &policy_changes {
-                println!("  {a} {k}");
+                println!("  {a} {}", scrub(k));
             }
         }
         if let Some(out) = &args.out {
@@ -277,14 +278,17 @@ pub fn show(dir: &Path, planfile: Option<&Path>, json: bool, nc: bool) -> Result
                 serde_json::to_string_pretty(&plan_json::to_json(&plan))?
             );
         } else {
-            print!("{}", render::plan(&plan, Style::stdout(nc)));
+            print!("{}", scrub(&render::plan(&plan, Style::stdout(nc))));
         }
         return Ok(0);
     }
     let backend = backend_for(dir, nc)?;
     let (state, exists) = read_state(&backend)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&state_json(&state))?);
+        println!(
+            "{}",
+            scrub(&serde_json::to_string_pretty(&state_json(&state))?)
+        );
         return Ok(0);
     }
     if !exists || state.resources.is_empty() {
@@ -292,7 +296,7 @@ pub fn show(dir: &Path, planfile: Option<&Path>, json: bool, nc: bool) -> Result
         return Ok(0);
     }
     for addr in state.resources.keys() {
-        print!("{}", show_resource(&state, addr, Style::stdout(nc)));
+        print!("{}", scrub(&show_resource(&state, addr, Style::stdout(nc))));
     }
     Ok(0)
 }
@@ -350,7 +354,10 @@ pub fn graph(dir: &Path, m: &ArgMatches, mermaid: bool, nc: bool) -> Result<u8> 
         return Ok(EXIT_ERROR);
     }
     let g = ResourceGraph::build(&evaluated);
-    print!("{}", if mermaid { g.to_mermaid() } else { g.to_dot() });
+    print!(
+        "{}",
+        scrub(&if mermaid { g.to_mermaid() } else { g.to_dot() })
+    );
     Ok(0)
 }
 
@@ -521,7 +528,7 @@ pub fn state(dir: &Path, cmd: StateCommand, nc: bool) -> Result<u8> {
             if !state.resources.contains_key(&address) {
                 bail!("{address} is not in the state (see `mlinfra state list`)");
             }
-            print!("{}", show_resource(&state, &address, st));
+            print!("{}", scrub(&show_resource(&state, &address, st)));
             Ok(0)
         }
         StateCommand::Rm {

@@ -1,5 +1,6 @@
 //! `cost`: the tiered monthly estimate of the manifest, without any cloud call.
 
+use mlinfra_engine::secrets::scrub;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -136,23 +137,26 @@ pub fn cost(dir: &Path, m: &ArgMatches, args: &CostArgs, nc: bool) -> Result<u8>
     if args.compare_clouds {
         let cmp = mlinfra_cost::compare::compare_clouds(&evaluated, &usage, &catalog);
         match args.format {
-            CostFormat::Json => println!("{}", serde_json::to_string_pretty(&compare_json(&cmp))?),
-            _ => print!("{}", compare_text(&cmp, st)),
+            CostFormat::Json => println!(
+                "{}",
+                scrub(&serde_json::to_string_pretty(&compare_json(&cmp))?)
+            ),
+            _ => print!("{}", scrub(&compare_text(&cmp, st))),
         }
         return Ok(0);
     }
     match args.format {
         CostFormat::Table => {
-            print!("{}", table(&est, st));
-            print!("{}", budgets_text(&budgets, st));
+            print!("{}", scrub(&table(&est, st)));
+            print!("{}", scrub(&budgets_text(&budgets, st)));
         }
         CostFormat::Json => {
             let mut j = to_json(&est);
             j["budgets"] = budgets_json(&budgets);
-            println!("{}", serde_json::to_string_pretty(&j)?);
+            println!("{}", scrub(&serde_json::to_string_pretty(&j)?));
         }
-        CostFormat::Markdown => print!("{}", markdown(&est, &budgets)),
-        CostFormat::Html => print!("{}", html(&est, &budgets)),
+        CostFormat::Markdown => print!("{}", scrub(&markdown(&est, &budgets))),
+        CostFormat::Html => print!("{}", scrub(&html(&est, &budgets))),
     }
     Ok(if budgets.iter().any(|b| b.broken) {
         crate::EXIT_GATE

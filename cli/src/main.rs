@@ -243,7 +243,12 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let st = style::Style::stderr(false);
-            eprintln!("{} {e:#}", st.red("error:"));
+            let text = format!("{e:#}");
+            eprintln!(
+                "{} {}",
+                st.red("error:"),
+                mlinfra_engine::secrets::scrub(&text)
+            );
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -67,7 +67,10 @@ pub fn policy(dir: &Path, m: &ArgMatches, cmd: &PolicyCommand, nc: bool) -> Resu
     }
     let (objects, _) = mlinfra_gpu_policy::emit_with(&evaluated, &opts);
     if out.as_os_str() == "-" {
-        print!("{}", mlinfra_gpu_policy::stream(&objects));
+        print!(
+            "{}",
+            mlinfra_engine::secrets::scrub(&mlinfra_gpu_policy::stream(&objects))
+        );
         record(&session, &objects)?;
         return Ok(0);
     }

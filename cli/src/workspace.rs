@@ -21,7 +21,10 @@ pub struct Workspace {
 pub fn print_diagnostics(config: &Config, diags: &Diagnostics, no_color: bool) -> bool {
     let st = Style::stderr(no_color);
     for d in diags.iter() {
-        eprint!("{}", render(&config.sources, d, st.color));
+        eprint!(
+            "{}",
+            mlinfra_engine::secrets::scrub(&render(&config.sources, d, st.color))
+        );
         eprintln!();
     }
     let errors = diags.error_count();

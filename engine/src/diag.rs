@@ -242,7 +242,11 @@ pub fn render(sources: &Sources, d: &Diagnostic, color: bool) -> String {
         Severity::Error => ("error", red),
         Severity::Warning => ("warning", yellow),
     };
-    let _ = writeln!(out, "{bold}{c}{label}{reset}{bold}: {}{reset}", d.summary);
+    let _ = writeln!(
+        out,
+        "{bold}{c}{label}{reset}{bold}: {}{reset}",
+        escape_controls(&d.summary)
+    );
     if let Some(span) = d.span {
         let file = sources.get(span.file);
         let (line, col) = file.line_col(span.start as usize);
@@ -255,18 +259,19 @@ pub fn render(sources: &Sources, d: &Diagnostic, color: bool) -> String {
             "{pad}{blue}-->{reset} {}:{}:{}",
             file.display, line, col
         );
-        let _ = writeln!(out, "{pad} {blue}|{reset}");
-        let _ = writeln!(out, "{blue}{line} |{reset} {}", text.replace('\t', " "));
-        let width = if end_line == line && end_col > col {
-            end_col - col
+        let end = if end_line == line && end_col > col {
+            end_col
         } else {
-            text.chars().count().saturating_sub(col - 1).max(1)
+            text.chars().count() + 1
         };
+        let (shown, caret_at, caret_width) = source_window(text, col, end);
+        let _ = writeln!(out, "{pad} {blue}|{reset}");
+        let _ = writeln!(out, "{blue}{line} |{reset} {shown}");
         let _ = writeln!(
             out,
             "{pad} {blue}|{reset} {}{c}{}{reset}",
-            " ".repeat(col - 1),
-            "^".repeat(width.min(80))
+            " ".repeat(caret_at),
+            "^".repeat(caret_width)
         );
     }
     let pad = " ".repeat(
@@ -282,15 +287,78 @@ pub fn render(sources: &Sources, d: &Diagnostic, color: bool) -> String {
             .unwrap_or(1),
     );
     if let Some(e) = &d.expected {
-        let _ = writeln!(out, "{pad} {blue}={reset} expected: {e}");
+        let _ = writeln!(out, "{pad} {blue}={reset} expected: {}", escape_controls(e));
     }
     for n in &d.notes {
-        let _ = writeln!(out, "{pad} {blue}={reset} note: {n}");
+        let _ = writeln!(out, "{pad} {blue}={reset} note: {}", escape_controls(n));
     }
     if let Some(h) = &d.help {
-        let _ = writeln!(out, "{pad} {blue}={reset} help: {h}");
+        let _ = writeln!(out, "{pad} {blue}={reset} help: {}", escape_controls(h));
     }
     out
+}
+
+/// Widest source excerpt shown under a diagnostic, in characters.
+const MAX_SHOWN: usize = 120;
+
+/// `text` with control characters (other than newlines) shown as escapes, so a message
+/// that quotes input cannot move the cursor, recolour or clear the terminal.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\n' => "\n".to_string(),
+                '\t' => " ".to_string(),
+                c if c.is_control() => c.escape_unicode().to_string(),
+                c => c.to_string(),
+            })
+            .collect(),
+    )
+}
+
+/// The part of a source line to show (control characters escaped, at most `MAX_SHOWN`
+/// characters around the span), the caret's offset in it and the caret's width, for the
+/// 1-based character columns `col..end`.
+fn source_window(text: &str, col: usize, end: usize) -> (String, usize, usize) {
+    let cells: Vec<String> = text
+        .chars()
+        .map(|c| match c {
+            '\t' => " ".to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    let width = |cs: &[String]| cs.iter().map(|c| c.chars().count()).sum::<usize>();
+    let start = col.saturating_sub(1).min(cells.len());
+    let stop = end.saturating_sub(1).clamp(start, cells.len());
+    let caret = width(&cells[start..stop]).max(1);
+    if width(&cells) <= MAX_SHOWN {
+        return (cells.concat(), width(&cells[..start]), caret);
+    }
+    // Keep some context before the span, then as much as fits.
+    let mut from = start;
+    let mut before = 0;
+    while from > 0 && before + cells[from - 1].chars().count() <= 30 {
+        from -= 1;
+        before += cells[from].chars().count();
+    }
+    let mut to = from;
+    let mut shown = 0;
+    while to < cells.len() && shown + cells[to].chars().count() <= MAX_SHOWN {
+        shown += cells[to].chars().count();
+        to += 1;
+    }
+    let lead = if from > 0 { "…" } else { "" };
+    let tail = if to < cells.len() { "…" } else { "" };
+    let visible_caret = caret.min(width(&cells[start.min(to)..to]).max(1));
+    (
+        format!("{lead}{}{tail}", cells[from..to].concat()),
+        lead.chars().count() + before,
+        visible_caret,
+    )
 }
 
 /// The closest candidate to `name` by edit distance, if it is close enough to be a typo.
@@ -358,5 +426,24 @@ mod tests {
             Some("accelerator")
         );
         assert_eq!(did_you_mean("zzz", ["accelerator", "labels"]), None);
+    }
+
+    #[test]
+    fn quoted_lines_escape_control_characters_and_long_lines_are_cut_around_the_span() {
+        let (shown, at, w) = source_window("a = \"\x1b[2Jx\"", 5, 12);
+        assert_eq!(shown, "a = \"\\u{1b}[2Jx\"");
+        assert_eq!((at, w), (4, 12));
+        let long = format!("x = \"{}\" + y", "a".repeat(5000));
+        let col = long.find('y').unwrap() + 1;
+        let (shown, at, w) = source_window(&long, col, col + 1);
+        assert!(shown.chars().count() <= MAX_SHOWN + 2, "{}", shown.len());
+        assert!(shown.starts_with('…') && shown.ends_with('y'), "{shown}");
+        assert_eq!(shown.chars().nth(at), Some('y'));
+        assert_eq!(w, 1);
+        let (shown, at, _) = source_window(&long, 1, 2);
+        assert!(shown.starts_with("x = ") && shown.ends_with('…'));
+        assert_eq!(at, 0);
+        assert_eq!(escape_controls("ok\nnext"), "ok\nnext");
+        assert_eq!(escape_controls("bell\x07"), "bell\\u{7}");
     }
 }

@@ -16,6 +16,7 @@ pub mod identity;
 pub mod plan;
 pub mod plan_json;
 pub mod run;
+pub mod secrets;
 pub mod state;
 
 pub use config::inputs::{collect_inputs, CliInput};

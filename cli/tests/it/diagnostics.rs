@@ -203,3 +203,35 @@ fn import_blocks_are_checked_before_any_cloud_call() {
         ],
     );
 }
+
+#[test]
+fn quoted_source_lines_are_cut_and_control_characters_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!(
+        "locals {{\n  pad = \"{}\"\n  bad = \"\x1b[2J\x1b]0;pwned\x07\" + nosuchfn(1)\n}}\nbucket \"b\" {{\n  cloud = \"gcp\"\n  tags  = {{ pad = \"{}\", x = nosuch(1) }}\n}}\n",
+        "a".repeat(20_000),
+        "b".repeat(20_000)
+    );
+    std::fs::write(dir.path().join("main.mlinfra.hcl"), long).unwrap();
+    let r = mlinfra(dir.path(), &["validate"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("main.mlinfra.hcl:7:"),
+        "{}",
+        &r.stderr[..r.stderr.len().min(2000)]
+    );
+    assert!(
+        !r.stderr.contains('\x1b') && !r.stderr.contains('\x07'),
+        "control characters reach the terminal"
+    );
+    assert!(r.stderr.contains("\\u{1b}[2J"), "{}", r.stderr);
+    // Quoted source lines (`7 | …`) and their carets stay short.
+    for line in r.stderr.lines().filter(|l| l.contains(" | ")) {
+        assert!(
+            line.chars().count() < 200,
+            "a line of {} characters",
+            line.chars().count()
+        );
+    }
+    assert!(r.stderr.contains('…'));
+}

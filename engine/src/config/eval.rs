@@ -190,8 +190,36 @@ pub fn evaluate(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnostics)
             );
         }
     }
+    register_secrets(&ctx.out);
     ctx.diags.sort();
     (ctx.out, ctx.diags)
+}
+
+/// Remember every sensitive value the evaluation produced, so no printed text shows it.
+fn register_secrets(out: &Evaluated) {
+    use crate::secrets::register;
+    for (value, sensitive) in out.variables.values() {
+        if *sensitive {
+            register(value);
+        }
+    }
+    for p in &out.providers {
+        for name in &p.sensitive {
+            if let Some(v) = p.attrs.get(name) {
+                register(v);
+            }
+        }
+    }
+    for r in &out.resources {
+        for path in &r.sensitive {
+            if let Some(v) = Value::Map(r.attrs.clone()).get_path(&crate::plan::split_path(path)) {
+                register(v);
+            }
+        }
+    }
+    for o in out.outputs.values().filter(|o| o.sensitive) {
+        register(&o.value);
+    }
 }
 
 struct Ctx<'c> {
@@ -924,13 +952,19 @@ impl Ctx<'_> {
         if let Some(e) = count {
             let mut ev = Evaluator::new(scope, file);
             let v = ev.try_eval(e);
+            let secret = ev.sensitive;
             let span = e.span().map(|r| Span::new(file, r));
             self.take(ev);
             let v = v.ok()?;
             return match v {
                 Value::Number(n) if n > MAX_INSTANCES as f64 => {
+                    let shown = if secret {
+                        crate::secrets::REDACTED.to_string()
+                    } else {
+                        mlinfra_schema::format_number(n)
+                    };
                     self.err(
-                        Diagnostic::error(format!("count of {what} is {}, more than the {MAX_INSTANCES} instances one block may have", mlinfra_schema::format_number(n)))
+                        Diagnostic::error(format!("count of {what} is {shown}, more than the {MAX_INSTANCES} instances one block may have"))
                             .at(span)
                             .help("split the resources over several blocks or modules"),
                     );
@@ -950,8 +984,13 @@ impl Ctx<'_> {
                     None
                 }
                 other => {
+                    let shown = if secret {
+                        crate::secrets::REDACTED.to_string()
+                    } else {
+                        other.to_hcl()
+                    };
                     self.err(
-                        Diagnostic::error(format!("invalid count for {what}: {}", other.to_hcl()))
+                        Diagnostic::error(format!("invalid count for {what}: {shown}"))
                             .at(span)
                             .expected("a whole number ≥ 0"),
                     );
@@ -1227,9 +1266,16 @@ impl Ctx<'_> {
                 ev.reset_tracking();
                 let v = ev.eval(&a.value);
                 inst_deps.extend(ev.deps.iter().cloned());
+                let secret = ev.sensitive;
                 match &v {
                     Value::String(s) => match Cloud::parse(s) {
                         Some(c) => cloud_attr = Some(c),
+                        None if secret => ev.diags.push(
+                            Diagnostic::error("unknown cloud (the value is sensitive and not shown)")
+                                .at(a.value.span().map(|r| Span::new(decl.file, r)))
+                                .expected("one of \"aws\", \"azure\", \"gcp\"")
+                                .help("a cloud is shown in every plan; set it from a value that is not sensitive"),
+                        ),
                         None => ev.diags.push(
                             Diagnostic::error(format!("unknown cloud \"{s}\""))
                                 .at(a.value.span().map(|r| Span::new(decl.file, r)))
@@ -1322,10 +1368,10 @@ impl Ctx<'_> {
             if let Some(c) = cloud {
                 attrs.insert("cloud".into(), Value::String(c.as_str().to_string()));
             }
-            let provider_attrs = provider_key
+            let (provider_attrs, provider_sensitive) = provider_key
                 .as_ref()
                 .and_then(|k| self.out.providers.iter().find(|p| &p.key == k))
-                .map(|p| p.attrs.clone())
+                .map(|p| (p.attrs.clone(), p.sensitive.clone()))
                 .unwrap_or_default();
             let prior = if self.opts.replaced.contains(&addr_s) {
                 None
@@ -1340,15 +1386,17 @@ impl Ctx<'_> {
                 if !unset {
                     continue;
                 }
-                let from_provider = match a.name {
-                    "region" => provider_attrs
-                        .get("region")
-                        .or(provider_attrs.get("location")),
-                    "location" => provider_attrs
-                        .get("location")
-                        .or(provider_attrs.get("region")),
-                    _ => None,
+                let from = match a.name {
+                    "region" => ["region", "location"],
+                    "location" => ["location", "region"],
+                    _ => ["", ""],
                 };
+                let source = from.into_iter().find(|k| provider_attrs.contains_key(*k));
+                let from_provider = source.and_then(|k| provider_attrs.get(k));
+                // A default taken from a sensitive provider attribute is sensitive too.
+                if source.is_some_and(|k| provider_sensitive.contains(k)) {
+                    sensitive.insert(a.name.to_string());
+                }
                 let v = match (prior.and_then(|p| p.get(a.name)), from_provider) {
                     (_, Some(v)) if !a.read_only => v.clone(),
                     (Some(v), _) => v.clone(),

@@ -75,6 +75,15 @@ pub fn collect_inputs(
             CliInput::File(path) => read_var_file(config, path, &mut inputs, &mut diags),
         }
     }
+    // A sensitive variable's input is secret from the moment it is read: diagnostics about
+    // it (and the var-file lines they quote) must not show it.
+    for v in config.root().variables.iter().filter(|v| v.sensitive) {
+        match inputs.get(&v.name).map(|i| &i.raw) {
+            Some(RawInput::Text(t)) => crate::secrets::register_text(t),
+            Some(RawInput::Value(val)) => crate::secrets::register(val),
+            None => {}
+        }
+    }
     (inputs, diags)
 }
 
