@@ -13,7 +13,7 @@ use mlinfra_engine::plan::{Plan, PlanOptions};
 use mlinfra_engine::{plan_json, Address};
 
 use crate::render;
-use crate::session::Session;
+use crate::session::{Planned, Session};
 use crate::style::Style;
 use crate::{VarArgs, EXIT_ERROR};
 use mlinfra_engine::secrets::scrub;
@@ -222,11 +222,18 @@ fn confirm(question: &str) -> Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-fn read_saved(saved_path: &Path) -> Result<Plan> {
-    let text = std::fs::read_to_string(saved_path)
-        .with_context(|| format!("reading {}", saved_path.display()))?;
+/// Read a saved plan and check its digest: a file changed after `plan -out` is refused.
+pub fn read_saved(saved_path: &Path) -> Result<Plan> {
+    let text = crate::workspace::read_capped(saved_path, crate::workspace::MAX_PLAN_FILE_BYTES)?;
     let j: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a saved mlinfra plan", saved_path.display()))?;
+    plan_json::verify(&j).map_err(|e| {
+        anyhow::anyhow!(
+            "refusing the saved plan {}: {e}; run `mlinfra plan -out={}` again",
+            saved_path.display(),
+            saved_path.display()
+        )
+    })?;
     plan_json::from_json(&j)
         .map_err(|e| anyhow::anyhow!("{} is not a saved mlinfra plan: {e}", saved_path.display()))
 }
@@ -253,9 +260,36 @@ fn check_saved(saved_path: &Path, saved: &Plan, current: &Plan) -> Result<()> {
                 .map(|c| (c.address.clone(), c.action))
                 .collect::<Vec<_>>()
         };
-        (actions(saved) != actions(current)).then(|| {
-            "live state changed since it was made, so it would no longer do the same".to_string()
-        })
+        if actions(saved) != actions(current) {
+            Some(
+                "live state changed since it was made, so it would no longer do the same"
+                    .to_string(),
+            )
+        } else {
+            // The same actions must make the same values: what apply makes is what the
+            // saved plan shows (sensitive values compared as redacted, on both sides).
+            let values = |p: &Plan| {
+                let j = plan_json::to_json(p);
+                scrub(
+                    &serde_json::to_string(&serde_json::json!([
+                        j["resource_changes"],
+                        j["output_changes"]
+                    ]))
+                    .unwrap_or_default(),
+                )
+                .into_owned()
+            };
+            let first = saved
+                .changes
+                .iter()
+                .zip(&current.changes)
+                .find(|(a, b)| plan_json::to_json(&single(a)) != plan_json::to_json(&single(b)))
+                .map(|(a, _)| a.address.clone());
+            (values(saved) != values(current)).then(|| match first {
+                Some(addr) => format!("the values planned for {addr} are not what the configuration and live state give now"),
+                None => "the planned values are not what the configuration and live state give now".to_string(),
+            })
+        }
     };
     match why {
         Some(why) => bail!(
@@ -264,6 +298,24 @@ fn check_saved(saved_path: &Path, saved: &Plan, current: &Plan) -> Result<()> {
             saved_path.display()
         ),
         None => Ok(()),
+    }
+}
+
+/// A plan of one change, to compare changes one by one.
+fn single(c: &mlinfra_engine::plan::ResourceChange) -> Plan {
+    Plan {
+        changes: vec![c.clone()],
+        drift: Vec::new(),
+        outputs: Vec::new(),
+        binding: mlinfra_engine::plan::Binding {
+            lineage: String::new(),
+            serial: 0,
+            config_hash: String::new(),
+        },
+        targets: Vec::new(),
+        refreshed: false,
+        destroy: false,
+        notes: Vec::new(),
     }
 }
 
@@ -289,6 +341,8 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         bail!("--parallelism must be at least 1");
     }
     let operation = if destroy { "destroy" } else { "apply" };
+    // A saved plan is checked before anything is locked, read or written.
+    let saved = args.planfile.as_deref().map(read_saved).transpose()?;
     let Some(mut session) = Session::open(dir, m, operation, lock_timeout, nc)? else {
         return Ok(EXIT_ERROR);
     };
@@ -296,29 +350,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
     let printer = Printer::new(st);
     let counter = interrupts();
 
-    // First adopt or forget what an interrupted run left in flight.
-    let mut interrupted_creates = Default::default();
-    if !session.state.pending.is_empty() {
-        let view = session.provider_view();
-        let ctx = ApplyContext {
-            config: &session.ws.config,
-            inputs: &session.ws.inputs,
-            evaluated: &view,
-            providers: &session.providers,
-            backend: &session.backend,
-            progress: &printer,
-            interrupts: &counter,
-        };
-        let mut state = session.state.clone();
-        let based_on = session.state_exists.then_some(state.serial);
-        interrupted_creates = session.rt.block_on(apply::recover(&ctx, &mut state))?;
-        session.backend.write(&mut state, based_on)?;
-        session.state = state;
-        session.state_exists = true;
-    }
-
     // A saved plan is re-made with the options it was made with, then compared.
-    let saved = args.planfile.as_deref().map(read_saved).transpose()?;
     let opts = match &saved {
         Some(p) => {
             if !args.target.is_empty() || !args.replace.is_empty() {
@@ -354,14 +386,51 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
             session.state.lineage = p.binding.lineage.clone();
         }
     }
-    let Some((evaluated, plan, refreshed)) = session.plan(&opts, args.refresh) else {
+    // Recovery of an interrupted run's creates happens in memory here, like refresh; it is
+    // written only once the plan (and a saved plan's match) is checked.
+    let Some(Planned {
+        evaluated,
+        plan,
+        prior,
+        interrupted_creates,
+    }) = session.plan(&opts, args.refresh, true)
+    else {
         return Ok(EXIT_ERROR);
     };
-
     if let (Some(path), Some(saved)) = (&args.planfile, &saved) {
         check_saved(path, saved, &plan)?;
     }
+    for n in plan
+        .notes
+        .iter()
+        .filter(|n| n.contains("interrupted create"))
+    {
+        printer.line(n.clone());
+    }
     print!("{}", scrub(&render::plan(&plan, st)));
+    let mut prior = prior;
+    if !session.state.pending.is_empty() {
+        // Record what recovery found (the adopted objects, no pending intents), whatever
+        // is applied next.
+        let mut recorded = session.state.clone();
+        recorded.pending.clear();
+        for (addr, r) in &prior.resources {
+            if !session.state.resources.contains_key(addr)
+                && !plan
+                    .changes
+                    .iter()
+                    .any(|c| &c.address == addr && c.importing.is_some())
+            {
+                recorded.resources.insert(addr.clone(), r.clone());
+            }
+        }
+        let based_on = session.state_exists.then_some(session.state.serial);
+        session.backend.write(&mut recorded, based_on)?;
+        session.state_exists = true;
+        session.state = recorded;
+        prior.serial = session.state.serial;
+        prior.pending.clear();
+    }
     if !plan.has_changes() {
         return Ok(0);
     }
@@ -407,7 +476,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
     };
     let started = std::time::Instant::now();
     // Imported objects are recorded first, as they were read at plan time.
-    let mut refreshed = refreshed;
+    let mut refreshed = prior;
     let imported: Vec<String> = plan
         .changes
         .iter()

@@ -123,7 +123,10 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
         refresh_only: args.refresh_only,
         destroy: args.destroy,
     };
-    let Some((evaluated, plan, _)) = session.plan(&opts, args.refresh) else {
+    let Some(crate::session::Planned {
+        evaluated, plan, ..
+    }) = session.plan(&opts, args.refresh, args.refresh)
+    else {
         return Ok(EXIT_ERROR);
     };
     let json = plan_json::to_json(&plan);
@@ -145,7 +148,11 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
         return Ok(EXIT_ERROR);
     }
     if let Some(out) = &args.out {
-        let text = scrub(&serde_json::to_string_pretty(&json)?).into_owned() + "\n";
+        // Scrubbed of secrets, then sealed with a digest of the whole file.
+        let mut saved: serde_json::Value =
+            serde_json::from_str(&scrub(&serde_json::to_string(&json)?))?;
+        plan_json::seal(&mut saved);
+        let text = serde_json::to_string_pretty(&saved)? + "\n";
         atomic_write(out, text.as_bytes())
             .with_context(|| format!("saving the plan to {}", out.display()))?;
     }
@@ -265,13 +272,7 @@ pub fn validate(dir: &Path, m: &ArgMatches, json: bool, nc: bool) -> Result<u8> 
 
 pub fn show(dir: &Path, planfile: Option<&Path>, json: bool, nc: bool) -> Result<u8> {
     if let Some(file) = planfile {
-        let text =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        let j: serde_json::Value = serde_json::from_str(&text).with_context(|| {
-            format!("{} is not a saved mlinfra plan (not JSON)", file.display())
-        })?;
-        let plan = plan_json::from_json(&j)
-            .map_err(|e| anyhow::anyhow!("{} is not a saved mlinfra plan: {e}", file.display()))?;
+        let plan = crate::apply_cmd::read_saved(file)?;
         if json {
             println!(
                 "{}",

@@ -112,13 +112,42 @@ impl Session {
         self.ws.evaluate_stateless().0
     }
 
-    /// Refresh (unless disabled) and diff. `None` after printing diagnostics on errors.
-    pub fn plan(&mut self, opts: &PlanOptions, refresh: bool) -> Option<(Evaluated, Plan, State)> {
+    /// Recover what an interrupted run left in flight (when `recover`), refresh (unless
+    /// disabled) and diff. Reads only: nothing is written. `None` after printing
+    /// diagnostics on errors.
+    pub fn plan(&mut self, opts: &PlanOptions, refresh: bool, recover: bool) -> Option<Planned> {
         let mut skipped = Default::default();
-        let (prior, drift) = if refresh && !self.state.resources.is_empty() {
+        let mut recovered = self.state.clone();
+        let mut interrupted_creates = Default::default();
+        let mut recovery_notes = Vec::new();
+        let pending = !recovered.pending.is_empty();
+        if pending && recover {
+            let view = self.provider_view();
+            let notes = Notes::default();
+            match self.rt.block_on(mlinfra_engine::apply::recover(
+                &self.providers,
+                &view,
+                &notes,
+                &mut recovered,
+            )) {
+                Ok(forgotten) => interrupted_creates = forgotten,
+                Err(e) => self
+                    .diags
+                    .push(mlinfra_engine::Diagnostic::error(e.to_string()).help(
+                    "the state keeps the interrupted creates; run again when the cloud can be read",
+                )),
+            }
+            recovery_notes = notes.0.into_inner();
+        } else if pending {
+            recovery_notes.push(format!(
+                "{} create(s) of an interrupted run are pending; apply looks them up first (plan with refresh to see what it will find)",
+                recovered.pending.len()
+            ));
+        }
+        let (prior, drift) = if refresh && !recovered.resources.is_empty() {
             let view = self.provider_view();
             let (r, d) = self.rt.block_on(mlinfra_engine::refresh::refresh(
-                &self.state,
+                &recovered,
                 &view,
                 &self.providers,
             ));
@@ -126,7 +155,7 @@ impl Session {
             skipped = r.skipped;
             (r.state, r.drift)
         } else {
-            (self.state.clone(), Vec::new())
+            (recovered, Vec::new())
         };
         // `import` blocks: read each object not yet in state, and plan as if it were.
         let mut prior = prior;
@@ -174,6 +203,7 @@ impl Session {
             c.importing = importing.get(&c.address).cloned();
         }
         plan.refreshed = refresh && !self.state.resources.is_empty();
+        plan.notes.extend(recovery_notes);
         if !skipped.is_empty() {
             let list: Vec<String> = skipped.iter().map(|(c, k)| format!("{k} on {c}")).collect();
             plan.notes.push(format!(
@@ -192,6 +222,41 @@ impl Session {
                 }
             ));
         }
-        Some((evaluated, plan, prior))
+        Some(Planned {
+            evaluated,
+            plan,
+            prior,
+            interrupted_creates,
+        })
+    }
+}
+
+/// A plan with what it was made from.
+pub struct Planned {
+    pub evaluated: Evaluated,
+    pub plan: Plan,
+    /// The state the plan was diffed against: recovered, refreshed and with imports.
+    pub prior: State,
+    /// Creates of an interrupted run that recovery did not find (address → name).
+    pub interrupted_creates: std::collections::BTreeMap<String, String>,
+}
+
+/// Recovery events, kept as plan notes.
+#[derive(Default)]
+struct Notes(std::cell::RefCell<Vec<String>>);
+
+impl mlinfra_engine::apply::Progress for Notes {
+    fn event(&self, e: mlinfra_engine::apply::Event) {
+        use mlinfra_engine::apply::Event;
+        let note = match e {
+            Event::Adopted { address, name } => format!(
+                "{address}: the interrupted create of {name} reached the cloud; it is recorded as it is"
+            ),
+            Event::Forgot { address, name } => format!(
+                "{address}: the interrupted create of {name} never reached the cloud; it is planned again"
+            ),
+            _ => return,
+        };
+        self.0.borrow_mut().push(note);
     }
 }

@@ -11,6 +11,15 @@ use mlinfra_engine::{collect_inputs, load, CliInput, Config, Inputs};
 
 use crate::style::Style;
 
+/// The largest saved plan `apply` and `show` read.
+pub const MAX_PLAN_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Read a file the user named, with a size cap, as text.
+pub fn read_capped(path: &Path, limit: u64) -> Result<String> {
+    mlinfra_engine::files::read_capped(path, limit, "")
+        .with_context(|| format!("reading {}", path.display()))
+}
+
 /// A loaded configuration with its inputs, ready to evaluate.
 pub struct Workspace {
     pub config: Config,

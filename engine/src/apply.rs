@@ -194,10 +194,13 @@ fn provider_config(evaluated: &Evaluated, key: &str) -> ProviderConfig {
     }
 }
 
-/// Adopt or forget creates that a killed run left in flight. Returns the forgotten ones
-/// (address → cloud name), which their next create may still adopt.
+/// Adopt or forget creates that a killed run left in flight, in `state` (in memory: the
+/// caller writes it once everything else is checked). Reads only. Returns the forgotten
+/// ones (address → cloud name), which their next create may still adopt.
 pub async fn recover(
-    ctx: &ApplyContext<'_>,
+    providers: &ProviderSet,
+    evaluated: &Evaluated,
+    progress: &dyn Progress,
     state: &mut State,
 ) -> Result<BTreeMap<String, String>, ApplyError> {
     let mut forgotten = BTreeMap::new();
@@ -207,7 +210,7 @@ pub async fn recover(
     let mut kept = Vec::new();
     let pending = std::mem::take(&mut state.pending);
     for p in pending {
-        let Some(provider) = Cloud::parse(&p.cloud).and_then(|c| ctx.providers.get(c)) else {
+        let Some(provider) = Cloud::parse(&p.cloud).and_then(|c| providers.get(c)) else {
             kept.push(p);
             continue;
         };
@@ -219,11 +222,11 @@ pub async fn recover(
                 .iter()
                 .map(|(k, v)| (k.clone(), Value::from_json(v)))
                 .collect(),
-            config: provider_config(ctx.evaluated, &p.provider),
+            config: provider_config(evaluated, &p.provider),
         };
         match provider.read(req).await {
             Ok(ReadResponse::Found { attributes }) => {
-                ctx.progress.event(Event::Adopted {
+                progress.event(Event::Adopted {
                     address: &p.address,
                     name: &p.name,
                 });
@@ -245,7 +248,7 @@ pub async fn recover(
                 );
             }
             Ok(ReadResponse::Gone) => {
-                ctx.progress.event(Event::Forgot {
+                progress.event(Event::Forgot {
                     address: &p.address,
                     name: &p.name,
                 });

@@ -20,6 +20,12 @@ pub enum FileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path} is larger than {limit} bytes, the most mlinfra reads from one file{hint}")]
+    TooLarge {
+        path: PathBuf,
+        limit: u64,
+        hint: &'static str,
+    },
     #[error("{path} is a symbolic link{target}; mlinfra never reads or writes {what} through a link, because a link committed to a repository could make it overwrite any file. Remove the link (rm {path}){hint}")]
     Link {
         path: PathBuf,
@@ -39,6 +45,35 @@ impl FileError {
             source,
         }
     }
+}
+
+/// Read a text file of at most `limit` bytes. The limit holds for files whose size is not
+/// known in advance too (`/dev/zero`, a FIFO): reading stops one byte past it.
+pub fn read_capped(path: &Path, limit: u64, hint: &'static str) -> Result<String, FileError> {
+    use std::io::Read;
+    let f = File::open(path).map_err(FileError::io("read", path))?;
+    let mut buf = Vec::new();
+    f.take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(FileError::io("read", path))?;
+    if buf.len() as u64 > limit {
+        return Err(FileError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+            hint,
+        });
+    }
+    String::from_utf8(buf).map_err(|e| FileError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        ),
+    })
 }
 
 /// Refuse `path` when it is a symbolic link (dangling or not); fine when it does not exist.

@@ -97,6 +97,42 @@ fn output_json(o: &OutputChange) -> Json {
     })
 }
 
+/// The field of a saved plan that holds the digest of the rest of it.
+pub const DIGEST_FIELD: &str = "digest";
+
+/// SHA-256 over the plan's compact JSON without its digest field.
+fn digest_of(j: &Json) -> String {
+    use sha2::{Digest, Sha256};
+    let mut body = j.clone();
+    if let Some(m) = body.as_object_mut() {
+        m.remove(DIGEST_FIELD);
+    }
+    let text = serde_json::to_string(&body).unwrap_or_default();
+    let d = Sha256::digest(text.as_bytes());
+    format!(
+        "sha256:{}",
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+/// Add the digest of the whole plan, for a saved plan file.
+pub fn seal(j: &mut Json) {
+    let d = digest_of(j);
+    if let Some(m) = j.as_object_mut() {
+        m.insert(DIGEST_FIELD.into(), Json::String(d));
+    }
+}
+
+/// Check a saved plan's digest: any change to the file after `plan -out` wrote it, even
+/// one space in a value, is refused.
+pub fn verify(j: &Json) -> Result<(), String> {
+    match j.get(DIGEST_FIELD).and_then(Json::as_str) {
+        None => Err("it has no digest (it was not written by `mlinfra plan -out`, or by an older mlinfra)".into()),
+        Some(d) if d == digest_of(j) => Ok(()),
+        Some(_) => Err("its content does not match its digest: it was modified after `mlinfra plan -out` saved it".into()),
+    }
+}
+
 /// Read a plan back from its JSON form (sensitive values stay redacted).
 pub fn from_json(j: &Json) -> Result<Plan, String> {
     let version = j["format_version"]
@@ -298,4 +334,23 @@ fn change_from_json(c: &Json) -> Result<ResourceChange, String> {
             .unwrap_or_default(),
         importing: c["importing"]["id"].as_str().map(str::to_string),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_plan_verifies_and_any_edit_is_refused() {
+        let mut j = json!({ "format_version": "1.0", "resource_changes": [{ "after": { "max_nodes": 4 } }] });
+        seal(&mut j);
+        let text = serde_json::to_string_pretty(&j).unwrap();
+        let back: Json = serde_json::from_str(&text).unwrap();
+        assert!(verify(&back).is_ok());
+        let edited: Json = serde_json::from_str(&text.replace("4", "40")).unwrap();
+        assert!(verify(&edited).unwrap_err().contains("modified"));
+        let mut unsealed = back.clone();
+        unsealed.as_object_mut().unwrap().remove(DIGEST_FIELD);
+        assert!(verify(&unsealed).unwrap_err().contains("no digest"));
+    }
 }

@@ -8,6 +8,7 @@ mod identity;
 mod plan;
 mod policy;
 mod sagemaker;
+mod saved_plan;
 mod secrets;
 mod state;
 mod tools;
