@@ -32,6 +32,7 @@ fn main() {
         },
     );
     let eval_ms = t.elapsed().as_secs_f64() * 1e3;
+    let (steps, elements, bytes) = mlinfra_engine::budget::used();
     let t = Instant::now();
     let (result, _) = plan_configuration(
         &config,
@@ -45,5 +46,12 @@ fn main() {
         "{n} resources: load+parse {load_ms:.1} ms, evaluate {eval_ms:.1} ms, evaluate+diff {plan_ms:.1} ms ({} instances, {} changes)",
         ev.resources.len(),
         result.map(|(_, p)| p.changes.len()).unwrap_or(0)
+    );
+    let l = mlinfra_engine::budget::Limits::DEFAULT;
+    println!(
+        "evaluation budget used: {steps} steps ({:.1}% of the default), {elements} elements ({:.1}%), {bytes} string bytes ({:.1}%)",
+        steps as f64 * 100.0 / l.steps as f64,
+        elements as f64 * 100.0 / l.elements as f64,
+        bytes as f64 * 100.0 / l.string_bytes as f64
     );
 }

@@ -40,6 +40,10 @@ struct Cli {
     /// Disable colour (also: NO_COLOR=1).
     #[arg(long = "no-color", global = true)]
     no_color: bool,
+    /// Change an evaluation limit: NAME=AMOUNT, NAME one of steps, elements,
+    /// string-bytes, file-bytes (repeatable; see docs/language.md#limits).
+    #[arg(long = "limit", global = true, value_name = "NAME=AMOUNT", action = ArgAction::Append)]
+    limit: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -201,6 +205,7 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
         "recursive",
         "format",
         "destroy",
+        "limit",
     ];
     args.enumerate()
         .map(|(i, a)| {
@@ -232,6 +237,18 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    let mut limits = mlinfra_engine::budget::Limits::DEFAULT;
+    for l in &cli.limit {
+        let set = match l.split_once('=') {
+            Some((name, value)) => limits.set(name.trim(), value),
+            None => Err("expected NAME=AMOUNT, e.g. --limit elements=50M".to_string()),
+        };
+        if let Err(e) = set {
+            eprintln!("error: invalid --limit \"{l}\": {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
+    mlinfra_engine::budget::set_limits(limits);
     if let Some(dir) = &cli.chdir {
         if let Err(e) = std::env::set_current_dir(dir) {
             eprintln!("error: cannot change to directory {}: {e}", dir.display());

@@ -47,9 +47,8 @@ impl FileError {
     }
 }
 
-/// Read a text file of at most `limit` bytes. The limit holds for files whose size is not
-/// known in advance too (`/dev/zero`, a FIFO): reading stops one byte past it.
-pub fn read_capped(path: &Path, limit: u64, hint: &'static str) -> Result<String, FileError> {
+/// Read a file of at most `limit` bytes, stopping one byte past it whatever its size.
+pub fn read_bytes_capped(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
     use std::io::Read;
     let f = File::open(path).map_err(FileError::io("read", path))?;
     let mut buf = Vec::new();
@@ -60,9 +59,19 @@ pub fn read_capped(path: &Path, limit: u64, hint: &'static str) -> Result<String
         return Err(FileError::TooLarge {
             path: path.to_path_buf(),
             limit,
-            hint,
+            hint: "",
         });
     }
+    Ok(buf)
+}
+
+/// Read a text file of at most `limit` bytes. The limit holds for files whose size is not
+/// known in advance too (`/dev/zero`, a FIFO): reading stops one byte past it.
+pub fn read_capped(path: &Path, limit: u64, hint: &'static str) -> Result<String, FileError> {
+    let buf = read_bytes_capped(path, limit).map_err(|e| match e {
+        FileError::TooLarge { path, limit, .. } => FileError::TooLarge { path, limit, hint },
+        other => other,
+    })?;
     String::from_utf8(buf).map_err(|e| FileError::Io {
         action: "read",
         path: path.to_path_buf(),

@@ -233,6 +233,14 @@ pub fn check(evaluated: &Evaluated, prior: &State, plan: &Plan) -> Diagnostics {
             held.entry(key(&id)).or_default().push((addr.as_str(), id));
         }
     }
+    let by_address: HashMap<String, &ResourceInstance> = configured
+        .iter()
+        .map(|(r, _)| (r.address.to_string(), *r))
+        .collect();
+    let id_of: HashMap<String, &Identity> = configured
+        .iter()
+        .map(|(r, i)| (r.address.to_string(), i))
+        .collect();
     let change_of: HashMap<&str, Action> = plan
         .changes
         .iter()
@@ -247,18 +255,15 @@ pub fn check(evaluated: &Evaluated, prior: &State, plan: &Plan) -> Diagnostics {
         if clashing.contains(&c.address) {
             continue;
         }
-        let Some(inst) = evaluated.resource(&c.address) else {
+        let (Some(inst), Some(id)) = (by_address.get(&c.address), id_of.get(&c.address)) else {
             continue;
         };
-        let Some(id) = of_instance(evaluated, inst) else {
-            continue;
-        };
-        let Some(holders) = held.get(&key(&id)) else {
+        let Some(holders) = held.get(&key(id)) else {
             continue;
         };
         for (other, _) in holders
             .iter()
-            .filter(|(a, h)| *a != c.address && h.same(&id))
+            .filter(|(a, h)| *a != c.address && h.same(id))
         {
             let mut d = Diagnostic::error(format!(
                 "{} would create {}, which {other} already manages",
@@ -281,7 +286,7 @@ pub fn check(evaluated: &Evaluated, prior: &State, plan: &Plan) -> Diagnostics {
             };
             let same_kind =
                 crate::address::Address::parse(other).is_ok_and(|a| a.kind == inst.address.kind);
-            d = if same_kind && evaluated.resource(other).is_none() {
+            d = if same_kind && !by_address.contains_key(*other) {
                 d.help(format!(
                     "if you renamed or re-keyed the block, move its state so the object is kept: mlinfra state mv '{other}' '{}'",
                     c.address

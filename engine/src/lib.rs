@@ -21,6 +21,7 @@ pub mod state;
 
 pub use config::inputs::{collect_inputs, CliInput};
 pub mod apply;
+pub mod budget;
 pub mod files;
 pub mod format;
 pub mod refresh;

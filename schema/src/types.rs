@@ -139,13 +139,9 @@ impl AttrType {
                         out.push(inner.convert(item).map_err(|e| e.within(i.to_string()))?);
                     }
                     if matches!(self, AttrType::Set(_)) {
-                        let mut dedup: Vec<Value> = Vec::with_capacity(out.len());
-                        for v in out {
-                            if !dedup.contains(&v) {
-                                dedup.push(v);
-                            }
-                        }
-                        out = dedup;
+                        // By serialized form: linear-logarithmic, not quadratic, in size.
+                        let mut seen = std::collections::BTreeSet::new();
+                        out.retain(|v| seen.insert(v.to_json().to_string()));
                     }
                     Ok(Value::List(out))
                 }

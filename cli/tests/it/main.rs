@@ -5,6 +5,7 @@ mod cost;
 mod diagnostics;
 mod files;
 mod identity;
+mod limits;
 mod plan;
 mod policy;
 mod sagemaker;

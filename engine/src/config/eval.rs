@@ -135,6 +135,7 @@ impl Evaluated {
 
 /// Evaluate `config` with the given inputs and prior state.
 pub fn evaluate(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnostics) {
+    crate::budget::reset();
     let mut ctx = Ctx {
         config,
         opts,
@@ -191,6 +192,18 @@ pub fn evaluate(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnostics)
         }
     }
     register_secrets(&ctx.out);
+    // An exhausted budget leaves values unknown; it must never pass for a clean result,
+    // even where the expression that ran out reported into a discarded evaluator.
+    if let Some(o) = crate::budget::overrun() {
+        if !ctx.diags.has_errors() {
+            let (what, name) = o.describe();
+            ctx.diags.push(
+                Diagnostic::error(format!("{what}, the limit for one evaluation")).help(format!(
+                    "if it is intended, raise the limit: mlinfra --limit {name}=N …"
+                )),
+            );
+        }
+    }
     ctx.diags.sort();
     (ctx.out, ctx.diags)
 }

@@ -8,6 +8,7 @@ use hcl_edit::template::{Directive, Element, Template};
 use hcl_edit::Span as _;
 use mlinfra_schema::{format_number, kind, Value};
 
+use crate::budget;
 use crate::config::functions;
 use crate::diag::{did_you_mean, Diagnostic, FileId, Span};
 
@@ -103,7 +104,44 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         Err(EvalError)
     }
 
+    /// Evaluate one expression within the evaluation budget: a step for the expression,
+    /// and the elements and bytes of what it builds or copies.
     fn eval_expr(&mut self, e: &Expression) -> Res {
+        if let Err(o) = budget::step() {
+            return self.overrun(e.span(), o);
+        }
+        let v = self.eval_inner(e)?;
+        let charged = match e {
+            // Copies of referenced values and what functions build from their arguments.
+            Expression::Variable(_) | Expression::FuncCall(_) => budget::value(&v),
+            // The items of a for-expression were charged as its body built them.
+            Expression::ForExpr(_) => budget::reserve(shallow_len(&v), 0),
+            Expression::Array(a) => budget::reserve(a.len() as u64, 0),
+            Expression::Object(o) => budget::reserve(o.len() as u64, 0),
+            _ => Ok(()),
+        };
+        match charged {
+            Ok(()) => Ok(v),
+            Err(o) => self.overrun(e.span(), o),
+        }
+    }
+
+    /// Report the first overrun of the evaluation at the expression that caused it; later
+    /// ones fail quietly, so an exhausted budget ends the evaluation quickly.
+    fn overrun(&mut self, at: Option<std::ops::Range<usize>>, o: budget::Overrun) -> Res {
+        if !budget::first_report() {
+            return Err(EvalError);
+        }
+        let (what, name) = o.describe();
+        self.err(
+            at,
+            Diagnostic::error(format!("{what}, the limit for one evaluation"))
+                .note("a configuration that builds this much is almost always a mistake: nested for-expressions over large collections, or values that double at every step")
+                .help(format!("if it is intended, raise the limit: mlinfra --limit {name}=N … (see docs/language.md#limits)")),
+        )
+    }
+
+    fn eval_inner(&mut self, e: &Expression) -> Res {
         match e {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
@@ -265,6 +303,9 @@ impl<'s, 'a> Evaluator<'s, 'a> {
     ) -> Result<(), EvalError> {
         match el {
             Element::Literal(s) => {
+                if let Err(o) = budget::reserve(0, s.len() as u64) {
+                    return self.overrun(s.span(), o).map(|_| ());
+                }
                 if std::mem::take(&mut self.strip_next) {
                     out.push_str(s.as_str().trim_start());
                 } else {
@@ -327,6 +368,11 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                         }
                     };
                     for (k, v) in items {
+                        if let Err(o) = budget::step() {
+                            return self
+                                .overrun(d.for_expr.collection_expr.span(), o)
+                                .map(|_| ());
+                        }
                         let mut frame = HashMap::new();
                         if let Some(kv) = &d.for_expr.key_var {
                             frame.insert(kv.as_str().to_string(), k);
@@ -365,6 +411,11 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         out: &mut String,
         unknown: &mut bool,
     ) -> Result<(), EvalError> {
+        if let Value::String(s) = v {
+            if let Err(o) = budget::reserve(0, s.len() as u64) {
+                return self.overrun(at, o).map(|_| ());
+            }
+        }
         match v {
             Value::String(s) => out.push_str(s),
             Value::Number(n) => out.push_str(&format_number(*n)),
@@ -624,6 +675,8 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                 match self.eval_expr(arg) {
                     Ok(v) if name == "try" => return Ok(v),
                     Ok(_) => return Ok(Value::Bool(true)),
+                    // An exhausted budget is not an error `try` may hide.
+                    Err(EvalError) if budget::overrun().is_some() => return Err(EvalError),
                     Err(EvalError) => self.diags.truncate(before),
                 }
             }
@@ -718,6 +771,10 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                                 }
                                 _ => break,
                             }
+                        }
+                        // The copy costs what it copies.
+                        if let Err(o) = budget::value(cur) {
+                            return self.overrun(t.span(), o);
                         }
                         (cur.clone(), i)
                     }
@@ -1062,6 +1119,15 @@ impl<'s, 'a> Evaluator<'s, 'a> {
 }
 
 /// Remove trailing whitespace when a strip marker (`~`) asks for it.
+/// The number of direct elements of a collection (1 for anything else).
+fn shallow_len(v: &Value) -> u64 {
+    match v {
+        Value::List(l) => l.len() as u64,
+        Value::Map(m) => m.len() as u64,
+        _ => 1,
+    }
+}
+
 fn strip_end_of(out: &mut String, strip: bool) {
     if strip {
         let len = out.trim_end().len();

@@ -81,9 +81,7 @@ const FUNCTIONS: &[(&str, &str, Func)] = &[
     }),
     ("file", "file(path)", |a, ctx| {
         let p = resolve_path(&string(a, 0)?, ctx);
-        std::fs::read_to_string(&p)
-            .map(Value::String)
-            .map_err(|e| format!("cannot read {}: {e}", p.display()))
+        read_file(&p).map(Value::String)
     }),
     ("flatten", "flatten(list)", |a, _| {
         fn go(v: &[Value], out: &mut Vec<Value>) {
@@ -208,12 +206,20 @@ const FUNCTIONS: &[(&str, &str, Func)] = &[
             if step == 0.0 {
                 return Err("step must not be zero".into());
             }
+            let n = ((limit - start) / step).ceil();
+            if !n.is_finite() {
+                return Err("start, limit and step must be finite numbers".into());
+            }
+            // Checked against the evaluation budget before anything is built.
+            crate::budget::reserve(n.max(0.0) as u64, 0).map_err(|o| {
+                crate::budget::function_overrun(
+                    o,
+                    &format!("this range's {} elements", format_number(n)),
+                )
+            })?;
             let mut out = Vec::new();
             let mut x = start;
             while (step > 0.0 && x < limit) || (step < 0.0 && x > limit) {
-                if out.len() >= 1_000_000 {
-                    return Err("range too large (more than 1,000,000 elements)".into());
-                }
                 out.push(Value::Number(x));
                 x += step;
             }
@@ -222,9 +228,19 @@ const FUNCTIONS: &[(&str, &str, Func)] = &[
     ),
     ("replace", "replace(string, search, replacement)", |a, _| {
         arity(a, 3)?;
-        Ok(Value::String(
-            string(a, 0)?.replace(&string(a, 1)?, &string(a, 2)?),
-        ))
+        let (s, from, to) = (string(a, 0)?, string(a, 1)?, string(a, 2)?);
+        // What it would build, checked before building it (an empty search matches
+        // between every character).
+        let hits = if from.is_empty() {
+            s.chars().count() + 1
+        } else {
+            s.matches(from.as_str()).count()
+        };
+        let size = (s.len() as u64).saturating_add((hits as u64).saturating_mul(to.len() as u64));
+        crate::budget::reserve(0, size).map_err(|o| {
+            crate::budget::function_overrun(o, &format!("this result's {size} bytes"))
+        })?;
+        Ok(Value::String(s.replace(&from, &to)))
     }),
     ("reverse", "reverse(list)", |a, _| {
         Ok(Value::List(list(a, 0)?.iter().rev().cloned().collect()))
@@ -297,8 +313,7 @@ const FUNCTIONS: &[(&str, &str, Func)] = &[
     ("templatefile", "templatefile(path, vars)", |a, ctx| {
         arity(a, 2)?;
         let p = resolve_path(&string(a, 0)?, ctx);
-        let text =
-            std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let text = read_file(&p)?;
         let vars = map(a, 1)?;
         render_template(&text, vars).map(Value::String)
     }),
@@ -532,16 +547,70 @@ fn format_fn(spec: &str, args: &[Value]) -> Result<String, String> {
     Ok(out)
 }
 
+/// A file read by `file()` or `templatefile()`, within the file size limit.
+fn read_file(p: &Path) -> Result<String, String> {
+    crate::files::read_capped(
+        p,
+        crate::budget::limits().file_bytes,
+        "; raise the limit with --limit file-bytes=N",
+    )
+    .map_err(|e| e.to_string())
+}
+
 /// Render a minijinja template with the given variables.
+/// Within the evaluation budget: template instructions count as steps (minijinja's fuel),
+/// and the output stops at the string limit.
 pub fn render_template(text: &str, vars: &BTreeMap<String, Value>) -> Result<String, String> {
+    let limits = crate::budget::limits();
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_fuel(Some(limits.steps));
     env.add_template("template", text)
         .map_err(|e| format!("template error: {e}"))?;
     let tmpl = env.get_template("template").map_err(|e| e.to_string())?;
     let ctx: serde_json::Map<String, serde_json::Value> =
         vars.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
-    tmpl.render(ctx).map_err(|e| format!("template error: {e}"))
+    let mut out = CappedOutput {
+        buf: Vec::new(),
+        limit: limits.string_bytes,
+    };
+    let result = tmpl.render_captured_to(ctx, &mut out).map(|_| ());
+    match result {
+        Ok(()) => String::from_utf8(out.buf).map_err(|e| format!("template error: {e}")),
+        Err(_) if out.buf.len() as u64 >= out.limit => Err(format!(
+            "the template's output is more than {} bytes, the evaluation budget (--limit string-bytes=N)",
+            out.limit
+        )),
+        Err(e) if e.kind() == minijinja::ErrorKind::OutOfFuel => Err(format!(
+            "the template ran more than {} steps, the evaluation budget (--limit steps=N)",
+            limits.steps
+        )),
+        Err(e) => Err(format!("template error: {e}")),
+    }
+}
+
+/// Collects a template's output, refusing to grow past `limit` bytes.
+struct CappedOutput {
+    buf: Vec<u8>,
+    limit: u64,
+}
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if (self.buf.len() + b.len()) as u64 > self.limit {
+            self.buf.extend_from_slice(
+                &b[..(self.limit as usize)
+                    .saturating_sub(self.buf.len())
+                    .min(b.len())],
+            );
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

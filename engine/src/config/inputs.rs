@@ -20,6 +20,7 @@ pub fn collect_inputs(
     cli: &[CliInput],
     env: impl IntoIterator<Item = (String, String)>,
 ) -> (Inputs, Diagnostics) {
+    crate::budget::reset();
     let mut inputs = Inputs::new();
     let mut diags = Diagnostics::default();
     let mut env: Vec<(String, String)> = env
@@ -95,15 +96,12 @@ pub enum CliInput {
 }
 
 fn read_var_file(config: &mut Config, path: &Path, inputs: &mut Inputs, diags: &mut Diagnostics) {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::files::read_capped(path, crate::budget::limits().file_bytes, "") {
         Ok(t) => t,
         Err(e) => {
             diags.push(
-                Diagnostic::error(format!(
-                    "cannot read variables file {}: {e}",
-                    path.display()
-                ))
-                .help("check the path given to --var-file"),
+                Diagnostic::error(format!("cannot read the variables file: {e}"))
+                    .help("check the path given to --var-file (a variables file this large needs --limit file-bytes=N)"),
             );
             return;
         }

@@ -260,7 +260,8 @@ fn load_module(
         );
     }
     for path in files {
-        let text = match std::fs::read(&path) {
+        let text = match crate::files::read_bytes_capped(&path, crate::budget::limits().file_bytes)
+        {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(t) => t,
                 Err(e) => {
@@ -279,10 +280,10 @@ fn load_module(
                 }
             },
             Err(e) => {
-                diags.push(Diagnostic::error(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )));
+                diags.push(
+                    Diagnostic::error(e.to_string())
+                        .help("a manifest this large is not a manifest; move it out of the directory, or raise the limit with --limit file-bytes=N"),
+                );
                 continue;
             }
         };
@@ -1111,20 +1112,137 @@ fn check_duplicates(sources: &Sources, module: &ModuleConfig, diags: &mut Diagno
 /// Deepest bracket nesting accepted; the parser recurses per level.
 pub const MAX_NESTING: usize = 256;
 
-/// The offset where bracket nesting first exceeds [`MAX_NESTING`], if it does.
+/// The offset where bracket nesting first exceeds [`MAX_NESTING`], if it does. Only
+/// brackets the parser nests on count: those in code and in `${…}`/`%{…}` inside
+/// strings and heredocs, not those in string text or comments.
 fn too_deep(text: &str) -> Option<usize> {
+    #[derive(PartialEq)]
+    enum Mode {
+        /// Code, with the brackets opened at this level (to find the `}` that ends an
+        /// interpolation).
+        Code(usize),
+        Str,
+        Heredoc(String),
+    }
+    let b = text.as_bytes();
+    let mut stack = vec![Mode::Code(0)];
     let mut depth = 0usize;
-    for (i, b) in text.bytes().enumerate() {
-        match b {
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Some(i);
+    let mut i = 0;
+    let mut line_start = true;
+    while i < b.len() {
+        let c = b[i];
+        let at_line_start = line_start;
+        line_start = c == b'\n';
+        let nested = stack.len() > 1;
+        match stack.last_mut() {
+            Some(Mode::Code(open)) => match c {
+                b'#' => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'/' if b.get(i + 1) == Some(&b'/') => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'/' if b.get(i + 1) == Some(&b'*') => {
+                    i += 2;
+                    while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                        i += 1;
+                    }
+                    i += 2;
+                    continue;
+                }
+                b'"' => stack.push(Mode::Str),
+                b'<' if b.get(i + 1) == Some(&b'<') => {
+                    // `<<EOT` / `<<-EOT` up to the end of the line.
+                    let mut j = i + 2;
+                    if b.get(j) == Some(&b'-') {
+                        j += 1;
+                    }
+                    let start = j;
+                    while j < b.len()
+                        && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'-')
+                    {
+                        j += 1;
+                    }
+                    let marker = &text[start..j];
+                    let eol = b.get(j) == Some(&b'\n')
+                        || (b.get(j) == Some(&b'\r') && b.get(j + 1) == Some(&b'\n'));
+                    if !marker.is_empty() && eol {
+                        stack.push(Mode::Heredoc(marker.to_string()));
+                        i = j;
+                        continue;
+                    }
+                }
+                b'(' | b'[' | b'{' => {
+                    *open += 1;
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some(i);
+                    }
+                }
+                b')' | b']' => {
+                    *open = open.saturating_sub(1);
+                    depth = depth.saturating_sub(1);
+                }
+                b'}' => {
+                    depth = depth.saturating_sub(1);
+                    if *open == 0 && nested {
+                        // The end of an interpolation: back into its string or heredoc.
+                        stack.pop();
+                    } else {
+                        *open = open.saturating_sub(1);
+                    }
+                }
+                _ => {}
+            },
+            Some(Mode::Str) => match c {
+                b'\\' => i += 1,
+                b'"' | b'\n' => {
+                    stack.pop();
+                }
+                b'$' | b'%' if b.get(i + 1) == Some(&c) && b.get(i + 2) == Some(&b'{') => i += 2,
+                b'$' | b'%' if b.get(i + 1) == Some(&b'{') => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some(i);
+                    }
+                    stack.push(Mode::Code(0));
+                    i += 1;
+                }
+                _ => {}
+            },
+            Some(Mode::Heredoc(marker)) => {
+                if at_line_start {
+                    let end = text[i..].find('\n').map(|e| i + e).unwrap_or(b.len());
+                    if text[i..end].trim() == marker.as_str() {
+                        stack.pop();
+                        i = end;
+                        continue;
+                    }
+                }
+                match c {
+                    b'$' | b'%' if b.get(i + 1) == Some(&c) && b.get(i + 2) == Some(&b'{') => {
+                        i += 2
+                    }
+                    b'$' | b'%' if b.get(i + 1) == Some(&b'{') => {
+                        depth += 1;
+                        if depth > MAX_NESTING {
+                            return Some(i);
+                        }
+                        stack.push(Mode::Code(0));
+                        i += 1;
+                    }
+                    _ => {}
                 }
             }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+            None => break,
         }
+        i += 1;
     }
     None
 }
