@@ -72,8 +72,12 @@ pub fn load_usage(
     let mut usage = UsageByAddress::new();
     if let Some(p) = path {
         let name = p.display().to_string();
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("reading the usage file {name}"))?;
+        let text = mlinfra_engine::files::read_capped(
+            p,
+            mlinfra_engine::budget::limits().file_bytes,
+            "; raise the limit with --limit file-bytes=N",
+        )
+        .with_context(|| format!("reading the usage file {name}"))?;
         let (u, pos) = mlinfra_cost::usage::parse(&name, &text)?;
         let declared: Vec<String> = evaluated
             .resources
@@ -269,8 +273,12 @@ pub fn delta_json(d: &mlinfra_cost::Delta) -> Json {
 pub fn load_catalog(path: Option<&Path>) -> Result<Catalog> {
     let mut catalog = Catalog::builtin().context("the shipped price catalog")?;
     if let Some(p) = path {
-        let text = std::fs::read_to_string(p)
-            .with_context(|| format!("reading the catalog {}", p.display()))?;
+        let text = mlinfra_engine::files::read_capped(
+            p,
+            mlinfra_engine::budget::limits().file_bytes,
+            "; raise the limit with --limit file-bytes=N",
+        )
+        .with_context(|| format!("reading the catalog {}", p.display()))?;
         catalog.override_with(&p.display().to_string(), &text)?;
     }
     Ok(catalog)

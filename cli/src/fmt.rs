@@ -90,8 +90,12 @@ pub fn run(
     let mut unformatted = 0;
     let mut errors = 0;
     for f in &files {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let text = mlinfra_engine::files::read_capped(
+            f,
+            mlinfra_engine::budget::limits().file_bytes,
+            "; raise the limit with --limit file-bytes=N",
+        )
+        .with_context(|| format!("reading {}", f.display()))?;
         let formatted = match format_source(&text) {
             Ok(t) => t,
             Err(e) => {
