@@ -447,20 +447,29 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
     }
     println!();
 
-    // Ctrl-C: the first stops new operations, the second exits (state is already durable).
+    // Ctrl-C and SIGTERM (how CI systems cancel a job): the first stops new operations
+    // and lets those in flight finish and be recorded; the second exits at once (state is
+    // already durable, and the next apply recovers what was in flight).
     {
         let counter = counter.clone();
         session.rt.spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             loop {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    return;
-                }
+                let what = match term.as_mut() {
+                    Some(t) => tokio::select! {
+                        r = tokio::signal::ctrl_c() => r.ok().map(|_| "Interrupt"),
+                        s = t.recv() => s.map(|_| "SIGTERM"),
+                    },
+                    None => tokio::signal::ctrl_c().await.ok().map(|_| "Interrupt"),
+                };
+                let Some(what) = what else { return };
                 let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
                 if n == 1 {
-                    eprintln!("\nInterrupt received: finishing the operations in flight and starting nothing new. Press Ctrl-C again to exit at once.");
+                    eprintln!("\n{what} received: finishing the operations in flight and starting nothing new. Send it again to exit at once.");
                 } else {
-                    eprintln!("\nSecond interrupt: exiting now. Every finished operation is in state; the next apply adopts what was in flight.");
-                    std::process::exit(130);
+                    eprintln!("\nSecond {what}: exiting now. Every finished operation is in state; the next apply adopts what was in flight.");
+                    std::process::exit(i32::from(EXIT_ERROR));
                 }
             }
         });

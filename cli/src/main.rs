@@ -220,7 +220,26 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
         .collect()
 }
 
+/// Output piped into a reader that stops early (`mlinfra plan | head`) ends the process
+/// quietly with exit 1, instead of a panic from `println!` on the closed pipe.
+fn quiet_on_closed_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to std") && msg.contains("os error 32") {
+            std::process::exit(i32::from(EXIT_ERROR));
+        }
+        default_hook(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let args = normalize_args(std::env::args());
     let matches = match Cli::command().try_get_matches_from(args) {
         Ok(m) => m,

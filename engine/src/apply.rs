@@ -828,6 +828,11 @@ async fn execute<'f>(
                 if Instant::now() + wait >= deadline {
                     return (i, Err(e), start.elapsed());
                 }
+                // After an interrupt, an operation waiting to retry is not in flight: stop
+                // (a create keeps its intent, so the next run looks it up).
+                if ctx.interrupts.load(Ordering::SeqCst) > 0 {
+                    return (i, Err(e), start.elapsed());
+                }
                 ctx.progress.event(Event::Retry {
                     address: &item.address,
                     op: item.op,
@@ -835,7 +840,18 @@ async fn execute<'f>(
                     wait,
                     error: &e.message,
                 });
-                tokio::time::sleep(wait).await;
+                let until = Instant::now() + wait;
+                while Instant::now() < until && ctx.interrupts.load(Ordering::SeqCst) == 0 {
+                    tokio::time::sleep(
+                        until
+                            .saturating_duration_since(Instant::now())
+                            .min(Duration::from_millis(100)),
+                    )
+                    .await;
+                }
+                if ctx.interrupts.load(Ordering::SeqCst) > 0 {
+                    return (i, Err(e), start.elapsed());
+                }
                 // The failed attempt may have reached the cloud before the fault: what it
                 // created is this create's own.
                 req.adopt_existing = true;

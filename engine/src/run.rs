@@ -75,6 +75,12 @@ pub fn plan_configuration(
         if diags.has_errors() {
             return (None, diags);
         }
+        if replaced.is_empty() {
+            diags.extend(check_addresses(&evaluated, prior, opts));
+            if diags.has_errors() {
+                return (None, diags);
+            }
+        }
         let (plan, plan_diags) = diff(&evaluated, prior, drift.clone(), &hash, opts);
         diags.extend(plan_diags);
         if diags.has_errors() {
@@ -91,6 +97,49 @@ pub fn plan_configuration(
         }
         replaced.extend(now);
     }
+}
+
+/// Every `--target` and `--replace` must name something: a typo would otherwise plan
+/// nothing (or replace nothing) and look like success.
+fn check_addresses(evaluated: &Evaluated, prior: &State, opts: &PlanOptions) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let known: Vec<crate::address::Address> = evaluated
+        .resources
+        .iter()
+        .map(|r| r.address.clone())
+        .chain(
+            prior
+                .resources
+                .keys()
+                .filter_map(|k| crate::address::Address::parse(k).ok()),
+        )
+        .collect();
+    let names: BTreeSet<String> = known.iter().map(|a| a.to_string()).collect();
+    for (flag, list, modules) in [
+        ("--target", &opts.targets, true),
+        ("--replace", &opts.replace, false),
+    ] {
+        for t in list {
+            let hit = known
+                .iter()
+                .any(|a| a.matches(t) || (modules && a.in_module(t)));
+            if hit {
+                continue;
+            }
+            let text = t.to_string();
+            diags.push(
+                Diagnostic::error(format!(
+                    "{flag} {text} matches no resource in the configuration or the state"
+                ))
+                .maybe_help(
+                    crate::diag::did_you_mean(&text, names.iter().map(String::as_str))
+                        .map(|s| format!("did you mean {flag} {s}?")),
+                )
+                .note("see the addresses with `mlinfra state list`, or `mlinfra graph` for the configuration"),
+            );
+        }
+    }
+    diags
 }
 
 /// Check the `mlinfra { required_version }` constraint against this build.

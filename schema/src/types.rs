@@ -119,11 +119,14 @@ impl AttrType {
             },
             AttrType::Number => match value {
                 Value::Number(_) => Ok(value.clone()),
+                // "inf" and "NaN" parse as floats but are no number a cloud takes.
                 Value::String(s) => s
                     .trim()
                     .parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite())
                     .map(Value::Number)
-                    .map_err(|_| mismatch(value)),
+                    .ok_or_else(|| mismatch(value)),
                 other => Err(mismatch(other)),
             },
             AttrType::Bool => match value {

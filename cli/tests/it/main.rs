@@ -3,6 +3,7 @@
 mod aws;
 mod cost;
 mod diagnostics;
+mod edges;
 mod files;
 mod identity;
 mod limits;

@@ -192,6 +192,36 @@ pub fn evaluate(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnostics)
         }
     }
     register_secrets(&ctx.out);
+    // A number no JSON document holds (inf, NaN) would show as a change on every plan.
+    for o in &root.outputs {
+        if ctx
+            .out
+            .outputs
+            .get(&o.name)
+            .is_some_and(|v| !all_finite(&v.value))
+        {
+            ctx.diags.push(
+                Diagnostic::error(format!(
+                    "output `{}` holds a number too large to represent",
+                    o.name
+                ))
+                .at(Some(o.span))
+                .expected("numbers between -1.8e308 and 1.8e308"),
+            );
+        }
+    }
+    for r in &ctx.out.resources {
+        if let Some((k, _)) = r.attrs.iter().find(|(_, v)| !all_finite(v)) {
+            ctx.diags.push(
+                Diagnostic::error(format!(
+                    "{}.{k} holds a number too large to represent",
+                    r.address
+                ))
+                .at(Some(r.span))
+                .expected("numbers between -1.8e308 and 1.8e308"),
+            );
+        }
+    }
     // An exhausted budget leaves values unknown; it must never pass for a clean result,
     // even where the expression that ran out reported into a discarded evaluator.
     if let Some(o) = crate::budget::overrun() {
@@ -206,6 +236,16 @@ pub fn evaluate(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnostics)
     }
     ctx.diags.sort();
     (ctx.out, ctx.diags)
+}
+
+/// Whether every number inside `v` is finite.
+fn all_finite(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.is_finite(),
+        Value::List(l) => l.iter().all(all_finite),
+        Value::Map(m) => m.values().all(all_finite),
+        _ => true,
+    }
 }
 
 /// Remember every sensitive value the evaluation produced, so no printed text shows it.
@@ -918,6 +958,26 @@ impl Ctx<'_> {
                     }
                     attrs.insert(name.to_string(), v);
                 }
+                // Terraform's form: `default_tags { tags = { … } }`.
+                Structure::Block(b) if b.ident.as_str() == "default_tags" && p.cloud == "aws" => {
+                    for s in b.body.iter() {
+                        match s {
+                            Structure::Attribute(a) if a.key.as_str() == "tags" => {
+                                ev.reset_tracking();
+                                let v = ev.eval(&a.value);
+                                if ev.sensitive {
+                                    sensitive.insert("default_tags".to_string());
+                                }
+                                attrs.insert("default_tags".to_string(), v);
+                            }
+                            other => ev.diags.push(
+                                Diagnostic::error("default_tags takes only `tags`")
+                                    .at(other.span().map(|r| Span::new(p.file, r)))
+                                    .expected("default_tags { tags = { team = \"ml\" } }"),
+                            ),
+                        }
+                    }
+                }
                 Structure::Block(b)
                     if matches!(b.ident.as_str(), "endpoints" | "assume_role")
                         && p.cloud == "aws" =>
@@ -941,6 +1001,27 @@ impl Ctx<'_> {
             }
         }
         attrs.remove("alias");
+        if let Some(v) = attrs.get("default_tags") {
+            let ty = AttrType::Map(Box::new(AttrType::String));
+            match ty.convert(v) {
+                Ok(t) => {
+                    attrs.insert("default_tags".into(), t);
+                }
+                Err(e) => ev.diags.push(
+                    Diagnostic::error(format!(
+                        "default_tags of provider \"{}\" must be a map of strings: {}",
+                        p.key(),
+                        if sensitive.contains("default_tags") {
+                            "(the value is sensitive and not shown)".to_string()
+                        } else {
+                            e.to_string()
+                        }
+                    ))
+                    .at(Some(p.span))
+                    .expected("default_tags { tags = { team = \"ml\" } }"),
+                ),
+            }
+        }
         self.take(ev);
         self.out.providers.push(ProviderInstance {
             key: format!("{prefix}{}", p.key()),
@@ -1416,6 +1497,32 @@ impl Ctx<'_> {
                     _ => Value::Unknown,
                 };
                 attrs.insert(a.name.to_string(), v);
+            }
+            // The provider's default_tags go on every taggable resource; the resource's
+            // own tags win on the same key.
+            if let Some(defaults) = provider_attrs.get("default_tags") {
+                let taggable = decl
+                    .kind
+                    .attribute("tags")
+                    .is_some_and(|a| a.applies_to(cloud));
+                match (defaults, attrs.get("tags")) {
+                    (_, _) if !taggable => {}
+                    (Value::Map(d), Some(Value::Map(own))) => {
+                        let mut merged = d.clone();
+                        merged.extend(own.clone());
+                        attrs.insert("tags".into(), Value::Map(merged));
+                    }
+                    (Value::Map(d), None | Some(Value::Null)) => {
+                        attrs.insert("tags".into(), Value::Map(d.clone()));
+                    }
+                    (Value::Unknown, _) => {
+                        attrs.insert("tags".into(), Value::Unknown);
+                    }
+                    _ => {}
+                }
+                if taggable && provider_sensitive.contains("default_tags") {
+                    sensitive.insert("tags".into());
+                }
             }
             if decl.kind.name == "gpu_pool" {
                 gpu_pool_defaults(&mut ev, decl, cloud, &mut attrs);

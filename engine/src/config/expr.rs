@@ -145,7 +145,14 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         match e {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
-            Expression::Number(n) => Ok(Value::Number(n.value().as_f64().unwrap_or(f64::NAN))),
+            Expression::Number(n) => match n.value().as_f64().filter(|x| x.is_finite()) {
+                Some(x) => Ok(Value::Number(x)),
+                None => self.err(
+                    e.span(),
+                    Diagnostic::error("this number is too large to represent")
+                        .expected("a number between -1.8e308 and 1.8e308"),
+                ),
+            },
             Expression::String(s) => Ok(Value::String(s.value().clone())),
             Expression::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
@@ -639,15 +646,29 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                         .expected("numbers (strings holding numbers are converted)"),
                     );
                 };
+                let finite = |this: &mut Self, n: f64| -> Res {
+                    if n.is_finite() {
+                        Ok(Value::Number(n))
+                    } else {
+                        this.err(
+                            whole.span(),
+                            Diagnostic::error(format!(
+                                "the result of `{}` is too large to represent",
+                                op.as_str()
+                            ))
+                            .expected("a result between -1.8e308 and 1.8e308"),
+                        )
+                    }
+                };
                 Ok(match op {
-                    Plus => Value::Number(a + b),
-                    Minus => Value::Number(a - b),
-                    Mul => Value::Number(a * b),
+                    Plus => return finite(self, a + b),
+                    Minus => return finite(self, a - b),
+                    Mul => return finite(self, a * b),
                     Div => {
                         if b == 0.0 {
                             return self.err(whole.span(), Diagnostic::error("division by zero"));
                         }
-                        Value::Number(a / b)
+                        return finite(self, a / b);
                     }
                     Mod => {
                         if b == 0.0 {

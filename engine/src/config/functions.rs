@@ -336,9 +336,11 @@ const FUNCTIONS: &[(&str, &str, Func)] = &[
         Some(Value::Number(n)) => Ok(Value::Number(*n)),
         Some(Value::String(s)) => s
             .trim()
-            .parse()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
             .map(Value::Number)
-            .map_err(|_| format!("\"{s}\" is not a number")),
+            .ok_or_else(|| format!("\"{s}\" is not a number")),
         Some(Value::Null) => Ok(Value::Null),
         other => Err(format!(
             "cannot convert {} to number",

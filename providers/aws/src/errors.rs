@@ -39,10 +39,22 @@ where
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             let chain = aws_smithy_error_chain(&err);
-            if chain.contains("loading credentials") || chain.contains("no credentials") {
+            // Every credentials failure but a timeout is the same on the next attempt: a
+            // malformed profile file must fail at once, not after minutes of retries.
+            let credentials = [
+                "loading credentials",
+                "no credentials",
+                "credentials provider was not properly configured",
+                "credential provider was not enabled",
+                "unexpected credentials error",
+                "could not parse profile file",
+            ]
+            .iter()
+            .any(|s| chain.contains(s));
+            if credentials && !chain.contains("timed out") {
                 (
                     ErrorKind::Auth,
-                    format!("{what}: no AWS credentials were found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a role is available): {chain}"),
+                    format!("{what}: no AWS credentials were found, or they could not be loaded (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a role is available; a malformed ~/.aws/credentials or ~/.aws/config must be fixed): {chain}"),
                 )
             } else {
                 (ErrorKind::Transient, format!("{what}: {chain}"))
