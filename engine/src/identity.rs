@@ -187,6 +187,10 @@ pub fn held_in_state<'s>(
 /// in state manages (an error at the create, with the `state mv` that keeps the object).
 pub fn check(evaluated: &Evaluated, prior: &State, plan: &Plan) -> Diagnostics {
     let mut diags = Diagnostics::default();
+    // A destroy creates nothing; it must stay possible whatever the configuration says.
+    if plan.destroy {
+        return diags;
+    }
     let key = |i: &Identity| (i.kind.clone(), i.cloud, i.name.clone());
 
     // Configured instances that name one object.
