@@ -400,20 +400,13 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
     if let (Some(path), Some(saved)) = (&args.planfile, &saved) {
         check_saved(path, saved, &plan)?;
     }
-    for n in plan
-        .notes
-        .iter()
-        .filter(|n| n.contains("interrupted create"))
-    {
-        printer.line(n.clone());
-    }
     print!("{}", scrub(&render::plan(&plan, st)));
     let mut prior = prior;
     if !session.state.pending.is_empty() {
-        // Record what recovery found (the adopted objects, no pending intents), whatever
-        // is applied next.
+        // Record what recovery found (the adopted objects; only the intents it could not
+        // look up stay pending), whatever is applied next.
         let mut recorded = session.state.clone();
-        recorded.pending.clear();
+        recorded.pending = prior.pending.clone();
         for (addr, r) in &prior.resources {
             if !session.state.resources.contains_key(addr)
                 && !plan
@@ -429,7 +422,6 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         session.state_exists = true;
         session.state = recorded;
         prior.serial = session.state.serial;
-        prior.pending.clear();
     }
     if !plan.has_changes() {
         return Ok(0);

@@ -568,3 +568,32 @@ fn random_renames_moves_and_swaps_never_delete_a_declared_object() {
     assert_eq!(addresses(dir.path()).len(), declared.len());
     eprintln!("seed {seed}: {refused} of 14 steps refused at first");
 }
+
+#[test]
+fn an_ecr_repository_made_elsewhere_is_not_adopted_by_a_create() {
+    let repo = format!("{}/foreign", unique("ecrown"));
+    let (rt, ecr) = ecr();
+    rt.block_on(ecr.create_repository().repository_name(&repo).send())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &endpoint(),
+        &format!("container_registry \"images\" {{\n  cloud = \"aws\"\n  name  = \"{repo}\"\n}}\n"),
+    );
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains(&format!(
+            "ECR repository {repo} already exists, and this state did not create it; to manage it here, import it: mlinfra import 'container_registry.images' {repo}"
+        )),
+        "{all}"
+    );
+    assert_eq!(state(dir.path())["resources"], serde_json::json!([]));
+    // Importing it, as the error says, brings it under management.
+    let r = run(dir.path(), &["import", "container_registry.images", &repo]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(run(dir.path(), &["apply", "--auto-approve"]).code, 0);
+    assert_eq!(run(dir.path(), &["destroy", "--auto-approve"]).code, 0);
+}
