@@ -283,7 +283,7 @@ fn check_saved(saved_path: &Path, saved: &Plan, current: &Plan) -> Result<()> {
                 .changes
                 .iter()
                 .zip(&current.changes)
-                .find(|(a, b)| plan_json::to_json(&single(a)) != plan_json::to_json(&single(b)))
+                .find(|(a, b)| plan_json::change_json(a) != plan_json::change_json(b))
                 .map(|(a, _)| a.address.clone());
             (values(saved) != values(current)).then(|| match first {
                 Some(addr) => format!("the values planned for {addr} are not what the configuration and live state give now"),
@@ -298,24 +298,6 @@ fn check_saved(saved_path: &Path, saved: &Plan, current: &Plan) -> Result<()> {
             saved_path.display()
         ),
         None => Ok(()),
-    }
-}
-
-/// A plan of one change, to compare changes one by one.
-fn single(c: &mlinfra_engine::plan::ResourceChange) -> Plan {
-    Plan {
-        changes: vec![c.clone()],
-        drift: Vec::new(),
-        outputs: Vec::new(),
-        binding: mlinfra_engine::plan::Binding {
-            lineage: String::new(),
-            serial: 0,
-            config_hash: String::new(),
-        },
-        targets: Vec::new(),
-        refreshed: false,
-        destroy: false,
-        notes: Vec::new(),
     }
 }
 

@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use mlinfra_schema::{kind, name_scope, provider_region_attribute, Cloud, NameScope, Value};
+use mlinfra_schema::{
+    kind, name_scope, provider_account, provider_region_attribute, Cloud, NameScope, Value,
+};
 
 use crate::config::eval::{Evaluated, ProviderInstance, ResourceInstance};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -73,28 +75,6 @@ impl Identity {
         } else {
             format!("{object} {name} ({})", where_.join(", "))
         }
-    }
-}
-
-/// The account part of a provider configuration: an AWS account named by
-/// `assume_role.role_arn`, a GCP project, an Azure subscription and resource group.
-fn provider_account(cloud: Cloud, attrs: &BTreeMap<String, Value>) -> Option<String> {
-    let s = |k: &str| attrs.get(k).and_then(Value::as_str).map(str::to_string);
-    match cloud {
-        Cloud::Aws => attrs
-            .get("assume_role")
-            .and_then(Value::as_map)
-            .and_then(|m| m.get("role_arn"))
-            .and_then(Value::as_str)
-            .and_then(|arn| arn.split(':').nth(4))
-            .filter(|a| !a.is_empty())
-            .map(str::to_string),
-        Cloud::Gcp => s("project"),
-        Cloud::Azure => Some(format!(
-            "{}/{}",
-            s("subscription_id")?,
-            s("resource_group")?
-        )),
     }
 }
 

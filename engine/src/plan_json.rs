@@ -60,7 +60,8 @@ fn sensitive_mask(v: &Option<Value>, sensitive: &BTreeSet<String>) -> Json {
     mask(&marked, &marker).unwrap_or_else(|| json!({}))
 }
 
-fn change_json(c: &ResourceChange) -> Json {
+/// One resource change in its JSON form (sensitive values removed).
+pub fn change_json(c: &ResourceChange) -> Json {
     json!({
         "address": c.address,
         "module_address": c.module,

@@ -1,6 +1,9 @@
 //! Where a cloud object's name must be unique: the rule behind "one cloud object, one address".
 
+use std::collections::BTreeMap;
+
 use crate::kinds::Cloud;
+use crate::value::Value;
 
 /// One part of the namespace a cloud object's name lives in, besides kind and cloud.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +41,29 @@ pub fn provider_region_attribute(cloud: Cloud) -> &'static str {
     match cloud {
         Cloud::Aws | Cloud::Gcp => "region",
         Cloud::Azure => "location",
+    }
+}
+
+/// The account part of a provider configuration, when the configuration states it: the
+/// AWS account of `assume_role.role_arn`, the GCP `project`, the Azure `subscription_id`
+/// and `resource_group`. `None` when only the credentials decide.
+pub fn provider_account(cloud: Cloud, attrs: &BTreeMap<String, Value>) -> Option<String> {
+    let s = |k: &str| attrs.get(k).and_then(Value::as_str).map(str::to_string);
+    match cloud {
+        Cloud::Aws => attrs
+            .get("assume_role")
+            .and_then(Value::as_map)
+            .and_then(|m| m.get("role_arn"))
+            .and_then(Value::as_str)
+            .and_then(|arn| arn.split(':').nth(4))
+            .filter(|a| !a.is_empty())
+            .map(str::to_string),
+        Cloud::Gcp => s("project"),
+        Cloud::Azure => Some(format!(
+            "{}/{}",
+            s("subscription_id")?,
+            s("resource_group")?
+        )),
     }
 }
 

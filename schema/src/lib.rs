@@ -7,7 +7,9 @@ mod kinds;
 mod types;
 mod value;
 
-pub use identity::{describe_name_scope, name_scope, provider_region_attribute, NameScope};
+pub use identity::{
+    describe_name_scope, name_scope, provider_account, provider_region_attribute, NameScope,
+};
 pub use json_schema::kind_json_schema;
 pub use kinds::{
     kind, kinds, Attribute, BlockSchema, Cloud, KindClass, KindSchema, ACCELERATORS,

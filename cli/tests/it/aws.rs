@@ -45,6 +45,24 @@ pub(crate) fn write(dir: &Path, endpoint: &str, body: &str) {
 }
 
 /// A direct S3 client, to check and to change what mlinfra manages.
+/// A runtime and the SDK configuration of the test credentials, for direct clients of
+/// the emulator (each builds its client with `endpoint()`).
+pub(crate) fn sdk() -> (tokio::runtime::Runtime, aws_config::SdkConfig) {
+    for (k, v) in CREDS {
+        require_env(k, v);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sdk = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .load(),
+    );
+    (rt, sdk)
+}
+
 pub(crate) struct S3 {
     rt: tokio::runtime::Runtime,
     client: aws_sdk_s3::Client,
@@ -52,18 +70,7 @@ pub(crate) struct S3 {
 
 impl S3 {
     pub(crate) fn new() -> S3 {
-        for (k, v) in CREDS {
-            require_env(k, v);
-        }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let sdk = rt.block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new("us-east-1"))
-                .load(),
-        );
+        let (rt, sdk) = sdk();
         let conf = aws_sdk_s3::config::Builder::from(&sdk)
             .endpoint_url(endpoint())
             .force_path_style(true)
@@ -1069,18 +1076,7 @@ fn eks_cluster_lifecycle() {
 
 /// A direct EKS client on its own runtime, to check and to change nodegroups.
 fn eks() -> (tokio::runtime::Runtime, aws_sdk_eks::Client) {
-    for (k, v) in CREDS {
-        require_env(k, v);
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let sdk = rt.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .load(),
-    );
+    let (rt, sdk) = sdk();
     let conf = aws_sdk_eks::config::Builder::from(&sdk)
         .endpoint_url(endpoint())
         .build();

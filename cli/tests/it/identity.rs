@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::aws::{endpoint, require_env, run, state, unique, write, CREDS, S3};
+use crate::aws::{endpoint, run, state, unique, write, S3};
 
 fn bucket(label: &str, name: &str) -> String {
     format!("bucket \"{label}\" {{\n  cloud         = \"aws\"\n  name          = \"{name}\"\n  force_destroy = true\n}}\n")
@@ -185,18 +185,7 @@ fn count_to_for_each_and_name_swaps_are_refused_before_anything_runs() {
 
 /// ECR through its own client, to push an image the way a CI job does.
 fn ecr() -> (tokio::runtime::Runtime, aws_sdk_ecr::Client) {
-    for (k, v) in CREDS {
-        require_env(k, v);
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let sdk = rt.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .load(),
-    );
+    let (rt, sdk) = crate::aws::sdk();
     let conf = aws_sdk_ecr::config::Builder::from(&sdk)
         .endpoint_url(endpoint())
         .build();

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::aws::{endpoint, require_env, run, state, unique, write, CREDS};
+use crate::aws::{endpoint, run, state, unique, write};
 
 struct Sm {
     rt: tokio::runtime::Runtime,
@@ -13,18 +13,7 @@ struct Sm {
 
 impl Sm {
     fn new() -> Sm {
-        for (k, v) in CREDS {
-            require_env(k, v);
-        }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let sdk = rt.block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new("us-east-1"))
-                .load(),
-        );
+        let (rt, sdk) = crate::aws::sdk();
         let conf = aws_sdk_sagemaker::config::Builder::from(&sdk)
             .endpoint_url(endpoint())
             .build();

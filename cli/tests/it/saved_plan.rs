@@ -90,10 +90,9 @@ fn with_interrupted_create(dir: &Path, s3: &S3, label: &str, name: &str) {
     .unwrap();
 }
 
-#[test]
-fn a_stale_saved_plan_writes_nothing_not_even_recovery() {
-    let s3 = S3::new();
-    let p = unique("stale");
+/// `bucket.a` applied; `bucket.b` declared, and its create left pending by a killed run
+/// that did make the bucket. Returns the directory and the configuration of both.
+fn applied_a_with_b_interrupted(s3: &S3, p: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let ep = endpoint();
     write(dir.path(), &ep, &bucket("a", &format!("{p}-a"), "ml"));
@@ -104,7 +103,16 @@ fn a_stale_saved_plan_writes_nothing_not_even_recovery() {
         bucket("b", &format!("{p}-b"), "ml")
     );
     write(dir.path(), &ep, &both);
-    with_interrupted_create(dir.path(), &s3, "b", &format!("{p}-b"));
+    with_interrupted_create(dir.path(), s3, "b", &format!("{p}-b"));
+    (dir, both)
+}
+
+#[test]
+fn a_stale_saved_plan_writes_nothing_not_even_recovery() {
+    let s3 = S3::new();
+    let p = unique("stale");
+    let (dir, both) = applied_a_with_b_interrupted(&s3, &p);
+    let ep = endpoint();
     assert_eq!(run(dir.path(), &["plan", "-out=plan.json"]).code, 0);
     // The configuration changes after the plan was saved.
     write(dir.path(), &ep, &both.replace("\"ml\"", "\"platform\""));
@@ -123,17 +131,7 @@ fn a_stale_saved_plan_writes_nothing_not_even_recovery() {
 fn a_plan_saved_while_a_create_was_interrupted_applies_after_recovery() {
     let s3 = S3::new();
     let p = unique("recov");
-    let dir = tempfile::tempdir().unwrap();
-    let ep = endpoint();
-    write(dir.path(), &ep, &bucket("a", &format!("{p}-a"), "ml"));
-    assert_eq!(run(dir.path(), &["apply", "--auto-approve"]).code, 0);
-    let both = format!(
-        "{}\n{}",
-        bucket("a", &format!("{p}-a"), "ml"),
-        bucket("b", &format!("{p}-b"), "ml")
-    );
-    write(dir.path(), &ep, &both);
-    with_interrupted_create(dir.path(), &s3, "b", &format!("{p}-b"));
+    let (dir, _) = applied_a_with_b_interrupted(&s3, &p);
     // plan looks the interrupted create up (reads only) and plans what apply will do.
     let r = run(dir.path(), &["plan", "-out=plan.json"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);

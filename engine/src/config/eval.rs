@@ -263,9 +263,10 @@ fn register_secrets(out: &Evaluated) {
             }
         }
     }
-    for r in &out.resources {
+    for r in out.resources.iter().filter(|r| !r.sensitive.is_empty()) {
+        let attrs = Value::Map(r.attrs.clone());
         for path in &r.sensitive {
-            if let Some(v) = Value::Map(r.attrs.clone()).get_path(&crate::plan::split_path(path)) {
+            if let Some(v) = attrs.get_path(&crate::plan::split_path(path)) {
                 register(v);
             }
         }
@@ -959,7 +960,9 @@ impl Ctx<'_> {
                     attrs.insert(name.to_string(), v);
                 }
                 // Terraform's form: `default_tags { tags = { … } }`.
-                Structure::Block(b) if b.ident.as_str() == "default_tags" && p.cloud == "aws" => {
+                Structure::Block(b)
+                    if b.ident.as_str() == "default_tags" && allowed.contains(&"default_tags") =>
+                {
                     for s in b.body.iter() {
                         match s {
                             Structure::Attribute(a) if a.key.as_str() == "tags" => {

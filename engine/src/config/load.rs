@@ -1134,6 +1134,7 @@ fn too_deep(text: &str) -> Option<usize> {
         let at_line_start = line_start;
         line_start = c == b'\n';
         let nested = stack.len() > 1;
+        let mut template = false;
         match stack.last_mut() {
             Some(Mode::Code(open)) => match c {
                 b'#' => {
@@ -1205,16 +1206,7 @@ fn too_deep(text: &str) -> Option<usize> {
                 b'"' | b'\n' => {
                     stack.pop();
                 }
-                b'$' | b'%' if b.get(i + 1) == Some(&c) && b.get(i + 2) == Some(&b'{') => i += 2,
-                b'$' | b'%' if b.get(i + 1) == Some(&b'{') => {
-                    depth += 1;
-                    if depth > MAX_NESTING {
-                        return Some(i);
-                    }
-                    stack.push(Mode::Code(0));
-                    i += 1;
-                }
-                _ => {}
+                _ => template = true,
             },
             Some(Mode::Heredoc(marker)) => {
                 if at_line_start {
@@ -1225,22 +1217,22 @@ fn too_deep(text: &str) -> Option<usize> {
                         continue;
                     }
                 }
-                match c {
-                    b'$' | b'%' if b.get(i + 1) == Some(&c) && b.get(i + 2) == Some(&b'{') => {
-                        i += 2
-                    }
-                    b'$' | b'%' if b.get(i + 1) == Some(&b'{') => {
-                        depth += 1;
-                        if depth > MAX_NESTING {
-                            return Some(i);
-                        }
-                        stack.push(Mode::Code(0));
-                        i += 1;
-                    }
-                    _ => {}
-                }
+                template = true;
             }
             None => break,
+        }
+        // In string or heredoc text: `${`/`%{` opens an interpolation (`$${` is literal).
+        if template && matches!(c, b'$' | b'%') {
+            if b.get(i + 1) == Some(&c) && b.get(i + 2) == Some(&b'{') {
+                i += 2;
+            } else if b.get(i + 1) == Some(&b'{') {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(i);
+                }
+                stack.push(Mode::Code(0));
+                i += 1;
+            }
         }
         i += 1;
     }
