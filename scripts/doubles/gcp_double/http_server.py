@@ -96,6 +96,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def api_call(self, path, query, raw):
         store, disc = self.server.store, self.server.disc
         candidates = disc.route(self.command, path)
+        if not candidates and path.startswith("/ui/"):
+            # aiplatform's service config binds the google.longrunning.Operations mixin to
+            # /ui/{name=projects/*/locations/**/operations/*} as well as /v1/...; the official
+            # clients use the /ui/ binding. It is not in the discovery document.
+            path = "/v1/" + path[len("/ui/"):]
+            candidates = [(m, v) for m, v in disc.route(self.command, path)
+                          if m.api == "aiplatform" and ".operations." in m.id]
         if not candidates:
             raise not_found("Method not found: %s %s is not a method of the container, artifactregistry, "
                             "aiplatform or storage discovery documents." % (self.command, path))

@@ -98,3 +98,9 @@ def raw(base, method, path, body=None, **params):
     data = json.dumps(body) if body is not None and not isinstance(body, (str, bytes)) else body
     return requests.request(method, base + path, data=data, params=params,
                             headers={"Content-Type": "application/json"})
+
+
+def status_of(exc):
+    """The google.rpc status name of a REST error (FAILED_PRECONDITION arrives as HTTP 400,
+    which the clients raise as BadRequest)."""
+    return exc.value.response.json()["error"]["status"]
