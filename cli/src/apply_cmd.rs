@@ -448,6 +448,21 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
             }
         });
     }
+    // Credentials are resolved once, before the first call: a refusal changes nothing.
+    let keys: std::collections::BTreeSet<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != mlinfra_engine::plan::Action::NoOp)
+        .filter_map(|c| c.provider.clone())
+        .collect();
+    let configured = session.rt.block_on(mlinfra_engine::configure::configure(
+        &session.providers,
+        &evaluated,
+        &keys,
+    ));
+    if crate::workspace::print_diagnostics(&session.ws.config, &configured, nc) {
+        return Ok(EXIT_ERROR);
+    }
     let ctx = ApplyContext {
         config: &session.ws.config,
         inputs: &session.ws.inputs,

@@ -121,8 +121,42 @@ impl Session {
         let mut interrupted_creates = Default::default();
         let mut recovery_notes = Vec::new();
         let pending = !recovered.pending.is_empty();
+        // Every provider the reads below call is configured first, once.
+        let mut keys = std::collections::BTreeSet::new();
         if pending && recover {
-            let view = self.provider_view();
+            keys.extend(recovered.pending.iter().map(|p| p.provider.clone()));
+        }
+        if refresh {
+            keys.extend(
+                recovered
+                    .resources
+                    .values()
+                    .filter_map(|r| r.provider.clone()),
+            );
+        }
+        let view = self.provider_view();
+        if !opts.destroy {
+            for imp in &view.imports {
+                if let Some(k) = view.resource(&imp.address).and_then(|r| r.provider.clone()) {
+                    keys.insert(k);
+                }
+            }
+        }
+        if !keys.is_empty() {
+            let d = self.rt.block_on(mlinfra_engine::configure::configure(
+                &self.providers,
+                &view,
+                &keys,
+            ));
+            if d.has_errors() {
+                let mut diags = std::mem::take(&mut self.diags);
+                diags.extend(d);
+                diags.sort();
+                print_diagnostics(&self.ws.config, &diags, self.no_color);
+                return None;
+            }
+        }
+        if pending && recover {
             let notes = Notes::default();
             match self.rt.block_on(mlinfra_engine::apply::recover(
                 &self.providers,
@@ -145,7 +179,6 @@ impl Session {
             ));
         }
         let (prior, drift) = if refresh && !recovered.resources.is_empty() {
-            let view = self.provider_view();
             let (r, d) = self.rt.block_on(mlinfra_engine::refresh::refresh(
                 &recovered,
                 &view,
@@ -161,7 +194,6 @@ impl Session {
         let mut prior = prior;
         let mut importing = std::collections::BTreeMap::new();
         if !opts.destroy {
-            let view = self.provider_view();
             for imp in &view.imports {
                 if prior.resources.contains_key(&imp.address) {
                     continue;
@@ -190,8 +222,14 @@ impl Session {
                 }
             }
         }
-        let (result, plan_diags) =
-            plan_configuration(&self.ws.config, &self.ws.inputs, &prior, drift, opts);
+        let (result, plan_diags) = plan_configuration(
+            &self.ws.config,
+            &self.ws.inputs,
+            &prior,
+            drift,
+            opts,
+            &self.providers,
+        );
         let mut diags = std::mem::take(&mut self.diags);
         diags.extend(plan_diags);
         diags.sort();

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use mlinfra_provider_api::{
-    ApplyAction, ApplyRequest, ApplyResponse, ErrorKind, ProviderConfig, ProviderError,
-    ProviderSet, ReadRequest, ReadResponse,
+    ApplyAction, ApplyRequest, ApplyResponse, ErrorKind, PlanRequest, ProviderConfig,
+    ProviderError, ProviderSet, ReadResponse, RecoverRequest,
 };
 use mlinfra_schema::{kind, Cloud, Value};
 use sha2::{Digest, Sha256};
@@ -182,7 +182,7 @@ fn client_token(lineage: &str, address: &str, hash: &str) -> String {
     d.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-fn provider_config(evaluated: &Evaluated, key: &str) -> ProviderConfig {
+pub(crate) fn provider_config(evaluated: &Evaluated, key: &str) -> ProviderConfig {
     ProviderConfig {
         key: key.to_string(),
         attributes: evaluated
@@ -214,17 +214,17 @@ pub async fn recover(
             kept.push(p);
             continue;
         };
-        let req = ReadRequest {
-            kind: p.kind.clone(),
-            id: p.name.clone(),
-            prior: p
-                .attributes
+        let req = RecoverRequest::new(
+            p.kind.clone(),
+            p.name.clone(),
+            p.handle.clone(),
+            p.attributes
                 .iter()
                 .map(|(k, v)| (k.clone(), Value::from_json(v)))
                 .collect(),
-            config: provider_config(evaluated, &p.provider),
-        };
-        match provider.read(req).await {
+            provider_config(evaluated, &p.provider),
+        );
+        match provider.recover(req).await {
             Ok(ReadResponse::Found { attributes }) => {
                 progress.event(Event::Adopted {
                     address: &p.address,
@@ -240,6 +240,7 @@ pub async fn recover(
                             .get("id")
                             .and_then(Value::as_str)
                             .map(str::to_string)
+                            .or(p.handle.clone())
                             .or(Some(p.name.clone())),
                         attributes,
                         sensitive: BTreeSet::new(),
@@ -473,7 +474,11 @@ pub async fn apply(
                 if items[i].op == Op::Create
                     && matches!(
                         e.kind,
-                        ErrorKind::Invalid | ErrorKind::Auth | ErrorKind::AlreadyExists
+                        ErrorKind::Invalid
+                            | ErrorKind::Auth
+                            | ErrorKind::AlreadyExists
+                            | ErrorKind::NotFound
+                            | ErrorKind::Quota
                     )
                 {
                     // The cloud refused the create outright: nothing can be in flight, and
@@ -718,6 +723,26 @@ fn prepare(
             )));
         }
     }
+    // The provider checks the final values (known now) and names its recovery handle.
+    let checked = c
+        .cloud
+        .as_deref()
+        .and_then(Cloud::parse)
+        .and_then(|cl| ctx.providers.get(cl))
+        .map(|p| {
+            p.plan(PlanRequest::new(
+                c.kind.clone(),
+                prior.clone(),
+                planned.clone(),
+                Vec::new(),
+                config.clone(),
+            ))
+        });
+    let handle = match checked {
+        Some(Ok(resp)) => resp.private,
+        Some(Err(e)) => return Err(PrepareError::Item(e.message)),
+        None => None,
+    };
     let token = client_token(&state.lineage, &item.address, hash);
     let mut adopt_existing = false;
     if item.op == Op::Create {
@@ -735,6 +760,7 @@ fn prepare(
             provider: key.clone(),
             name,
             client_token: token.clone(),
+            handle,
             attributes: planned
                 .iter()
                 .map(|(k, v)| (k.clone(), v.to_json()))
@@ -774,10 +800,7 @@ async fn execute<'f>(
     let Some(provider) = cloud.and_then(|c| ctx.providers.get(c)) else {
         return (
             i,
-            Err(ProviderError {
-                kind: ErrorKind::Invalid,
-                message: "no provider".into(),
-            }),
+            Err(ProviderError::new(ErrorKind::Invalid, "no provider")),
             start.elapsed(),
         );
     };
@@ -785,22 +808,21 @@ async fn execute<'f>(
     let timeout = Duration::from_secs(req.timeout_seconds.unwrap_or(60 * 60));
     let deadline = start + timeout;
     let mut attempt = 0u32;
-    let mut seed =
-        (start.elapsed().as_nanos() as u64) ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut backoff = mlinfra_provider_api::wait::Backoff::retrying().salted(i as u64);
     let mut req = req;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let result = match tokio::time::timeout(left, provider.apply(req.clone())).await {
             Ok(r) => r,
-            Err(_) => Err(ProviderError {
-                kind: ErrorKind::Other,
-                message: format!(
+            Err(_) => Err(ProviderError::new(
+                ErrorKind::Timeout,
+                format!(
                     "timed out after {}s (timeouts.{:?})",
                     timeout.as_secs(),
                     item.op
                 )
                 .to_lowercase(),
-            }),
+            )),
         };
         match result {
             Ok(resp) => {
@@ -809,22 +831,14 @@ async fn execute<'f>(
                 }
                 return (i, Ok(resp), start.elapsed());
             }
-            Err(e)
-                if matches!(e.kind, ErrorKind::Throttled | ErrorKind::Transient)
-                    && attempt < 10 =>
-            {
+            Err(e) if e.is_retryable() && attempt < 10 => {
                 if e.kind == ErrorKind::Throttled {
                     if let Some(l) = limits.borrow().get(&cloud_key) {
                         l.throttled();
                     }
                 }
                 attempt += 1;
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let base = 200u64.saturating_mul(1 << attempt.min(7));
-                let wait = Duration::from_millis(base / 2 + seed % base.max(1))
-                    .min(Duration::from_secs(20));
+                let wait = backoff.wait(attempt, e.retry_after);
                 if Instant::now() + wait >= deadline {
                     return (i, Err(e), start.elapsed());
                 }
@@ -860,7 +874,9 @@ async fn execute<'f>(
                 let message = e
                     .message
                     .replace(mlinfra_provider_api::ADDRESS_PLACEHOLDER, &item.address);
-                return (i, Err(ProviderError { message, ..e }), start.elapsed());
+                let mut e = e;
+                e.message = message;
+                return (i, Err(e), start.elapsed());
             }
             Err(e) => return (i, Err(e), start.elapsed()),
         }

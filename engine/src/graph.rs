@@ -153,13 +153,12 @@ fn module_of(name: &str) -> String {
     match crate::address::Address::parse(name) {
         Ok(a) => crate::address::module_path_string(&a.module),
         Err(_) => {
-            // provider.module.x.aws style keys
+            // provider.module.x.CLOUD style keys
             let rest = name.strip_prefix("provider.").unwrap_or(name);
-            match rest
-                .rfind(".aws")
-                .or(rest.rfind(".gcp"))
-                .or(rest.rfind(".azure"))
-            {
+            let cut = mlinfra_schema::Cloud::ALL
+                .iter()
+                .find_map(|c| rest.rfind(&format!(".{c}")));
+            match cut {
                 Some(i) if rest.starts_with("module.") => rest[..i].to_string(),
                 _ => String::new(),
             }

@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod config;
+pub mod configure;
 pub mod diag;
 
 pub use address::{Address, InstanceKey, ModuleStep};

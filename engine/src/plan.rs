@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use mlinfra_schema::{kind, BlockSchema, KindClass, Value};
+use mlinfra_provider_api::{PlanRequest, ProviderSet};
+use mlinfra_schema::{kind, BlockSchema, Cloud, KindClass, Value};
 
 use crate::address::Address;
 use crate::config::eval::{Evaluated, ResourceInstance};
@@ -480,6 +481,150 @@ pub fn diff_instance(
         reason,
         reason_message: message,
         ..base
+    }
+}
+
+/// The providers' half of the plan: each create and update goes to its cloud's provider,
+/// which checks the cloud's own rules (names, versions, machine types) and says which
+/// changed paths force replacement on that cloud, and why. Pure: no cloud is called, so an
+/// offline plan runs it too. A refusal is an error at the resource's block.
+pub fn provider_checks(
+    plan: &mut Plan,
+    config: &Evaluated,
+    providers: &ProviderSet,
+) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    if providers.is_empty() {
+        return diags;
+    }
+    let by_address: HashMap<String, &ResourceInstance> = config
+        .resources
+        .iter()
+        .map(|r| (r.address.to_string(), r))
+        .collect();
+    for c in &mut plan.changes {
+        if !matches!(c.action, Action::Create | Action::Update) && !c.action.is_replace() {
+            continue;
+        }
+        let Some(provider) = c
+            .cloud
+            .as_deref()
+            .and_then(Cloud::parse)
+            .and_then(|cl| providers.get(cl))
+        else {
+            continue;
+        };
+        if !provider.supports(&c.kind) {
+            continue;
+        }
+        let Some(inst) = by_address.get(&c.address) else {
+            continue;
+        };
+        let proposed = c
+            .after
+            .as_ref()
+            .and_then(Value::as_map)
+            .cloned()
+            .unwrap_or_default();
+        let prior = c.before.as_ref().and_then(Value::as_map).cloned();
+        let mut changed = Vec::new();
+        if let Some(p) = &prior {
+            changed_paths(
+                &Value::Map(p.clone()),
+                &Value::Map(proposed.clone()),
+                &mut Vec::new(),
+                &mut changed,
+            );
+            changed.retain(|p| {
+                !Value::Map(proposed.clone())
+                    .get_path(p)
+                    .is_some_and(Value::is_unknown)
+            });
+        }
+        let key = c.provider.clone().unwrap_or_default();
+        let cfg = crate::apply::provider_config(config, &key);
+        let resp = match provider.plan(PlanRequest::new(
+            c.kind.clone(),
+            prior,
+            proposed,
+            changed.clone(),
+            cfg,
+        )) {
+            Ok(r) => r,
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error(format!("{}: {}", c.address, e.message))
+                        .at(Some(inst.span))
+                        .note(format!(
+                            "checked by the {} provider's rules for {}, before any cloud call",
+                            provider.cloud(),
+                            c.kind
+                        )),
+                );
+                continue;
+            }
+        };
+        let mut after = resp.planned;
+        for p in &resp.computed {
+            set_path_value(&mut after, p, Value::Unknown);
+        }
+        c.after = Some(Value::Map(after));
+        // Only a path that really changed can force a replacement.
+        let forced: Vec<_> = resp
+            .requires_replace
+            .into_iter()
+            .filter(|r| {
+                changed
+                    .iter()
+                    .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
+            })
+            .collect();
+        if forced.is_empty() || c.reason == Some(Reason::ReplaceRequested) {
+            continue;
+        }
+        for r in &forced {
+            if !c.replace_paths.contains(&r.path) {
+                c.replace_paths.push(r.path.clone());
+            }
+        }
+        c.replace_paths.sort();
+        let list: Vec<String> = c.replace_paths.iter().map(|p| p.join(".")).collect();
+        let mut reasons: Vec<String> = Vec::new();
+        for r in &forced {
+            if !reasons.contains(&r.reason) {
+                reasons.push(r.reason.clone());
+            }
+        }
+        c.reason = Some(Reason::CannotUpdate);
+        c.reason_message = format!(
+            "{} cannot be changed in place ({})",
+            list.join(", "),
+            reasons.join("; ")
+        );
+        if c.action == Action::Update {
+            c.action = replace_action(inst);
+            if let Some(Value::Map(after)) = &mut c.after {
+                for a in &inst.kind.body.attributes {
+                    if a.read_only {
+                        after.insert(a.name.to_string(), Value::Unknown);
+                    }
+                }
+            }
+        }
+    }
+    diags
+}
+
+fn set_path_value(m: &mut std::collections::BTreeMap<String, Value>, path: &[String], v: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        m.insert(first.clone(), v);
+        return;
+    }
+    if let Some(Value::Map(inner)) = m.get_mut(first) {
+        set_path_value(inner, rest, v);
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use futures_util::stream::StreamExt;
-use mlinfra_provider_api::{ErrorKind, ProviderConfig, ProviderSet, ReadRequest, ReadResponse};
+use mlinfra_provider_api::{ProviderConfig, ProviderSet, ReadRequest, ReadResponse};
 use mlinfra_schema::{Cloud, Value};
 
 use crate::config::eval::Evaluated;
@@ -22,28 +22,13 @@ pub struct Refreshed {
     pub skipped: BTreeSet<(Cloud, String)>,
 }
 
-/// Read, retrying throttling and transient faults with jittered exponential backoff.
+/// Read, retrying throttling and transient faults with the shared backoff.
 async fn read_with_retries(
     provider: &dyn mlinfra_provider_api::Provider,
     req: ReadRequest,
 ) -> Result<ReadResponse, mlinfra_provider_api::ProviderError> {
-    let mut seed = (req.id.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut attempt = 0u32;
-    loop {
-        match provider.read(req.clone()).await {
-            Err(e)
-                if matches!(e.kind, ErrorKind::Throttled | ErrorKind::Transient) && attempt < 8 =>
-            {
-                attempt += 1;
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let base = 100u64 << attempt.min(6);
-                tokio::time::sleep(std::time::Duration::from_millis(base / 2 + seed % base)).await;
-            }
-            other => return other,
-        }
-    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10 * 60);
+    mlinfra_provider_api::wait::retry(deadline, 8, || provider.read(req.clone())).await
 }
 
 /// Most provider reads in flight at once during a refresh.
@@ -192,29 +177,20 @@ mod tests {
                 })
             })
         }
-        fn plan(&self, _: PlanRequest) -> BoxFuture<'_, Result<PlanResponse, ProviderError>> {
-            Box::pin(async {
-                Err(ProviderError {
-                    kind: ErrorKind::Invalid,
-                    message: "not used".into(),
-                })
-            })
+        fn configure(
+            &self,
+            _: ConfigureRequest,
+        ) -> BoxFuture<'_, Result<ConfigureResponse, ProviderError>> {
+            Box::pin(async { Ok(ConfigureResponse::default()) })
+        }
+        fn plan(&self, _: PlanRequest) -> Result<PlanResponse, ProviderError> {
+            Err(ProviderError::invalid("not used"))
         }
         fn apply(&self, _: ApplyRequest) -> BoxFuture<'_, Result<ApplyResponse, ProviderError>> {
-            Box::pin(async {
-                Err(ProviderError {
-                    kind: ErrorKind::Invalid,
-                    message: "not used".into(),
-                })
-            })
+            Box::pin(async { Err(ProviderError::new(ErrorKind::Invalid, "not used")) })
         }
         fn import(&self, _: ImportRequest) -> BoxFuture<'_, Result<ImportResponse, ProviderError>> {
-            Box::pin(async {
-                Err(ProviderError {
-                    kind: ErrorKind::Invalid,
-                    message: "not used".into(),
-                })
-            })
+            Box::pin(async { Err(ProviderError::new(ErrorKind::Invalid, "not used")) })
         }
     }
 

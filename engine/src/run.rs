@@ -10,6 +10,7 @@ use crate::config::load::Config;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::{diff, Plan, PlanOptions, ResourceChange};
 use crate::state::State;
+use mlinfra_provider_api::ProviderSet;
 
 /// Hash of every source file and every input value: a saved plan is bound to it.
 pub fn config_hash(config: &Config, inputs: &Inputs) -> String {
@@ -58,6 +59,7 @@ pub fn plan_configuration(
     prior: &State,
     drift: Vec<ResourceChange>,
     opts: &PlanOptions,
+    providers: &ProviderSet,
 ) -> (Option<(Evaluated, Plan)>, Diagnostics) {
     let hash = config_hash(config, inputs);
     let prior_attrs = prior.attributes();
@@ -81,8 +83,11 @@ pub fn plan_configuration(
                 return (None, diags);
             }
         }
-        let (plan, plan_diags) = diff(&evaluated, prior, drift.clone(), &hash, opts);
+        let (mut plan, plan_diags) = diff(&evaluated, prior, drift.clone(), &hash, opts);
         diags.extend(plan_diags);
+        diags.extend(crate::plan::provider_checks(
+            &mut plan, &evaluated, providers,
+        ));
         if diags.has_errors() {
             return (None, diags);
         }

@@ -84,6 +84,10 @@ pub struct PendingCreate {
     pub name: String,
     /// Idempotency token sent with the create.
     pub client_token: String,
+    /// The provider's own handle for finding what the create made (its plan's private
+    /// value, such as `CLUSTER:NODEGROUP` or an operation name); the name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<String>,
     pub attributes: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub dependencies: Vec<String>,

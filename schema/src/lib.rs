@@ -4,6 +4,7 @@ pub mod gpu;
 mod identity;
 mod json_schema;
 mod kinds;
+pub mod providers;
 mod types;
 mod value;
 

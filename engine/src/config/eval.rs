@@ -350,33 +350,6 @@ fn module_prefix(path: &[ModuleStep]) -> String {
     path.iter().map(|s| format!("{s}.")).collect()
 }
 
-const PROVIDER_ATTRS: &[(&str, &[&str])] = &[
-    (
-        "aws",
-        &[
-            "alias",
-            "region",
-            "profile",
-            "assume_role",
-            "endpoint",
-            "endpoints",
-            "default_tags",
-        ],
-    ),
-    (
-        "azure",
-        &[
-            "alias",
-            "subscription_id",
-            "tenant_id",
-            "location",
-            "resource_group",
-            "endpoint",
-        ],
-    ),
-    ("gcp", &["alias", "project", "region", "zone", "endpoint"]),
-];
-
 impl Ctx<'_> {
     fn err(&mut self, d: Diagnostic) {
         self.diags.push(d);
@@ -924,11 +897,8 @@ impl Ctx<'_> {
         let Some(cloud) = Cloud::parse(&p.cloud) else {
             return;
         };
-        let allowed = PROVIDER_ATTRS
-            .iter()
-            .find(|(c, _)| *c == p.cloud)
-            .map(|(_, a)| *a)
-            .unwrap_or(&[]);
+        let block = mlinfra_schema::providers::provider_block(cloud);
+        let allowed = block.attribute_names();
         let scope = t.scope(module, &self.config.root_dir);
         let mut ev = Evaluator::new(&scope, p.file);
         let mut attrs = BTreeMap::new();
@@ -960,9 +930,7 @@ impl Ctx<'_> {
                     attrs.insert(name.to_string(), v);
                 }
                 // Terraform's form: `default_tags { tags = { … } }`.
-                Structure::Block(b)
-                    if b.ident.as_str() == "default_tags" && allowed.contains(&"default_tags") =>
-                {
+                Structure::Block(b) if b.ident.as_str() == "default_tags" && block.default_tags => {
                     for s in b.body.iter() {
                         match s {
                             Structure::Attribute(a) if a.key.as_str() == "tags" => {
@@ -981,10 +949,7 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                Structure::Block(b)
-                    if matches!(b.ident.as_str(), "endpoints" | "assume_role")
-                        && p.cloud == "aws" =>
-                {
+                Structure::Block(b) if block.map_blocks.contains(&b.ident.as_str()) => {
                     let mut m = BTreeMap::new();
                     for s in b.body.iter() {
                         if let Structure::Attribute(a) = s {
@@ -1250,7 +1215,11 @@ impl Ctx<'_> {
                 self.err(
                     Diagnostic::error(format!("`{}` is not a provider", r.text()))
                         .at(Some(r.span))
-                        .expected("aws, azure, gcp, or an alias like aws.west"),
+                        .expected(format!(
+                            "{}, or an alias like {}",
+                            mlinfra_schema::providers::cloud_names(),
+                            mlinfra_schema::providers::alias_example()
+                        )),
                 );
                 return None;
             };
@@ -1370,15 +1339,15 @@ impl Ctx<'_> {
                         None if secret => ev.diags.push(
                             Diagnostic::error("unknown cloud (the value is sensitive and not shown)")
                                 .at(a.value.span().map(|r| Span::new(decl.file, r)))
-                                .expected("one of \"aws\", \"azure\", \"gcp\"")
+                                .expected(format!("one of {}", mlinfra_schema::providers::quoted_cloud_names()))
                                 .help("a cloud is shown in every plan; set it from a value that is not sensitive"),
                         ),
                         None => ev.diags.push(
                             Diagnostic::error(format!("unknown cloud \"{s}\""))
                                 .at(a.value.span().map(|r| Span::new(decl.file, r)))
-                                .expected("one of \"aws\", \"azure\", \"gcp\"")
+                                .expected(format!("one of {}", mlinfra_schema::providers::quoted_cloud_names()))
                                 .maybe_help(
-                                    did_you_mean(s, ["aws", "azure", "gcp"])
+                                    did_you_mean(s, Cloud::ALL.map(Cloud::as_str))
                                         .map(|c| format!("did you mean \"{c}\"?")),
                                 ),
                         ),
@@ -1390,7 +1359,7 @@ impl Ctx<'_> {
                             other.type_name()
                         ))
                         .at(a.value.span().map(|r| Span::new(decl.file, r)))
-                        .expected("\"aws\", \"azure\" or \"gcp\""),
+                        .expected(mlinfra_schema::providers::quoted_cloud_names()),
                     ),
                 }
             }
@@ -1422,13 +1391,14 @@ impl Ctx<'_> {
                     ev.diags.push(
                         Diagnostic::error(format!("{what} does not say which cloud it is on"))
                             .at(Some(decl.span))
-                            .expected(
-                                "cloud = \"aws\" | \"azure\" | \"gcp\", or provider = aws.ALIAS",
-                            )
+                            .expected(format!(
+                                "cloud = {}, or provider = CLOUD.ALIAS",
+                                mlinfra_schema::providers::cloud_choice()
+                            ))
                             .help(if decl.kind.name == "gpu_pool" {
                                 "set cluster = cluster.NAME; the pool inherits the cluster's cloud"
                             } else {
-                                "add cloud = \"aws\" (or azure, gcp) to the block"
+                                "add cloud = \"CLOUD\" to the block, one of the clouds above"
                             }),
                     );
                 } else {
@@ -1638,9 +1608,10 @@ impl Ctx<'_> {
                     child_providers.insert(child_key.clone(), global.clone());
                 }
                 None if !parent_key.contains('.') && Cloud::parse(&parent_key).is_some() => {
-                    let c = Cloud::parse(&parent_key).unwrap_or(Cloud::Aws);
-                    let global = self.implicit_provider(c);
-                    child_providers.insert(child_key.clone(), global);
+                    if let Some(c) = Cloud::parse(&parent_key) {
+                        let global = self.implicit_provider(c);
+                        child_providers.insert(child_key.clone(), global);
+                    }
                 }
                 None => self.err(
                     Diagnostic::error(format!(
@@ -2092,8 +2063,8 @@ impl BodyCtx<'_, '_, '_> {
     }
 }
 
-/// A GPU pool's machine comes from the GPU catalog unless `instance_type` is set; on AWS
-/// the nodes default to the cluster's subnets.
+/// A GPU pool's machine comes from the GPU catalog unless `instance_type` is set; what the
+/// cloud's provider block lists (`gpu_pool_from_cluster`) follows the cluster.
 fn gpu_pool_defaults(
     ev: &mut Evaluator<'_, '_>,
     decl: &ResourceDecl,
@@ -2125,10 +2096,11 @@ fn gpu_pool_defaults(
     }
     let Some(cloud) = cloud else { return };
     // What the manifest leaves out follows the cluster and the catalog, not the prior state.
-    if cloud == Cloud::Aws {
+    let from_cluster = mlinfra_schema::providers::provider_block(cloud).gpu_pool_from_cluster;
+    if !from_cluster.is_empty() {
         if let Some(a) = decl.body.get_attribute("cluster") {
             let v = ev.eval(&a.value);
-            for name in ["subnet_ids", "kubernetes_version"] {
+            for &name in from_cluster {
                 if decl.body.get_attribute(name).is_some() {
                     continue;
                 }

@@ -512,7 +512,10 @@ fn read_block(module: &mut ModuleConfig, block: Block, file: FileId, diags: &mut
                 &block,
                 file,
                 1,
-                "provider \"aws\" | \"azure\" | \"gcp\" { … }",
+                &format!(
+                    "provider {} {{ … }}",
+                    mlinfra_schema::providers::cloud_choice()
+                ),
                 diags,
             ) {
                 let cloud = labels(&block)[0].clone();
@@ -520,10 +523,16 @@ fn read_block(module: &mut ModuleConfig, block: Block, file: FileId, diags: &mut
                     diags.push(
                         Diagnostic::error(format!("unknown provider \"{cloud}\""))
                             .at(Some(span))
-                            .expected("one of \"aws\", \"azure\", \"gcp\"")
+                            .expected(format!(
+                                "one of {}",
+                                mlinfra_schema::providers::quoted_cloud_names()
+                            ))
                             .maybe_help(
-                                did_you_mean(&cloud, ["aws", "azure", "gcp"])
-                                    .map(|s| format!("did you mean \"{s}\"?")),
+                                did_you_mean(
+                                    &cloud,
+                                    mlinfra_schema::Cloud::ALL.map(mlinfra_schema::Cloud::as_str),
+                                )
+                                .map(|s| format!("did you mean \"{s}\"?")),
                             ),
                     );
                     return;
@@ -794,7 +803,10 @@ pub fn read_ref(
         diags.push(
             Diagnostic::error(format!("{what} takes plain references, not expressions"))
                 .at(Some(span))
-                .expected("a reference like cluster.train or aws.west"),
+                .expected(format!(
+                    "a reference like cluster.train or {}",
+                    mlinfra_schema::providers::alias_example()
+                )),
         );
     }
     parts.map(|parts| RefExpr { parts, span })
@@ -1053,7 +1065,11 @@ fn read_module_call(
                     other => diags.push(
                         Diagnostic::error("providers must be a map of provider references")
                             .at(Some(span_of(file, other.span())))
-                            .expected("providers = { aws = aws.west }"),
+                            .expected(format!(
+                                "providers = {{ {} = {} }}",
+                                mlinfra_schema::Cloud::ALL[0],
+                                mlinfra_schema::providers::alias_example()
+                            )),
                     ),
                 },
                 _ => rest.push(Structure::Attribute(a)),

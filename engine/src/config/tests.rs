@@ -528,6 +528,7 @@ fn plan_with_prior(text: &str, prior: &crate::state::State) -> (crate::plan::Pla
         prior,
         Vec::new(),
         &Default::default(),
+        &Default::default(),
     );
     match result {
         Some((_, plan)) => (plan, diags),

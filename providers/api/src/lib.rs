@@ -1,12 +1,25 @@
 //! The contract between the engine and a cloud provider: request and response types.
 //!
 //! Each call takes a request struct and returns a response struct, so adding a field never
-//! breaks a signature. Providers take endpoint overrides from their configuration so they
-//! can run against emulators.
+//! breaks a signature. The calls, in the order a run makes them:
+//! - [`Provider::configure`] validates a provider block and resolves its credentials, once,
+//!   before any resource call;
+//! - [`Provider::plan`] checks the cloud's own rules for a create or update and says which
+//!   paths force replacement and why; it is pure (no cloud call, no credentials), so an
+//!   offline plan runs it too;
+//! - [`Provider::read`], [`Provider::apply`], [`Provider::import`] and
+//!   [`Provider::recover`] talk to the cloud.
+//!
+//! Providers take endpoint overrides from their configuration so they can run against
+//! emulators. Waiting and retrying inside a provider goes through [`wait`].
+
+pub mod wait;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use mlinfra_schema::{Cloud, Value};
 
@@ -16,28 +29,110 @@ pub type Attributes = BTreeMap<String, Value>;
 /// A boxed future, so the trait stays object safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What went wrong in a provider call; the engine decides on retries from the kind.
-#[derive(Debug, thiserror::Error)]
-#[error("{kind:?}: {message}")]
+/// What went wrong in a provider call. The engine decides on retries from the kind; the
+/// cloud's own code and message are kept for the user.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
 pub struct ProviderError {
     pub kind: ErrorKind,
     pub message: String,
+    /// The cloud's own error code (`ThrottlingException`, `ZONE_RESOURCE_POOL_EXHAUSTED`,
+    /// `AllocationFailed`), when it gave one.
+    pub code: Option<String>,
+    /// How long the cloud asked us to wait before trying again (`Retry-After`).
+    pub retry_after: Option<Duration>,
 }
 
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl ProviderError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ProviderError {
+            kind,
+            message: message.into(),
+            code: None,
+            retry_after: None,
+        }
+    }
+
+    /// A refusal that retrying cannot fix.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    pub fn with_retry_after(mut self, wait: Option<Duration>) -> Self {
+        self.retry_after = wait;
+        self
+    }
+
+    /// Whether another attempt may succeed: throttling and transient faults.
+    pub fn is_retryable(&self) -> bool {
+        self.kind.is_retryable()
+    }
+}
+
+/// The kinds of failure every provider maps its cloud's errors to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The cloud asked us to slow down (429, ThrottlingException).
+    /// The object does not exist (404, ResourceNotFoundException).
+    NotFound,
+    /// A create found the object already there, and it was not this state's to adopt; or
+    /// the object is in a state that conflicts with the call (409).
+    AlreadyExists,
+    /// The cloud asked us to slow down (429, ThrottlingException); see `retry_after`.
     Throttled,
     /// A fault worth retrying (5xx, connection reset).
     Transient,
-    /// The request was refused as invalid; retrying will not help.
-    Invalid,
+    /// The cloud has no capacity for the request right now (AWS
+    /// InsufficientInstanceCapacity, GCP ZONE_RESOURCE_POOL_EXHAUSTED, Azure
+    /// AllocationFailed/SkuNotAvailable): another zone, size or time may work.
+    Capacity,
+    /// A quota or limit of the account was reached; it must be raised.
+    Quota,
     /// Credentials missing or refused.
     Auth,
-    /// A create found the object already there, and it was not this state's to adopt.
-    AlreadyExists,
+    /// The request was refused as invalid; retrying will not help.
+    Invalid,
+    /// The cloud did not finish within the resource's `timeouts`.
+    Timeout,
     Other,
+}
+
+impl ErrorKind {
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorKind::Throttled | ErrorKind::Transient)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not found",
+            ErrorKind::AlreadyExists => "already exists",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::Transient => "transient fault",
+            ErrorKind::Capacity => "no capacity",
+            ErrorKind::Quota => "quota exceeded",
+            ErrorKind::Auth => "credentials",
+            ErrorKind::Invalid => "invalid request",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Other => "error",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Stands for the resource address in an [`already_exists`] message; the engine fills it in.
@@ -46,12 +141,12 @@ pub const ADDRESS_PLACEHOLDER: &str = "<address>";
 /// The error of a create that found `object` already there: it belongs to no interrupted
 /// create of this state, so it is someone else's (another address, configuration or person).
 pub fn already_exists(object: &str, import_id: &str) -> ProviderError {
-    ProviderError {
-        kind: ErrorKind::AlreadyExists,
-        message: format!(
+    ProviderError::new(
+        ErrorKind::AlreadyExists,
+        format!(
             "{object} already exists, and this state did not create it; to manage it here, import it: mlinfra import '{ADDRESS_PLACEHOLDER}' {import_id}; to create a new one, choose another name"
         ),
-    }
+    )
 }
 
 /// The evaluated provider block (`region`, `endpoint`, …).
@@ -59,6 +154,33 @@ pub fn already_exists(object: &str, import_id: &str) -> ProviderError {
 pub struct ProviderConfig {
     pub key: String,
     pub attributes: Attributes,
+}
+
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ConfigureRequest {
+    pub config: ProviderConfig,
+}
+
+impl ConfigureRequest {
+    pub fn new(config: ProviderConfig) -> Self {
+        ConfigureRequest { config }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ConfigureResponse {
+    /// Where the credentials came from, for the log (never the credentials themselves).
+    pub credentials_source: Option<String>,
+}
+
+impl ConfigureResponse {
+    pub fn from_source(source: impl Into<String>) -> Self {
+        ConfigureResponse {
+            credentials_source: Some(source.into()),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -80,18 +202,80 @@ pub enum ReadResponse {
 }
 
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct PlanRequest {
     pub kind: String,
     pub prior: Option<Attributes>,
     pub proposed: Attributes,
+    /// The paths where `proposed` differs from `prior` (empty for a create).
+    pub changed: Vec<Vec<String>>,
     pub config: ProviderConfig,
 }
 
+impl PlanRequest {
+    pub fn new(
+        kind: impl Into<String>,
+        prior: Option<Attributes>,
+        proposed: Attributes,
+        changed: Vec<Vec<String>>,
+        config: ProviderConfig,
+    ) -> Self {
+        PlanRequest {
+            kind: kind.into(),
+            prior,
+            proposed,
+            changed,
+            config,
+        }
+    }
+}
+
+/// A path whose change cannot be made in place, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplacePath {
+    pub path: Vec<String>,
+    pub reason: String,
+}
+
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct PlanResponse {
     pub planned: Attributes,
-    /// Attribute paths whose change forces replacement.
-    pub requires_replace: Vec<Vec<String>>,
+    /// Paths known only after apply (the engine shows them as "(known after apply)").
+    pub computed: Vec<Vec<String>>,
+    /// Paths whose change forces replacement on this cloud, each with the reason.
+    pub requires_replace: Vec<ReplacePath>,
+    /// An opaque value the engine keeps with a pending create and hands to
+    /// [`Provider::recover`], so recovery never assumes the cloud id is the name.
+    pub private: Option<String>,
+}
+
+impl PlanResponse {
+    pub fn new(planned: Attributes) -> Self {
+        PlanResponse {
+            planned,
+            ..Default::default()
+        }
+    }
+
+    pub fn replace(mut self, path: &[&str], reason: impl Into<String>) -> Self {
+        self.requires_replace.push(ReplacePath {
+            path: path.iter().map(|s| s.to_string()).collect(),
+            reason: reason.into(),
+        });
+        self
+    }
+
+    pub fn computed(mut self, path: &[&str]) -> Self {
+        self.computed
+            .push(path.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    pub fn private(mut self, value: impl Into<String>) -> Self {
+        self.private = Some(value.into());
+        self
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,18 +320,68 @@ pub struct ImportResponse {
     pub attributes: Attributes,
 }
 
+/// What an interrupted create left behind: the intent the engine recorded before the call.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RecoverRequest {
+    pub kind: String,
+    /// The cloud name the create used.
+    pub name: String,
+    /// The provider's private value from [`PlanResponse::private`], if it gave one.
+    pub handle: Option<String>,
+    /// The attributes the create was sent with.
+    pub planned: Attributes,
+    pub config: ProviderConfig,
+}
+
+impl RecoverRequest {
+    pub fn new(
+        kind: impl Into<String>,
+        name: impl Into<String>,
+        handle: Option<String>,
+        planned: Attributes,
+        config: ProviderConfig,
+    ) -> Self {
+        RecoverRequest {
+            kind: kind.into(),
+            name: name.into(),
+            handle,
+            planned,
+            config,
+        }
+    }
+}
+
 /// A cloud provider.
 pub trait Provider: Send + Sync {
     fn cloud(&self) -> Cloud;
     /// Whether this provider manages resources of `kind`.
     fn supports(&self, kind: &str) -> bool;
+    /// Validate the provider block and resolve its credentials, before any resource call.
+    /// Missing or refused credentials are an [`ErrorKind::Auth`] error.
+    fn configure(
+        &self,
+        req: ConfigureRequest,
+    ) -> BoxFuture<'_, Result<ConfigureResponse, ProviderError>>;
     fn read(&self, req: ReadRequest) -> BoxFuture<'_, Result<ReadResponse, ProviderError>>;
-    fn plan(&self, req: PlanRequest) -> BoxFuture<'_, Result<PlanResponse, ProviderError>>;
+    /// The cloud's own rules for a create or update. Pure: no cloud call, no credentials.
+    fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError>;
     fn apply(&self, req: ApplyRequest) -> BoxFuture<'_, Result<ApplyResponse, ProviderError>>;
     fn import(&self, req: ImportRequest) -> BoxFuture<'_, Result<ImportResponse, ProviderError>>;
+    /// Find what an interrupted create made. The default reads the object by its handle,
+    /// or by its name when the provider gave no handle.
+    fn recover(&self, req: RecoverRequest) -> BoxFuture<'_, Result<ReadResponse, ProviderError>> {
+        let read = ReadRequest {
+            kind: req.kind,
+            id: req.handle.unwrap_or(req.name),
+            prior: req.planned,
+            config: req.config,
+        };
+        self.read(read)
+    }
 }
 
-/// The providers available to a run, by cloud. Offline runs have none.
+/// The providers available to a run, by cloud.
 #[derive(Default)]
 pub struct ProviderSet {
     providers: Vec<Box<dyn Provider>>,

@@ -7,10 +7,7 @@ use mlinfra_schema::Value;
 
 /// A refusal that retrying cannot fix.
 pub fn invalid(message: String) -> ProviderError {
-    ProviderError {
-        kind: ErrorKind::Invalid,
-        message,
-    }
+    ProviderError::new(ErrorKind::Invalid, message)
 }
 
 pub fn str_attr<'a>(a: &'a Attributes, name: &str) -> Option<&'a str> {

@@ -7,8 +7,8 @@ use aws_sdk_s3::types::{
     ObjectIdentifier, Tag, Tagging, VersioningConfiguration,
 };
 use mlinfra_provider_api::{
-    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, PlanRequest,
-    PlanResponse, ProviderError, ReadResponse,
+    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError,
+    ReadResponse,
 };
 use mlinfra_schema::Value;
 
@@ -35,26 +35,6 @@ pub fn check_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
-    if let Some(name) = str_attr(&req.proposed, "name") {
-        check_name(name).map_err(invalid)?;
-    }
-    let mut requires_replace = Vec::new();
-    if let Some(prior) = &req.prior {
-        for attr in ["name", "location"] {
-            if prior.get(attr) != req.proposed.get(attr)
-                && !req.proposed.get(attr).is_some_and(Value::is_unknown)
-            {
-                requires_replace.push(vec![attr.to_string()]);
-            }
-        }
-    }
-    Ok(PlanResponse {
-        planned: req.proposed.clone(),
-        requires_replace,
-    })
 }
 
 pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, ProviderError> {
@@ -104,10 +84,7 @@ async fn create(
         if e.as_service_error()
             .is_some_and(|se| se.is_bucket_already_exists())
         {
-            return Err(ProviderError {
-                kind: ErrorKind::AlreadyExists,
-                message: format!("S3 bucket {name} already exists in another AWS account (bucket names are global); choose another name"),
-            });
+            return Err(ProviderError::new(ErrorKind::AlreadyExists, format!("S3 bucket {name} already exists in another AWS account (bucket names are global); choose another name")));
         }
         if !owned {
             return Err(classify(&format!("creating S3 bucket {name}"), e));

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use mlinfra_provider_api::ProviderConfig;
+use mlinfra_provider_api::{ConfigureResponse, ErrorKind, ProviderConfig, ProviderError};
 use mlinfra_schema::Value;
 use tokio::sync::Mutex;
 
@@ -16,7 +17,83 @@ pub struct Clients {
     pub eks: aws_sdk_eks::Client,
     pub sagemaker: aws_sdk_sagemaker::Client,
     pub region: String,
+    credentials: Option<SharedCredentialsProvider>,
 }
+
+impl Clients {
+    /// Resolve the credentials once: a missing or malformed chain fails here, before any
+    /// resource call. Names where they came from, never what they are.
+    pub async fn resolve_credentials(&self) -> Result<ConfigureResponse, ProviderError> {
+        let Some(p) = &self.credentials else {
+            return Err(no_credentials("no credentials provider is configured"));
+        };
+        match p.provide_credentials().await {
+            Ok(_) => Ok(ConfigureResponse::from_source("the AWS credential chain")),
+            Err(e) => {
+                let mut chain = vec![e.to_string()];
+                let mut cur = std::error::Error::source(&e);
+                while let Some(s) = cur {
+                    chain.push(s.to_string());
+                    cur = s.source();
+                }
+                Err(no_credentials(&chain.join(": ")))
+            }
+        }
+    }
+}
+
+fn no_credentials(detail: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Auth,
+        format!("no AWS credentials were found, or they could not be loaded (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a role is available; a malformed ~/.aws/credentials or ~/.aws/config must be fixed): {detail}"),
+    )
+}
+
+/// The provider block's own rules, before anything is built from it.
+pub fn check_block(cfg: &ProviderConfig) -> Result<(), ProviderError> {
+    if let Some(r) = attr(cfg, "region") {
+        let parts: Vec<&str> = r.split('-').collect();
+        let ok = parts.len() >= 3
+            && parts[..parts.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+            && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+            && !parts[parts.len() - 1].is_empty();
+        if !ok {
+            return Err(ProviderError::invalid(format!(
+                "region \"{r}\" is not an AWS region name; use one like us-east-1 or eu-west-2"
+            )));
+        }
+    }
+    let mut urls: Vec<(String, &str)> = Vec::new();
+    if let Some(u) = attr(cfg, "endpoint") {
+        urls.push(("endpoint".into(), u));
+    }
+    if let Some(m) = cfg.attributes.get("endpoints").and_then(Value::as_map) {
+        for (k, v) in m {
+            if !SERVICES.contains(&k.as_str()) {
+                return Err(ProviderError::invalid(format!(
+                    "endpoints.{k} is not a service this provider calls; use {}",
+                    SERVICES.join(", ")
+                )));
+            }
+            if let Some(u) = v.as_str() {
+                urls.push((format!("endpoints.{k}"), u));
+            }
+        }
+    }
+    for (name, u) in urls {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(ProviderError::invalid(format!(
+                "{name} = \"{u}\" is not a URL; use one like http://127.0.0.1:5000"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The services `endpoints { … }` may name.
+pub const SERVICES: &[&str] = &["s3", "ecr", "eks", "sagemaker", "sts"];
 
 #[derive(Default)]
 pub struct ClientCache {
@@ -118,5 +195,6 @@ async fn build(cfg: &ProviderConfig) -> Clients {
         s3: aws_sdk_s3::Client::from_conf(s3.build()),
         ecr: aws_sdk_ecr::Client::from_conf(ecr.build()),
         region,
+        credentials: sdk.credentials_provider(),
     }
 }

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use mlinfra_provider_api::wait::{self, Poll};
+
 use aws_sdk_eks::types::{ClusterStatus, VpcConfigRequest};
 use mlinfra_provider_api::{
     already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError,
@@ -31,7 +33,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
         .or_else(|| req.prior.as_ref().and_then(|p| str_attr(p, "name")))
         .ok_or_else(|| invalid("cluster has no name".into()))?
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(req.timeout_seconds.unwrap_or(60 * 60));
+    let deadline = wait::deadline(req.timeout_seconds, Duration::from_secs(60 * 60));
     match req.action {
         ApplyAction::Create => {
             let role = str_attr(&req.planned, "role_arn")
@@ -146,19 +148,10 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 Err(e) => return Err(classify(&format!("deleting EKS cluster {name}"), e)),
             }
             // Deletion takes minutes on AWS: wait until the cluster is gone.
-            let mut wait = Duration::from_millis(200);
-            while describe(c, &name).await?.is_some() {
-                if Instant::now() + wait > deadline {
-                    return Err(ProviderError {
-                        kind: ErrorKind::Other,
-                        message: format!(
-                            "EKS cluster {name} was still deleting when the timeout ran out"
-                        ),
-                    });
-                }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(30));
-            }
+            wait::until_gone(&format!("EKS cluster {name}"), deadline, || {
+                describe(c, &name)
+            })
+            .await?;
             return Ok(ApplyResponse::default());
         }
     }
@@ -168,33 +161,29 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
             id: Some(name),
             attributes: Some(attributes),
         }),
-        ReadResponse::Gone => Err(ProviderError {
-            kind: ErrorKind::Transient,
-            message: format!("EKS cluster {name} is not visible yet"),
-        }),
+        ReadResponse::Gone => Err(ProviderError::new(
+            ErrorKind::Transient,
+            format!("EKS cluster {name} is not visible yet"),
+        )),
     }
 }
 
-/// Poll with backoff until the cluster is ACTIVE; FAILED is an error.
+/// Poll until the cluster is ACTIVE; FAILED is an error.
 async fn wait_active(c: &Clients, name: &str, deadline: Instant) -> Result<(), ProviderError> {
-    let mut wait = Duration::from_millis(200);
-    loop {
-        let status = describe(c, name).await?.and_then(|cl| cl.status().cloned());
-        match status {
-            Some(ClusterStatus::Active) => return Ok(()),
-            Some(ClusterStatus::Failed) => {
-                return Err(invalid(format!(
+    wait::until(
+        &format!("EKS cluster {name} to become ACTIVE"),
+        deadline,
+        || async {
+            match describe(c, name).await?.and_then(|cl| cl.status().cloned()) {
+                Some(ClusterStatus::Active) => Ok(Poll::Ready(())),
+                Some(ClusterStatus::Failed) => Err(invalid(format!(
                     "EKS cluster {name} failed to become ACTIVE"
-                )))
+                ))),
+                status => Ok(Poll::Pending(format!("{status:?}"))),
             }
-            _ => {}
-        }
-        if Instant::now() + wait > deadline {
-            return Err(ProviderError { kind: ErrorKind::Other, message: format!("EKS cluster {name} was not ACTIVE when the timeout ran out (status {status:?})") });
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(30));
-    }
+        },
+    )
+    .await
 }
 
 async fn describe(

@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use mlinfra_provider_api::wait::{self, Poll};
+
 use aws_sdk_sagemaker::types::{
     BlueGreenUpdatePolicy, CapacitySize, CapacitySizeType, ContainerDefinition, DeploymentConfig,
     EndpointStatus, ProductionVariant, ProductionVariantInstanceType, TrafficRoutingConfig,
@@ -239,7 +241,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
         .or_else(|| req.prior.as_ref().and_then(|p| str_attr(p, "name")))
         .ok_or_else(|| invalid("endpoint has no name".into()))?
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(req.timeout_seconds.unwrap_or(60 * 60));
+    let deadline = wait::deadline(req.timeout_seconds, Duration::from_secs(60 * 60));
     let p = &req.planned;
     if req.action != ApplyAction::Delete
         && p.get("autoscaling")
@@ -275,9 +277,11 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
         ApplyAction::Update => {
             let prior = req.prior.clone().unwrap_or_default();
             let s = spec(p)?;
-            let live = describe(c, &name).await?.ok_or_else(|| ProviderError {
-                kind: ErrorKind::Invalid,
-                message: format!("SageMaker endpoint {name} no longer exists; run plan again"),
+            let live = describe(c, &name).await?.ok_or_else(|| {
+                ProviderError::new(
+                    ErrorKind::Invalid,
+                    format!("SageMaker endpoint {name} no longer exists; run plan again"),
+                )
             })?;
             let current = live.endpoint_config_name().unwrap_or_default().to_string();
             let wanted = object_name(&name, &s);
@@ -320,17 +324,10 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                         return Err(classify(&format!("deleting SageMaker endpoint {name}"), e))
                     }
                 }
-                let mut wait = Duration::from_millis(200);
-                while describe(c, &name).await?.is_some() {
-                    if Instant::now() + wait > deadline {
-                        return Err(ProviderError {
-                            kind: ErrorKind::Other,
-                            message: format!("SageMaker endpoint {name} was still deleting when the timeout ran out"),
-                        });
-                    }
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(30));
-                }
+                wait::until_gone(&format!("SageMaker endpoint {name}"), deadline, || {
+                    describe(c, &name)
+                })
+                .await?;
             }
             // The objects of the recorded spec too, in case the endpoint went first.
             let mut names: Vec<String> = config.into_iter().collect();
@@ -349,42 +346,42 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
             id: Some(name),
             attributes: Some(attributes),
         }),
-        ReadResponse::Gone => Err(ProviderError {
-            kind: ErrorKind::Transient,
-            message: format!("SageMaker endpoint {name} is not visible yet"),
-        }),
+        ReadResponse::Gone => Err(ProviderError::new(
+            ErrorKind::Transient,
+            format!("SageMaker endpoint {name} is not visible yet"),
+        )),
     }
 }
 
-/// Poll with backoff until the endpoint is InService; Failed is an error.
+/// Poll until the endpoint is InService; Failed is an error.
 async fn wait_in_service(c: &Clients, name: &str, deadline: Instant) -> Result<(), ProviderError> {
-    let mut wait = Duration::from_millis(100);
-    loop {
-        let d = describe(c, name).await?;
-        let status = d.as_ref().and_then(|d| d.endpoint_status().cloned());
-        match status {
-            Some(EndpointStatus::InService) => return Ok(()),
-            Some(EndpointStatus::Failed) | Some(EndpointStatus::UpdateRollbackFailed) => {
-                return Err(invalid(format!(
-                    "SageMaker endpoint {name} is {status:?}: {}",
-                    d.as_ref()
+    wait::until(
+        &format!("SageMaker endpoint {name} to be InService"),
+        deadline,
+        || async {
+            let d = describe(c, name).await?;
+            let status = d.as_ref().and_then(|d| d.endpoint_status().cloned());
+            match status {
+                Some(EndpointStatus::InService) => Ok(Poll::Ready(())),
+                Some(EndpointStatus::Failed) | Some(EndpointStatus::UpdateRollbackFailed) => {
+                    let reason = d
+                        .as_ref()
                         .and_then(|d| d.failure_reason())
-                        .unwrap_or("no reason given")
-                )))
+                        .unwrap_or("no reason given");
+                    let message = format!("SageMaker endpoint {name} is {status:?}: {reason}");
+                    Err(
+                        if reason.contains("InsufficientCapacity") || reason.contains("capacity") {
+                            ProviderError::new(ErrorKind::Capacity, message)
+                        } else {
+                            invalid(message)
+                        },
+                    )
+                }
+                status => Ok(Poll::Pending(format!("{status:?}"))),
             }
-            _ => {}
-        }
-        if Instant::now() + wait > deadline {
-            return Err(ProviderError {
-                kind: ErrorKind::Other,
-                message: format!(
-                    "SageMaker endpoint {name} was not InService when the timeout ran out (status {status:?})"
-                ),
-            });
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(30));
-    }
+        },
+    )
+    .await
 }
 
 type Described = aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput;

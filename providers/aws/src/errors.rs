@@ -18,24 +18,17 @@ where
             let msg = e.message().unwrap_or("");
             // Bodiless answers (HEAD) carry no code: the status decides.
             let status = se.raw().status().as_u16();
-            let kind = match code {
-                "Throttling"
-                | "ThrottlingException"
-                | "SlowDown"
-                | "TooManyRequestsException"
-                | "RequestLimitExceeded" => ErrorKind::Throttled,
-                "InternalError" | "ServiceUnavailable" | "InternalFailure" => ErrorKind::Transient,
-                "AccessDenied"
-                | "InvalidAccessKeyId"
-                | "SignatureDoesNotMatch"
-                | "ExpiredToken"
-                | "UnrecognizedClientException" => ErrorKind::Auth,
-                _ if status == 429 || status == 503 => ErrorKind::Throttled,
-                _ if status >= 500 => ErrorKind::Transient,
-                _ if status == 401 || status == 403 => ErrorKind::Auth,
-                _ => ErrorKind::Invalid,
-            };
-            (kind, format!("{what}: {code} (HTTP {status}): {msg}"))
+            let kind = kind_of(code, status);
+            let message = format!("{what}: {code} (HTTP {status}): {msg}");
+            let retry_after = se
+                .raw()
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(std::time::Duration::from_secs);
+            return ProviderError::new(kind, message)
+                .with_code(code)
+                .with_retry_after(retry_after);
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             let chain = aws_smithy_error_chain(&err);
@@ -65,7 +58,91 @@ where
             format!("{what}: {}", aws_smithy_error_chain(&err)),
         ),
     };
-    ProviderError { kind, message }
+    ProviderError::new(kind, message)
+}
+
+/// The error kind of an AWS error code, or of the HTTP status when the code says nothing.
+fn kind_of(code: &str, status: u16) -> ErrorKind {
+    match code {
+        "Throttling"
+        | "ThrottlingException"
+        | "ThrottledException"
+        | "SlowDown"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "ProvisionedThroughputExceededException" => ErrorKind::Throttled,
+        "InternalError"
+        | "ServiceUnavailable"
+        | "InternalFailure"
+        | "ServerException"
+        | "ServiceUnavailableException"
+        | "ServerError" => ErrorKind::Transient,
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException" => ErrorKind::Auth,
+        "InsufficientInstanceCapacity"
+        | "InsufficientCapacity"
+        | "InsufficientCapacityException"
+        | "InsufficientCapacityError"
+        | "CapacityError" => ErrorKind::Capacity,
+        "LimitExceededException"
+        | "LimitExceeded"
+        | "ResourceLimitExceeded"
+        | "ServiceQuotaExceededException"
+        | "TooManyBuckets"
+        | "VcpuLimitExceeded" => ErrorKind::Quota,
+        "NoSuchBucket"
+        | "NotFound"
+        | "NoSuchKey"
+        | "ResourceNotFoundException"
+        | "ResourceNotFound"
+        | "RepositoryNotFoundException" => ErrorKind::NotFound,
+        "BucketAlreadyExists"
+        | "BucketAlreadyOwnedByYou"
+        | "RepositoryAlreadyExistsException"
+        | "ResourceInUseException"
+        | "ResourceInUse"
+        | "ConflictException" => ErrorKind::AlreadyExists,
+        _ if status == 429 || status == 503 => ErrorKind::Throttled,
+        _ if status >= 500 => ErrorKind::Transient,
+        _ if status == 401 || status == 403 => ErrorKind::Auth,
+        _ if status == 404 => ErrorKind::NotFound,
+        _ if status == 409 => ErrorKind::AlreadyExists,
+        _ => ErrorKind::Invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_the_shared_kinds() {
+        assert_eq!(kind_of("ThrottlingException", 400), ErrorKind::Throttled);
+        assert_eq!(
+            kind_of("InsufficientInstanceCapacity", 500),
+            ErrorKind::Capacity
+        );
+        assert_eq!(kind_of("ResourceLimitExceeded", 400), ErrorKind::Quota);
+        assert_eq!(
+            kind_of("ResourceNotFoundException", 400),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            kind_of("BucketAlreadyExists", 409),
+            ErrorKind::AlreadyExists
+        );
+        assert_eq!(kind_of("ExpiredToken", 400), ErrorKind::Auth);
+        assert_eq!(kind_of("ValidationException", 400), ErrorKind::Invalid);
+        assert_eq!(kind_of("", 503), ErrorKind::Throttled);
+        assert_eq!(kind_of("", 502), ErrorKind::Transient);
+        assert_eq!(kind_of("", 404), ErrorKind::NotFound);
+    }
 }
 
 /// The error and its sources on one line (the SDK's top-level message is terse).

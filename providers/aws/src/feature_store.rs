@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use mlinfra_provider_api::wait::{self, Poll};
+
 use aws_sdk_sagemaker::types::{
     FeatureDefinition, FeatureGroupStatus, FeatureType, OfflineStoreConfig, OnlineStoreConfig,
     OnlineStoreConfigUpdate, S3StorageConfig, TtlDuration, TtlDurationUnit,
@@ -163,7 +165,7 @@ fn store_name(req: &ApplyRequest) -> Result<String, ProviderError> {
 
 pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, ProviderError> {
     let store = store_name(req)?;
-    let deadline = Instant::now() + Duration::from_secs(req.timeout_seconds.unwrap_or(30 * 60));
+    let deadline = wait::deadline(req.timeout_seconds, Duration::from_secs(30 * 60));
     let prior = req.prior.clone().unwrap_or_default();
     let had = if req.action == ApplyAction::Create {
         BTreeMap::new()
@@ -231,10 +233,10 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
             id: Some(store),
             attributes: Some(attributes),
         }),
-        ReadResponse::Gone => Err(ProviderError {
-            kind: ErrorKind::Transient,
-            message: format!("the feature groups of {store} are not visible yet"),
-        }),
+        ReadResponse::Gone => Err(ProviderError::new(
+            ErrorKind::Transient,
+            format!("the feature groups of {store} are not visible yet"),
+        )),
     }
 }
 
@@ -328,50 +330,32 @@ async fn delete_group(c: &Clients, name: &str, deadline: Instant) -> Result<(), 
         Err(e) if e.as_service_error().is_some_and(is_missing) => return Ok(()),
         Err(e) => return Err(classify(&format!("deleting feature group {name}"), e)),
     }
-    let mut wait = Duration::from_millis(200);
-    while describe(c, name).await?.is_some() {
-        if Instant::now() + wait > deadline {
-            return Err(ProviderError {
-                kind: ErrorKind::Other,
-                message: format!(
-                    "feature group {name} was still deleting when the timeout ran out"
-                ),
-            });
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(15));
-    }
+    wait::until_gone(&format!("feature group {name}"), deadline, || {
+        describe(c, name)
+    })
+    .await?;
     Ok(())
 }
 
 async fn wait_created(c: &Clients, name: &str, deadline: Instant) -> Result<(), ProviderError> {
-    let mut wait = Duration::from_millis(100);
-    loop {
-        let d = describe(c, name).await?;
-        let status = d.as_ref().and_then(|d| d.feature_group_status().cloned());
-        match status {
-            Some(FeatureGroupStatus::Created) => return Ok(()),
-            Some(FeatureGroupStatus::CreateFailed) => {
-                return Err(invalid(format!(
+    wait::until(
+        &format!("feature group {name} to be Created"),
+        deadline,
+        || async {
+            let d = describe(c, name).await?;
+            match d.as_ref().and_then(|d| d.feature_group_status().cloned()) {
+                Some(FeatureGroupStatus::Created) => Ok(Poll::Ready(())),
+                Some(FeatureGroupStatus::CreateFailed) => Err(invalid(format!(
                     "feature group {name} failed to create: {}",
                     d.as_ref()
                         .and_then(|d| d.failure_reason())
                         .unwrap_or("no reason given")
-                )))
+                ))),
+                status => Ok(Poll::Pending(format!("{status:?}"))),
             }
-            _ => {}
-        }
-        if Instant::now() + wait > deadline {
-            return Err(ProviderError {
-                kind: ErrorKind::Other,
-                message: format!(
-                    "feature group {name} was not Created when the timeout ran out (status {status:?})"
-                ),
-            });
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(15));
-    }
+        },
+    )
+    .await
 }
 
 type Described = aws_sdk_sagemaker::operation::describe_feature_group::DescribeFeatureGroupOutput;

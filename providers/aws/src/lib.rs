@@ -13,12 +13,14 @@ mod errors;
 mod feature_store;
 mod model_registry;
 mod nodegroup;
+mod plan;
 mod registry;
 mod sagemaker;
 
 use mlinfra_provider_api::{
-    ApplyRequest, ApplyResponse, BoxFuture, ErrorKind, ImportRequest, ImportResponse, PlanRequest,
-    PlanResponse, Provider, ProviderError, ReadRequest, ReadResponse,
+    ApplyRequest, ApplyResponse, BoxFuture, ConfigureRequest, ConfigureResponse, ErrorKind,
+    ImportRequest, ImportResponse, PlanRequest, PlanResponse, Provider, ProviderError, ReadRequest,
+    ReadResponse,
 };
 use mlinfra_schema::Cloud;
 
@@ -48,13 +50,13 @@ impl AwsProvider {
 }
 
 fn unsupported(kind: &str) -> ProviderError {
-    ProviderError {
-        kind: ErrorKind::Invalid,
-        message: format!(
+    ProviderError::new(
+        ErrorKind::Invalid,
+        format!(
             "{kind} on aws is not supported by this build yet (supported: {})",
             KINDS.join(", ")
         ),
-    }
+    )
 }
 
 impl Provider for AwsProvider {
@@ -82,35 +84,22 @@ impl Provider for AwsProvider {
         })
     }
 
-    fn plan(&self, req: PlanRequest) -> BoxFuture<'_, Result<PlanResponse, ProviderError>> {
+    fn configure(
+        &self,
+        req: ConfigureRequest,
+    ) -> BoxFuture<'_, Result<ConfigureResponse, ProviderError>> {
         Box::pin(async move {
-            match req.kind.as_str() {
-                "bucket" => bucket::plan(&req),
-                "container_registry" => {
-                    if let Some(n) = req
-                        .proposed
-                        .get("name")
-                        .and_then(mlinfra_schema::Value::as_str)
-                    {
-                        registry::check_name(n).map_err(|message| ProviderError {
-                            kind: ErrorKind::Invalid,
-                            message,
-                        })?;
-                    }
-                    Ok(PlanResponse {
-                        planned: req.proposed.clone(),
-                        requires_replace: Vec::new(),
-                    })
-                }
-                "cluster" | "gpu_pool" | "model_registry" | "feature_store" | "endpoint" => {
-                    Ok(PlanResponse {
-                        planned: req.proposed.clone(),
-                        requires_replace: Vec::new(),
-                    })
-                }
-                other => Err(unsupported(other)),
-            }
+            clients::check_block(&req.config)?;
+            let c = self.clients.get(&req.config).await;
+            c.resolve_credentials().await
         })
+    }
+
+    fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError> {
+        if !self.supports(&req.kind) {
+            return Err(unsupported(&req.kind));
+        }
+        plan::plan(&req)
     }
 
     fn apply(&self, req: ApplyRequest) -> BoxFuture<'_, Result<ApplyResponse, ProviderError>> {
@@ -144,10 +133,10 @@ impl Provider for AwsProvider {
             };
             match found {
                 ReadResponse::Found { attributes } => Ok(ImportResponse { attributes }),
-                ReadResponse::Gone => Err(ProviderError {
-                    kind: ErrorKind::Invalid,
-                    message: format!("no {} with id \"{}\" exists", req.kind, req.id),
-                }),
+                ReadResponse::Gone => Err(ProviderError::new(
+                    ErrorKind::NotFound,
+                    format!("no {} with id \"{}\" exists", req.kind, req.id),
+                )),
             }
         })
     }

@@ -1,6 +1,8 @@
 //! `model_registry` → a SageMaker model package group. Tags change in place.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use mlinfra_provider_api::wait::{self, Poll};
 
 use aws_sdk_sagemaker::types::ModelPackageGroupStatus;
 use mlinfra_provider_api::{
@@ -19,7 +21,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
         .or_else(|| req.prior.as_ref().and_then(|p| str_attr(p, "name")))
         .ok_or_else(|| invalid("model_registry has no name".into()))?
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(req.timeout_seconds.unwrap_or(30 * 60));
+    let deadline = wait::deadline(req.timeout_seconds, Duration::from_secs(30 * 60));
     match req.action {
         ApplyAction::Create => {
             check_name("model package group", &name)?;
@@ -72,53 +74,39 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                     ))
                 }
             }
-            let mut wait = Duration::from_millis(200);
-            while describe(c, &name).await?.is_some() {
-                if Instant::now() + wait > deadline {
-                    return Err(ProviderError {
-                        kind: ErrorKind::Other,
-                        message: format!("model package group {name} was still deleting when the timeout ran out"),
-                    });
-                }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(15));
-            }
+            wait::until_gone(&format!("model package group {name}"), deadline, || {
+                describe(c, &name)
+            })
+            .await?;
             return Ok(ApplyResponse::default());
         }
     }
-    // Wait until the group is Completed.
-    let mut wait = Duration::from_millis(200);
-    loop {
-        let status = describe(c, &name)
-            .await?
-            .and_then(|d| d.model_package_group_status().cloned());
-        match status {
-            Some(ModelPackageGroupStatus::Completed) => break,
-            Some(ModelPackageGroupStatus::Failed) => {
-                return Err(invalid(format!(
+    wait::until(
+        &format!("model package group {name} to be Completed"),
+        deadline,
+        || async {
+            match describe(c, &name)
+                .await?
+                .and_then(|d| d.model_package_group_status().cloned())
+            {
+                Some(ModelPackageGroupStatus::Completed) => Ok(Poll::Ready(())),
+                Some(ModelPackageGroupStatus::Failed) => Err(invalid(format!(
                     "SageMaker model package group {name} failed to create"
-                )))
+                ))),
+                status => Ok(Poll::Pending(format!("{status:?}"))),
             }
-            _ => {}
-        }
-        if Instant::now() + wait > deadline {
-            return Err(ProviderError {
-                kind: ErrorKind::Other,
-                message: format!("model package group {name} was not Completed when the timeout ran out (status {status:?})"),
-            });
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(15));
-    }
+        },
+    )
+    .await?;
     match read(c, &name, &req.planned).await? {
         ReadResponse::Found { attributes } => Ok(ApplyResponse {
             id: Some(name),
             attributes: Some(attributes),
         }),
-        ReadResponse::Gone => Err(ProviderError {
-            kind: ErrorKind::Transient,
-            message: format!("model package group {name} is not visible yet"),
-        }),
+        ReadResponse::Gone => Err(ProviderError::new(
+            ErrorKind::Transient,
+            format!("model package group {name} is not visible yet"),
+        )),
     }
 }
 

@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use mlinfra_provider_api::wait::{self, Poll};
+
 use aws_sdk_eks::types::{
     AmiTypes, CapacityTypes, Nodegroup, NodegroupScalingConfig, NodegroupStatus, Taint,
     TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
@@ -156,7 +158,7 @@ fn ids(req: &ApplyRequest) -> Result<(String, String), ProviderError> {
 
 pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, ProviderError> {
     let (cluster, name) = ids(req)?;
-    let deadline = Instant::now() + Duration::from_secs(req.timeout_seconds.unwrap_or(60 * 60));
+    let deadline = wait::deadline(req.timeout_seconds, Duration::from_secs(60 * 60));
     match req.action {
         ApplyAction::Create => create(c, req, &cluster, &name).await?,
         ApplyAction::Update => update(c, req, &cluster, &name, deadline).await?,
@@ -183,19 +185,10 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                     ))
                 }
             }
-            let mut wait = Duration::from_millis(200);
-            while describe(c, &cluster, &name).await?.is_some() {
-                if Instant::now() + wait > deadline {
-                    return Err(ProviderError {
-                        kind: ErrorKind::Other,
-                        message: format!(
-                            "EKS nodegroup {cluster}:{name} was still deleting when the timeout ran out"
-                        ),
-                    });
-                }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(30));
-            }
+            wait::until_gone(&format!("EKS nodegroup {cluster}:{name}"), deadline, || {
+                describe(c, &cluster, &name)
+            })
+            .await?;
             return Ok(ApplyResponse::default());
         }
     }
@@ -206,10 +199,10 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
             id: Some(id),
             attributes: Some(attributes),
         }),
-        ReadResponse::Gone => Err(ProviderError {
-            kind: ErrorKind::Transient,
-            message: format!("EKS nodegroup {id} is not visible yet"),
-        }),
+        ReadResponse::Gone => Err(ProviderError::new(
+            ErrorKind::Transient,
+            format!("EKS nodegroup {id} is not visible yet"),
+        )),
     }
 }
 
@@ -402,59 +395,65 @@ async fn update(
     Ok(())
 }
 
-/// Poll with backoff until the nodegroup is ACTIVE; CREATE_FAILED is an error.
+/// Poll until the nodegroup is ACTIVE; CREATE_FAILED and DEGRADED are errors, with the
+/// nodegroup's health issues (an EC2 capacity shortage is a capacity error).
 async fn wait_active(
     c: &Clients,
     cluster: &str,
     name: &str,
     deadline: Instant,
 ) -> Result<(), ProviderError> {
-    let mut wait = Duration::from_millis(200);
-    loop {
-        let ng = describe(c, cluster, name).await?;
-        let status = ng.as_ref().and_then(|n| n.status().cloned());
-        match status {
-            Some(NodegroupStatus::Active) => return Ok(()),
-            Some(NodegroupStatus::CreateFailed) | Some(NodegroupStatus::Degraded) => {
-                let issues: Vec<String> = ng
-                    .as_ref()
-                    .and_then(|n| n.health())
-                    .map(|h| {
-                        h.issues()
-                            .iter()
-                            .map(|i| {
-                                format!(
-                                    "{}: {}",
-                                    i.code().map(|c| c.as_str()).unwrap_or("?"),
-                                    i.message().unwrap_or("")
-                                )
-                            })
-                            .collect()
+    wait::until(
+        &format!("EKS nodegroup {cluster}:{name} to become ACTIVE"),
+        deadline,
+        || async {
+            let ng = describe(c, cluster, name).await?;
+            let status = ng.as_ref().and_then(|n| n.status().cloned());
+            match status {
+                Some(NodegroupStatus::Active) => Ok(Poll::Ready(())),
+                Some(NodegroupStatus::CreateFailed) | Some(NodegroupStatus::Degraded) => {
+                    let issues: Vec<(String, String)> = ng
+                        .as_ref()
+                        .and_then(|n| n.health())
+                        .map(|h| {
+                            h.issues()
+                                .iter()
+                                .map(|i| {
+                                    (
+                                        i.code().map(|c| c.as_str()).unwrap_or("?").to_string(),
+                                        i.message().unwrap_or("").to_string(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let text: Vec<String> =
+                        issues.iter().map(|(c, m)| format!("{c}: {m}")).collect();
+                    let message = format!(
+                        "EKS nodegroup {cluster}:{name} is {:?}{}",
+                        status,
+                        if text.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", text.join("; "))
+                        }
+                    );
+                    let capacity = issues.iter().find(|(c, _)| {
+                        c.contains("InsufficientCapacity")
+                            || c.contains("InsufficientInstanceCapacity")
+                    });
+                    Err(match capacity {
+                        Some((code, _)) => {
+                            ProviderError::new(ErrorKind::Capacity, message).with_code(code.clone())
+                        }
+                        None => invalid(message),
                     })
-                    .unwrap_or_default();
-                return Err(invalid(format!(
-                    "EKS nodegroup {cluster}:{name} is {:?}{}",
-                    status,
-                    if issues.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", issues.join("; "))
-                    }
-                )));
+                }
+                status => Ok(Poll::Pending(format!("{status:?}"))),
             }
-            _ => {}
-        }
-        if Instant::now() + wait > deadline {
-            return Err(ProviderError {
-                kind: ErrorKind::Other,
-                message: format!(
-                    "EKS nodegroup {cluster}:{name} was not ACTIVE when the timeout ran out (status {status:?})"
-                ),
-            });
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(30));
-    }
+        },
+    )
+    .await
 }
 
 async fn describe(

@@ -116,10 +116,10 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
             id: Some(name),
             attributes: Some(attributes),
         }),
-        ReadResponse::Gone => Err(ProviderError {
-            kind: ErrorKind::Transient,
-            message: format!("ECR repository {name} is not visible yet"),
-        }),
+        ReadResponse::Gone => Err(ProviderError::new(
+            ErrorKind::Transient,
+            format!("ECR repository {name} is not visible yet"),
+        )),
     }
 }
 
