@@ -111,6 +111,8 @@ class Api:
             media = m.get("mediaUpload", {}).get("protocols", {}).get("simple")
             if media:
                 self.methods.append(Method(self.name, self, m, media["path"], upload=True))
+            if m.get("useMediaDownloadService"):
+                self.methods.append(Method(self.name, self, m, "/download/" + service + m["path"]))
         for r in res.get("resources", {}).values():
             self._walk(r, service)
 

@@ -133,6 +133,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             headers = result[2] if len(result) > 2 else None
         if out is None:
             self.send(code, None, headers=headers, raw=b"")
+        elif isinstance(out, dict) and "__raw__" in out:
+            self.send(code, None, headers=headers, raw=out["__raw__"], content_type=out["contentType"])
         else:
             self.send(code, out, headers=headers)
 
