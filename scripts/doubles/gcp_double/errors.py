@@ -31,6 +31,8 @@ class ApiError(Exception):
 
     def __init__(self, status, message, http=None, details=None, headers=None):
         super().__init__(message)
+        if status not in CODES:
+            status = "UNKNOWN"
         self.status = status
         self.message = message
         self.http = http if http is not None else CODES[status][1]
