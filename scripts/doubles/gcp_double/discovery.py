@@ -178,7 +178,11 @@ class Discovery:
                 out[name] = values[-1]
                 continue
             conv = [self._query_value(name, spec, v) for v in values]
-            out[name] = conv if spec.get("repeated") else conv[-1]
+            if spec.get("format") == "google-fieldmask":
+                # one `updateMask=a,b`, or one parameter per path (the Rust clients)
+                out[name] = ",".join(v for v in conv if v)
+            else:
+                out[name] = conv if spec.get("repeated") else conv[-1]
         for name, spec in method.params.items():
             if spec.get("location") == "query" and spec.get("required") and name not in out:
                 raise invalid("Required parameter %s is missing." % name, field=name)
