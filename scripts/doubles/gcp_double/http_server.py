@@ -95,6 +95,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def api_call(self, path, query, raw):
         store, disc = self.server.store, self.server.disc
+        if path.startswith("/upload/storage/v1/b/") and "upload_id" in query and self.command in ("PUT", "POST",
+                                                                                                  "DELETE"):
+            from .storage_json import resumable_chunk
+            fault = store.take_fault("storage.objects.insert", self.command, path)
+            if fault is not None:
+                if fault.latency_ms:
+                    time.sleep(fault.latency_ms / 1000.0)
+                err = store.fault_error(fault)
+                if err is not None:
+                    raise err
+            code, out, headers = resumable_chunk(self.server, self.command, query, raw, self.headers,
+                                                 "http://" + (self.headers.get("Host") or "127.0.0.1"))
+            return self.send(code, out, headers=headers, raw=b"" if out is None else None)
         candidates = disc.route(self.command, path)
         if not candidates and path.startswith("/ui/"):
             # aiplatform's service config binds the google.longrunning.Operations mixin to

@@ -84,8 +84,7 @@ def insert_object(ctx):
         if not name:
             raise invalid("Required parameter: name", field="name")
     elif kind == "resumable":
-        raise ApiError("UNIMPLEMENTED", "Resumable uploads are not modelled by the GCP double; use uploadType=media "
-                                        "or multipart.", http=501)
+        return start_resumable(ctx, bid)
     else:
         raise invalid("Invalid upload type: %s" % kind, field="uploadType")
     m = ctx.query.get("ifGenerationMatch")
@@ -122,7 +121,25 @@ def get_object(ctx):
     o = model.get_object(ctx.store, bid, name, ctx.query.get("generation"))
     if ctx.query.get("alt") == "media":
         data = model.blobs(ctx.store).get("%s/%s" % (bid, name), b"")
-        return 200, {"__raw__": data, "contentType": o["contentType"]}
+        v1 = object_v1(ctx, o)
+        headers = {"x-goog-generation": o["generation"], "x-goog-metageneration": o["metageneration"],
+                   "x-goog-stored-content-length": str(len(data)),
+                   "x-goog-hash": "crc32c=%s,md5=%s" % (v1["crc32c"], v1["md5Hash"]), "Accept-Ranges": "bytes"}
+        rng = (ctx.headers.get("Range") or "").strip()
+        import re
+        m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng)
+        if m and (m.group(1) or m.group(2)):
+            if m.group(1):
+                start = int(m.group(1))
+                end = int(m.group(2)) if m.group(2) else len(data) - 1
+            else:
+                start, end = max(0, len(data) - int(m.group(2))), len(data) - 1
+            end = min(end, len(data) - 1)
+            if start >= len(data) and len(data) > 0:
+                raise ApiError("OUT_OF_RANGE", "Request range not satisfiable", http=416)
+            headers["Content-Range"] = "bytes %d-%d/%d" % (start, end, len(data))
+            return 206, {"__raw__": data[start:end + 1], "contentType": o["contentType"]}, headers
+        return 200, {"__raw__": data, "contentType": o["contentType"]}, headers
     return object_v1(ctx, o)
 
 
@@ -171,3 +188,95 @@ def insert_bucket(ctx):
 def delete_bucket(ctx):
     model.delete_bucket(ctx.store, ctx.vars["bucket"])
     return 204, None
+
+
+# ---- resumable uploads --------------------------------------------------------------------
+
+def _uploads(store):
+    return store.extra.setdefault("storage.uploads", {})
+
+
+def start_resumable(ctx, bid):
+    """POST .../o?uploadType=resumable: a session; its URL is in Location."""
+    model.get_bucket(ctx.store, bid)
+    meta = {}
+    if ctx.raw and ctx.raw.strip():
+        try:
+            meta_raw = json.loads(ctx.raw)
+        except ValueError as e:
+            raise invalid("Invalid JSON payload received. %s" % e)
+        meta = ctx.disc.validate_value(ctx.disc.apis["storage"], meta_raw, {"$ref": "Object"}, "", "Object", None)
+    name = ctx.query.get("name") or meta.get("name")
+    if not name:
+        raise invalid("Required parameter: name", field="name")
+    if ctx.headers.get("X-Upload-Content-Type"):
+        meta.setdefault("contentType", ctx.headers["X-Upload-Content-Type"])
+    uid = ctx.store.hex(32)
+    _uploads(ctx.store)[uid] = {"bucket": bid, "name": name, "meta": meta, "data": bytearray(), "done": None,
+                                "ifGenerationMatch": ctx.query.get("ifGenerationMatch")}
+    url = "%s/upload/storage/v1/b/%s/o?uploadType=resumable&upload_id=%s" % (
+        ctx.base_url, urllib.parse.quote(bid, safe=""), uid)
+    return 200, None, {"Location": url, "X-GUploader-UploadID": uid}
+
+
+def resumable_chunk(server, http_method, query, raw, headers, base_url):
+    """PUT (or POST) to a session URL: `Content-Range: bytes A-B/T`, `bytes */T` or `bytes */*`.
+    Answers 308 with the persisted `Range` until the total is in, then the object."""
+    store = server.store
+    uid = (query.get("upload_id") or [""])[-1]
+    with store.lock:
+        up = _uploads(store).get(uid)
+        if up is None:
+            raise ApiError("NOT_FOUND", "No such upload session: %s" % uid)
+        if http_method == "DELETE":
+            _uploads(store).pop(uid)
+            return 499, None, {}
+        if up["done"] is not None:
+            return 200, up["done"], {}
+        cr = (headers.get("Content-Range") or "").strip()
+        total = None
+        start = len(up["data"])
+        if cr:
+            import re
+            m = re.fullmatch(r"bytes (\*|(\d+)-(\d+))/(\*|\d+)", cr)
+            if not m:
+                raise ApiError("INVALID_ARGUMENT", "Invalid Content-Range: %s" % cr)
+            if m.group(2) is not None:
+                start = int(m.group(2))
+                if int(m.group(3)) - start + 1 != len(raw):
+                    raise ApiError("INVALID_ARGUMENT", "Content-Range %s does not match the %d bytes sent."
+                                   % (cr, len(raw)))
+            elif raw:
+                raise ApiError("INVALID_ARGUMENT", "Content-Range %s with a body." % cr)
+            if m.group(4) != "*":
+                total = int(m.group(4))
+        elif raw is not None:
+            total = start + len(raw)  # no Content-Range: the whole rest of the object
+        if start > len(up["data"]):
+            raise ApiError("INVALID_ARGUMENT", "Chunk starts at %d, but only %d bytes were persisted."
+                           % (start, len(up["data"])))
+        del up["data"][start:]
+        up["data"].extend(raw or b"")
+        if total is not None and len(up["data"]) >= total:
+            if len(up["data"]) != total:
+                raise ApiError("INVALID_ARGUMENT", "Received %d bytes, more than the declared total %d."
+                               % (len(up["data"]), total))
+            m = up["ifGenerationMatch"]
+            existing = model.objects(store).get("%s/%s" % (up["bucket"], up["name"]))
+            if m is not None and ((m == "0" and existing) or (m != "0" and (not existing
+                                                                            or existing["generation"] != m))):
+                raise ApiError("FAILED_PRECONDITION", "At least one of the pre-conditions you specified did not "
+                                                      "hold.", http=412)
+            o = model.put_object(store, up["bucket"], up["name"], bytes(up["data"]), up["meta"].get("contentType"),
+                                 _object_metadata_v2(up["meta"]))
+
+            class _C:
+                pass
+            c = _C()
+            c.base_url = base_url
+            up["done"] = object_v1(c, o)
+            return 200, up["done"], {}
+        hdrs = {}
+        if up["data"]:
+            hdrs["Range"] = "bytes=0-%d" % (len(up["data"]) - 1)
+        return 308, None, hdrs

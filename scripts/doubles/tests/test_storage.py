@@ -71,6 +71,14 @@ def test_bucket_lifecycle(grpc_client, json_client, base):
     assert [o.name for o in json_client.list_blobs("ml-artifacts")] == ["models/ranker/meta.json",
                                                                        "models/ranker/model.pt"]
     assert json_client.bucket("ml-artifacts").blob("models/ranker/model.pt").download_as_bytes() == b"weights"
+    # a resumable upload in 256 KiB chunks (what large uploads use)
+    big = bytes(range(256)) * 2600
+    blob = json_client.bucket("ml-artifacts").blob("data/big.bin", chunk_size=256 * 1024)
+    blob.upload_from_string(big, content_type="application/x-test")
+    blob.reload()
+    assert blob.size == len(big) and blob.content_type == "application/x-test"
+    assert blob.download_as_bytes() == big
+    blob.delete()
     listed = requests.get(base + "/storage/v1/b/ml-artifacts/o", params={"prefix": "models/",
                                                                          "delimiter": "/"}).json()
     assert listed["prefixes"] == ["models/ranker/"] and "items" not in listed
