@@ -94,7 +94,12 @@ def main(argv=None):
     from . import gke, artifactregistry, vertex, storage_json  # noqa: F401  (register handlers)
     from . import storage_grpc
 
-    disc = Discovery(args.specs)
+    try:
+        disc = Discovery(args.specs)
+    except OSError as e:
+        sys.stderr.write("gcp double: cannot read the discovery documents (%s); they are expected in "
+                         "../shared/specs/gcp beside the repository, or give --specs DIR or MLINFRA_GCP_SPECS\n" % e)
+        return 1
     store = Store(seed=args.seed, ready_after_polls=args.ready_after_polls, ready_after_ms=args.ready_after_ms,
                   latency_ms=args.latency_ms)
     httpd = JsonServer(("127.0.0.1", 0), store, disc)

@@ -359,7 +359,7 @@ def create_cluster(ctx):
 @handles(P + "clusters.get")
 def get_cluster(ctx):
     name = _cluster_name(ctx)
-    ctx.store.touch(name)
+    ctx.store.touch(name, children=True)
     return public(_get_cluster(ctx, name))
 
 

@@ -148,10 +148,12 @@ class Store:
             op.complete()
         return op
 
-    def touch(self, target):
-        """A GET of a resource counts as a poll of the operations running on it."""
+    def touch(self, target, children=False):
+        """A GET of a resource counts as a poll of the operations running on it (and, with
+        `children`, on what it contains: a GKE cluster's node pools)."""
         for op in list(self.operations.values()):
-            if not op.done and op.target == target:
+            if not op.done and op.target and (op.target == target
+                                              or (children and op.target.startswith(target + "/"))):
                 op.poll()
 
     def running_on(self, prefix):
