@@ -83,6 +83,8 @@ def main(argv=None):
                     help="an operation is done on its N-th poll (a GET of it or of its resource); 0: at once")
     ap.add_argument("--ready-after-ms", type=float, default=0,
                     help="and not before this many milliseconds after it started")
+    ap.add_argument("--vertex-project-ids", action="store_true",
+                    help="answer Vertex AI names with the project id (default: its number, as Vertex AI does)")
     ap.add_argument("--specs", default=None, help="folder of the discovery documents (default ../shared/specs/gcp)")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     ap.add_argument("--version", action="version", version=VERSION)
@@ -102,7 +104,8 @@ def main(argv=None):
         return 1
     store = Store(seed=args.seed, ready_after_polls=args.ready_after_polls, ready_after_ms=args.ready_after_ms,
                   latency_ms=args.latency_ms)
-    httpd = JsonServer(("127.0.0.1", 0), store, disc)
+    from .projects import Numbers
+    httpd = JsonServer(("127.0.0.1", 0), store, disc, Numbers(vertex_numbers=not args.vertex_project_ids))
     httpd.verbose = args.verbose
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     grpc_server, grpc_port = storage_grpc.serve(store)

@@ -25,9 +25,11 @@ class JsonServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, store, disc):
+    def __init__(self, addr, store, disc, numbers=None):
+        from .projects import Numbers
         self.store = store
         self.disc = disc
+        self.numbers = numbers or Numbers()
         super().__init__(addr, Handler)
 
 
@@ -95,6 +97,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def api_call(self, path, query, raw):
         store, disc = self.server.store, self.server.disc
+        numbers = self.server.numbers
+        path = numbers.inbound(path)
+        if raw and b"projects/" in raw and not path.startswith("/upload/"):
+            try:
+                raw = numbers.inbound(raw.decode("utf-8")).encode("utf-8")
+            except UnicodeDecodeError:
+                pass
         if path.startswith("/upload/storage/v1/b/") and "upload_id" in query and self.command in ("PUT", "POST",
                                                                                                   "DELETE"):
             from .storage_json import resumable_chunk
@@ -144,6 +153,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if isinstance(result, tuple):
             code, out = result[0], result[1]
             headers = result[2] if len(result) > 2 else None
+        if method.api == "aiplatform" and out is not None:
+            with store.lock:
+                out = numbers.outbound(out)
         if out is None:
             self.send(code, None, headers=headers, raw=b"")
         elif isinstance(out, dict) and "__raw__" in out:

@@ -20,6 +20,11 @@ DOUBLE = os.path.join(HERE, "..", "gcp")
 PROJECT = "demo"
 REGION = "us-central1"
 PARENT = "projects/%s/locations/%s" % (PROJECT, REGION)
+sys.path.insert(0, os.path.join(HERE, ".."))
+from gcp_double.projects import number_of  # noqa: E402
+
+# Vertex AI answers names with the project number.
+VPARENT = "projects/%s/locations/%s" % (number_of(PROJECT), REGION)
 
 # The clients' default LRO polling waits 1s, 1.5s, ...; the double needs no such patience.
 FAST = retries.Retry(predicate=polling.POLLING_PREDICATE, initial=0.02, maximum=0.1, multiplier=1.5, timeout=30)

@@ -5,7 +5,7 @@ from google.api_core import exceptions
 from google.cloud import aiplatform_v1 as aip
 from google.protobuf import field_mask_pb2
 
-from conftest import FAST, PARENT, client_options, raw, state, status_of
+from conftest import FAST, PARENT, VPARENT, client_options, raw, state, status_of
 
 
 def _client(cls, base, creds):
@@ -37,10 +37,10 @@ def test_feature_store_lifecycle(stores, registry, base):
         big_query=aip.FeatureGroup.BigQuery(big_query_source=aip.BigQuerySource(input_uri="bq://demo.ds.users"),
                                             entity_id_columns=["user_id"]),
         description="user features"))
-    assert op.operation.name.startswith(PARENT + "/featureGroups/users/operations/")
+    assert op.operation.name.startswith(VPARENT + "/featureGroups/users/operations/")
     group = op.result(polling=FAST)
     assert isinstance(op.metadata, aip.CreateFeatureGroupOperationMetadata)
-    assert group.name == PARENT + "/featureGroups/users" and group.create_time
+    assert group.name == VPARENT + "/featureGroups/users" and group.create_time
 
     feat = registry.create_feature(parent=group.name, feature_id="age", feature=aip.Feature(
         version_column_name="age", description="age in years")).result(polling=FAST)
@@ -104,7 +104,7 @@ def test_feature_store_lifecycle(stores, registry, base):
     op = stores.delete_feature_online_store(request=aip.DeleteFeatureOnlineStoreRequest(name=store.name, force=True))
     op.result(polling=FAST)
     assert isinstance(op.metadata, aip.DeleteOperationMetadata)
-    assert op.operation.name.startswith(PARENT + "/operations/")
+    assert op.operation.name.startswith(VPARENT + "/operations/")
     with pytest.raises(exceptions.NotFound):
         stores.get_feature_view(name=view.name)
 
@@ -131,7 +131,9 @@ def upload(models, model_id=None, parent_model=None):
 
 def test_model_and_endpoint_lifecycle(models, endpoints, base):
     resp = upload(models, "ranker")
-    assert resp.model == PARENT + "/models/ranker" and resp.model_version_id == "1"
+    assert resp.model == VPARENT + "/models/ranker" and resp.model_version_id == "1"
+    assert VPARENT.split("/")[1].isdigit()
+    assert models.get_model(name=PARENT + "/models/ranker").name == resp.model  # the id is accepted too
     m = models.get_model(name=resp.model)
     assert m.display_name == "ranker" and m.version_id == "1" and "default" in m.version_aliases
     assert [x.name for x in models.list_models(parent=PARENT)] == [resp.model]
@@ -146,7 +148,7 @@ def test_model_and_endpoint_lifecycle(models, endpoints, base):
     op = endpoints.create_endpoint(parent=PARENT, endpoint=aip.Endpoint(display_name="serve"), endpoint_id="serve")
     ep = op.result(polling=FAST)
     assert isinstance(op.metadata, aip.CreateEndpointOperationMetadata)
-    assert ep.name == PARENT + "/endpoints/serve"
+    assert ep.name == VPARENT + "/endpoints/serve"
     auto = endpoints.create_endpoint(parent=PARENT, endpoint=aip.Endpoint(display_name="auto")).result(polling=FAST)
     assert auto.name.rsplit("/", 1)[1].isdigit()
 
