@@ -429,9 +429,12 @@ def delete_model(ctx):
 ENDPOINT_MUTABLE = {"displayName", "description", "labels", "trafficSplit", "predictRequestResponseLoggingConfig",
                     "clientConnectionConfig", "encryptionSpec", "genAiAdvancedFeaturesConfig",
                     "dedicatedEndpointEnabled", "privateServiceConnectConfig"}
+# What MutateDeployedModelRequest.deployed_model documents as mutable (v1).
 MUTATE_PATHS = {"dedicatedResources.minReplicaCount", "dedicatedResources.maxReplicaCount",
                 "dedicatedResources.autoscalingMetricSpecs", "dedicatedResources.requiredReplicaCount",
-                "disableContainerLogging", "enableAccessLogging", "dedicatedResources"}
+                "automaticResources.minReplicaCount", "automaticResources.maxReplicaCount",
+                "disableContainerLogging", "dedicatedResources", "automaticResources"}
+DEPLOYED_ID = re.compile(r"^[0-9]{1,10}$")
 
 
 def _endpoint(ctx, name=None):
@@ -570,6 +573,8 @@ def deploy_model(ctx):
     _check_resources(dm)
     ids = {d["id"] for d in e.get("deployedModels", [])}
     running = [o for o in ctx.store.running_on(e["name"]) if o.extra.get("deploys")]
+    if dm.get("id") and not DEPLOYED_ID.match(dm["id"]):
+        raise _bad("deployed_model.id", "DeployedModel id \"%s\" is invalid: 1-10 characters of [0-9]." % dm["id"])
     dm_id = dm.get("id") or ctx.store.digits(19)
     if dm_id in ids or any(o.extra.get("deploys") == dm_id for o in running):
         raise already_exists("DeployedModel with ID \"%s\" already exists in the Endpoint." % dm_id)
@@ -686,7 +691,7 @@ def mutate_deployed_model(ctx):
     for p in paths:
         if p not in MUTATE_PATHS:
             raise _bad("update_mask", "Field %s cannot be mutated; mutable: %s." % (
-                p, ", ".join(sorted(MUTATE_PATHS - {"dedicatedResources"}))))
+                p, ", ".join(sorted(MUTATE_PATHS - {"dedicatedResources", "automaticResources"}))))
     current = next((d for d in e.get("deployedModels", []) if d["id"] == dm["id"]), None)
     if current is None:
         raise not_found("DeployedModel with ID \"%s\" is not found in Endpoint %s." % (dm["id"], e["name"]))

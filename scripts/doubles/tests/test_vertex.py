@@ -244,6 +244,12 @@ def test_vertex_validation(endpoints, stores, base):
         "model": PARENT + "/models/m", "dedicatedResources": {"machineSpec": {
             "machineType": "g2-standard-8", "acceleratorType": "NVIDIA_L5"}, "minReplicaCount": 1}}})
     assert r.status_code == 400 and "accelerator_type" in r.json()["error"]["message"]
+    r = raw(base, "POST", "/v1/%s:deployModel" % ep.name, {"deployedModel": {
+        "id": "not-digits", "model": PARENT + "/models/m", "automaticResources": {"minReplicaCount": 1}}})
+    assert r.status_code in (400, 404)
+    r = raw(base, "POST", "/v1/%s:mutateDeployedModel" % ep.name, {"deployedModel": {"id": "1", "displayName": "z"},
+                                                                  "updateMask": "displayName"})
+    assert r.status_code == 400 and "cannot be mutated" in r.json()["error"]["message"]
     r = raw(base, "POST", "/v1/%s/endpoints" % PARENT, {"displayName": "y", "trafficSplitt": {}})
     assert r.status_code == 400 and 'Unknown name "trafficSplitt"' in r.json()["error"]["message"]
     r = raw(base, "GET", "/v1/%s/operations/123" % ep.name)
