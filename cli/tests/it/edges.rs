@@ -63,8 +63,17 @@ fn numbers_too_large_to_represent_are_errors_not_a_diff_on_every_plan() {
 
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
+    // More output than a pipe holds (64 KiB), so the writer is still writing when the
+    // reader goes away, however fast it runs.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.mlinfra.hcl"),
+        "bucket \"b\" {\n  count = 3000\n  cloud = \"aws\"\n  name  = \"pipe-${count.index}\"\n}\n",
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mlinfra"))
-        .args(["schema"])
+        .args(["plan", "--json"])
+        .current_dir(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

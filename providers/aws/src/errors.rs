@@ -117,6 +117,17 @@ fn kind_of(code: &str, status: u16) -> ErrorKind {
     }
 }
 
+/// The error and its sources on one line (the SDK's top-level message is terse).
+fn aws_smithy_error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        parts.push(e.to_string());
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,15 +154,4 @@ mod tests {
         assert_eq!(kind_of("", 502), ErrorKind::Transient);
         assert_eq!(kind_of("", 404), ErrorKind::NotFound);
     }
-}
-
-/// The error and its sources on one line (the SDK's top-level message is terse).
-fn aws_smithy_error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        parts.push(e.to_string());
-        cur = e.source();
-    }
-    parts.join(": ")
 }

@@ -25,6 +25,14 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
     match req.action {
         ApplyAction::Create => {
             check_name("model package group", &name)?;
+            // Looked up first: not every endpoint refuses a second create of the same name.
+            let existing = describe(c, &name).await?.is_some();
+            if existing && !req.adopt_existing {
+                return Err(already_exists(
+                    &format!("SageMaker model package group {name}"),
+                    &name,
+                ));
+            }
             let call = c
                 .sagemaker
                 .create_model_package_group()
@@ -33,7 +41,12 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                     str_attr(&req.planned, "description").map(str::to_string),
                 )
                 .set_tags(sdk_tags(&req.planned));
-            if let Err(e) = call.send().await {
+            let sent = if existing {
+                Ok(())
+            } else {
+                call.send().await.map(|_| ())
+            };
+            if let Err(e) = sent {
                 let exists = e.as_service_error().is_some_and(is_existing);
                 if !exists {
                     return Err(classify(

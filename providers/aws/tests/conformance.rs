@@ -86,7 +86,11 @@ fn model_package_groups_conform() {
 fn refused_credentials_fail_configure() {
     // No credentials in the environment of a child: configure must say so at once.
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "configure_without_credentials_child", "--nocapture"])
+        .args([
+            "--exact",
+            "configure_without_credentials_child",
+            "--nocapture",
+        ])
         .env("MLINFRA_CHILD", "1")
         .env("AWS_ACCESS_KEY_ID", "")
         .env("AWS_SECRET_ACCESS_KEY", "")
@@ -96,7 +100,11 @@ fn refused_credentials_fail_configure() {
         .env("AWS_CONFIG_FILE", "/nonexistent/config")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -114,7 +122,11 @@ fn configure_without_credentials_child() {
         .block_on(p.configure(ConfigureRequest::new(config())))
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Auth, "{}", e.message);
-    assert!(e.message.contains("no AWS credentials were found"), "{}", e.message);
+    assert!(
+        e.message.contains("no AWS credentials were found"),
+        "{}",
+        e.message
+    );
     let mut bad = config();
     bad.attributes.insert("region".into(), Value::from("mars"));
     let e = rt
