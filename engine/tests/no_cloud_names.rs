@@ -17,7 +17,10 @@ fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 #[test]
 fn no_cloud_name_literal_in_engine_sources() {
     let mut files = Vec::new();
-    sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     assert!(files.len() > 10);
     let names = mlinfra_schema::Cloud::ALL.map(|c| c.as_str());
     let mut found = Vec::new();
@@ -31,7 +34,11 @@ fn no_cloud_name_literal_in_engine_sources() {
                 continue;
             }
             for name in names {
-                let quoted = [format!("\"{name}\""), format!("\\\"{name}\\\""), format!("{name}.")];
+                let quoted = [
+                    format!("\"{name}\""),
+                    format!("\\\"{name}\\\""),
+                    format!("{name}."),
+                ];
                 let variant = format!("Cloud::{}{}", name[..1].to_uppercase(), &name[1..]);
                 if quoted.iter().any(|q| l.contains(q.as_str())) || l.contains(&variant) {
                     found.push(format!("{}:{}: {l}", f.display(), n + 1));
@@ -39,5 +46,9 @@ fn no_cloud_name_literal_in_engine_sources() {
             }
         }
     }
-    assert!(found.is_empty(), "cloud names in engine/src:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "cloud names in engine/src:\n{}",
+        found.join("\n")
+    );
 }
