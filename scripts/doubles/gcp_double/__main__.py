@@ -85,7 +85,7 @@ def main(argv=None):
                     help="and not before this many milliseconds after it started")
     ap.add_argument("--vertex-project-ids", action="store_true",
                     help="answer Vertex AI names with the project id (default: its number, as Vertex AI does)")
-    ap.add_argument("--specs", default=None, help="folder of the discovery documents (default ../shared/specs/gcp)")
+    ap.add_argument("--specs", default=None, help="folder of the discovery documents (default scripts/doubles/specs/gcp)")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     ap.add_argument("--version", action="version", version=VERSION)
     args = ap.parse_args(argv)
@@ -100,7 +100,7 @@ def main(argv=None):
         disc = Discovery(args.specs)
     except OSError as e:
         sys.stderr.write("gcp double: cannot read the discovery documents (%s); they are expected in "
-                         "../shared/specs/gcp beside the repository, or give --specs DIR or MLINFRA_GCP_SPECS\n" % e)
+                         "scripts/doubles/specs/gcp, or give --specs DIR or MLINFRA_GCP_SPECS\n" % e)
         return 1
     store = Store(seed=args.seed, ready_after_polls=args.ready_after_polls, ready_after_ms=args.ready_after_ms,
                   latency_ms=args.latency_ms)

@@ -42,7 +42,10 @@ def default_specs_dir():
     env = os.environ.get("MLINFRA_GCP_SPECS")
     if env:
         return env
-    # scripts/doubles/gcp_double -> repo -> ../shared/specs/gcp
+    # The copies kept beside the double (scripts/doubles/specs/gcp), else ../shared/specs/gcp.
+    local = os.path.abspath(os.path.join(HERE, "..", "specs", "gcp"))
+    if os.path.isdir(local):
+        return local
     repo = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
     return os.path.join(os.path.dirname(repo), "shared", "specs", "gcp")
 
