@@ -20,7 +20,7 @@ import sys
 import proto
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SPECS = os.environ.get("MLINFRA_GCP_SPECS") or os.path.join(HERE, "..", "..", "..", "..", "shared", "specs", "gcp")
+SPECS = os.environ.get("MLINFRA_GCP_SPECS") or os.path.join(HERE, "..", "specs", "gcp")
 OUT = os.path.join(HERE, "..", "gcp_double", "enum_numbers.json")
 
 APIS = {
