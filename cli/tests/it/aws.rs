@@ -20,6 +20,16 @@ pub(crate) const CREDS: &[(&str, &str)] = &[
     ("AWS_EC2_METADATA_DISABLED", "true"),
 ];
 
+/// An environment with no AWS credentials anywhere in the chain.
+pub(crate) const NO_CREDENTIALS: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", ""),
+    ("AWS_SECRET_ACCESS_KEY", ""),
+    ("AWS_PROFILE", ""),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
+    ("AWS_CONFIG_FILE", "/nonexistent/config"),
+];
+
 pub(crate) fn run(dir: &Path, args: &[&str]) -> Run {
     mlinfra_env(dir, args, CREDS)
 }
@@ -614,15 +624,7 @@ fn missing_credentials_fail_fast_and_leave_nothing_in_flight() {
     let p = unique("nocreds");
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), &endpoint(), &many(&p, 40));
-    let no_creds = [
-        ("AWS_ACCESS_KEY_ID", ""),
-        ("AWS_SECRET_ACCESS_KEY", ""),
-        ("AWS_PROFILE", ""),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
-        ("AWS_CONFIG_FILE", "/nonexistent/config"),
-    ];
-    let r = mlinfra_env(dir.path(), &["apply", "--auto-approve"], &no_creds);
+    let r = mlinfra_env(dir.path(), &["apply", "--auto-approve"], NO_CREDENTIALS);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
         !r.stdout.contains(": retry "),

@@ -1,16 +1,8 @@
 //! The provider contract as a user meets it: the provider's plan-time rules run in every
 //! plan, offline and without credentials, and a replacement says why.
 
+use crate::aws::NO_CREDENTIALS;
 use crate::{mlinfra_env, Run};
-
-const NO_CREDENTIALS: &[(&str, &str)] = &[
-    ("AWS_ACCESS_KEY_ID", ""),
-    ("AWS_SECRET_ACCESS_KEY", ""),
-    ("AWS_PROFILE", ""),
-    ("AWS_EC2_METADATA_DISABLED", "true"),
-    ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
-    ("AWS_CONFIG_FILE", "/nonexistent/config"),
-];
 
 fn plan(manifest: &str) -> (tempfile::TempDir, Run) {
     let dir = tempfile::tempdir().unwrap();

@@ -83,6 +83,19 @@ async fn read(p: &dyn Provider, case: &Case, id: &str) -> Result<ReadResponse, F
     .map_err(|e| fail("read", format!("{} ({:?})", e.message, e.kind)))
 }
 
+async fn import(
+    p: &dyn Provider,
+    case: &Case,
+    id: &str,
+) -> Result<mlinfra_provider_api::ImportResponse, mlinfra_provider_api::ProviderError> {
+    p.import(ImportRequest {
+        kind: case.kind.clone(),
+        id: id.to_string(),
+        config: case.config.clone(),
+    })
+    .await
+}
+
 /// Run the whole suite for one case. Returns the steps it passed.
 pub async fn run(p: &dyn Provider, case: &Case) -> Result<Vec<&'static str>, Failure> {
     let mut passed = Vec::new();
@@ -275,12 +288,7 @@ pub async fn run(p: &dyn Provider, case: &Case) -> Result<Vec<&'static str>, Fai
         passed.push("update");
     }
 
-    let imported = p
-        .import(ImportRequest {
-            kind: case.kind.clone(),
-            id: id.clone(),
-            config: case.config.clone(),
-        })
+    let imported = import(p, case, &id)
         .await
         .map_err(|e| fail("import", e.message))?;
     if imported.attributes.get("name").and_then(Value::as_str) != Some(name.as_str()) {
@@ -315,14 +323,7 @@ pub async fn run(p: &dyn Provider, case: &Case) -> Result<Vec<&'static str>, Fai
         Ok(ReadResponse::Found { .. }) => return Err(fail("recover gone", "found after delete")),
         Err(e) => return Err(fail("recover gone", e.message)),
     }
-    match p
-        .import(ImportRequest {
-            kind: case.kind.clone(),
-            id: id.clone(),
-            config: case.config.clone(),
-        })
-        .await
-    {
+    match import(p, case, &id).await {
         Err(e) if e.kind == ErrorKind::NotFound => {}
         Err(e) => {
             return Err(fail(

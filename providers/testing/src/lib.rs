@@ -194,25 +194,14 @@ impl Provider for FakeProvider {
             let id = Self::id_of(&req.kind, &name);
             let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
             match req.action {
-                ApplyAction::Create => {
-                    if objects.contains_key(&id) && !req.adopt_existing {
-                        return Err(already_exists(&format!("fake {} {name}", req.kind), &id));
-                    }
-                    let mut attrs = req.planned.clone();
-                    attrs.insert("id".into(), Value::from(id.as_str()));
-                    objects.insert(id.clone(), attrs.clone());
-                    Ok(ApplyResponse {
-                        id: Some(id),
-                        attributes: Some(attrs),
-                    })
+                ApplyAction::Create if objects.contains_key(&id) && !req.adopt_existing => {
+                    Err(already_exists(&format!("fake {} {name}", req.kind), &id))
                 }
-                ApplyAction::Update => {
-                    if !objects.contains_key(&id) {
-                        return Err(ProviderError::new(
-                            ErrorKind::NotFound,
-                            format!("fake {} {name} does not exist", req.kind),
-                        ));
-                    }
+                ApplyAction::Update if !objects.contains_key(&id) => Err(ProviderError::new(
+                    ErrorKind::NotFound,
+                    format!("fake {} {name} does not exist", req.kind),
+                )),
+                ApplyAction::Create | ApplyAction::Update => {
                     let mut attrs = req.planned.clone();
                     attrs.insert("id".into(), Value::from(id.as_str()));
                     objects.insert(id.clone(), attrs.clone());
