@@ -48,5 +48,6 @@ criterion_main!(benches);
 fn providers() -> mlinfra_provider_api::ProviderSet {
     let mut set = mlinfra_provider_api::ProviderSet::default();
     set.add(Box::new(mlinfra_provider_aws::AwsProvider::new()));
+    set.add(Box::new(mlinfra_provider_gcp::GcpProvider::new()));
     set
 }

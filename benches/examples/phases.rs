@@ -61,5 +61,6 @@ fn main() {
 fn providers() -> mlinfra_provider_api::ProviderSet {
     let mut set = mlinfra_provider_api::ProviderSet::default();
     set.add(Box::new(mlinfra_provider_aws::AwsProvider::new()));
+    set.add(Box::new(mlinfra_provider_gcp::GcpProvider::new()));
     set
 }

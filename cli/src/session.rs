@@ -18,6 +18,7 @@ use crate::workspace::{cli_inputs, open, print_diagnostics, read_state, Workspac
 pub fn providers() -> ProviderSet {
     let mut set = ProviderSet::default();
     set.add(Box::new(mlinfra_provider_aws::AwsProvider::new()));
+    set.add(Box::new(mlinfra_provider_gcp::GcpProvider::new()));
     set
 }
 

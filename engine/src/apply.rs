@@ -732,7 +732,12 @@ fn prepare(
         .map(|p| {
             p.plan(PlanRequest::new(
                 c.kind.clone(),
-                prior.clone(),
+                // The create half of a replacement is checked as a create.
+                if item.op == Op::Update {
+                    prior.clone()
+                } else {
+                    None
+                },
                 planned.clone(),
                 Vec::new(),
                 config.clone(),

@@ -526,30 +526,35 @@ pub fn provider_checks(
             .and_then(Value::as_map)
             .cloned()
             .unwrap_or_default();
-        let prior = c.before.as_ref().and_then(Value::as_map).cloned();
+        let before = c.before.as_ref().and_then(Value::as_map).cloned();
         let mut changed = Vec::new();
-        if let Some(p) = &prior {
+        if let Some(p) = &before {
+            let after = Value::Map(proposed.clone());
             changed_paths(
                 &Value::Map(p.clone()),
-                &Value::Map(proposed.clone()),
+                &after,
                 &mut Vec::new(),
                 &mut changed,
             );
-            changed.retain(|p| {
-                !Value::Map(proposed.clone())
-                    .get_path(p)
-                    .is_some_and(Value::is_unknown)
-            });
+            changed.retain(|p| !after.get_path(p).is_some_and(Value::is_unknown));
         }
         let key = c.provider.clone().unwrap_or_default();
         let cfg = crate::apply::provider_config(config, &key);
-        let resp = match provider.plan(PlanRequest::new(
+        // A replacement creates a new object: the provider checks it as a create, so a
+        // rule about changing the old one in place (a version step) does not refuse it.
+        let is_update = c.action == Action::Update;
+        let checked = provider.plan(PlanRequest::new(
             c.kind.clone(),
-            prior,
-            proposed,
-            changed.clone(),
-            cfg,
-        )) {
+            if is_update { before.clone() } else { None },
+            proposed.clone(),
+            if is_update {
+                changed.clone()
+            } else {
+                Vec::new()
+            },
+            cfg.clone(),
+        ));
+        let mut resp = match checked {
             Ok(r) => r,
             Err(e) => {
                 diags.push(
@@ -564,6 +569,19 @@ pub fn provider_checks(
                 continue;
             }
         };
+        if !is_update && before.is_some() {
+            // The provider's reasons why the change cannot happen in place.
+            resp.requires_replace = provider
+                .plan(PlanRequest::new(
+                    c.kind.clone(),
+                    before,
+                    proposed,
+                    changed.clone(),
+                    cfg,
+                ))
+                .map(|r| r.requires_replace)
+                .unwrap_or_default();
+        }
         let mut after = resp.planned;
         for p in &resp.computed {
             set_path_value(&mut after, p, Value::Unknown);

@@ -129,9 +129,11 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
             if let Some(name) = known(p, "name") {
                 EKS_CLUSTER.check(name).map_err(invalid)?;
             }
-            version_step(req)?;
             if changed(req, "name") {
+                // A renamed cluster is a new cluster: any version it starts at is fine.
                 resp = resp.replace(&["name"], "EKS cannot rename a cluster");
+            } else {
+                version_step(req)?;
             }
         }
         "gpu_pool" => {

@@ -1,0 +1,88 @@
+//! The GCP provider's own plan-time rules, checked with no call and no credentials: name
+//! formats and lengths per service, labels, regions, and why a change replaces.
+
+use mlinfra_provider_api::{PlanRequest, PlanResponse, ProviderError};
+use mlinfra_schema::Value;
+
+use crate::attrs::{invalid, str_attr};
+use crate::clients::is_region;
+
+fn changed(req: &PlanRequest, name: &str) -> bool {
+    req.changed
+        .iter()
+        .any(|p| p.first().is_some_and(|f| f == name))
+}
+
+/// GCP label rules: keys start with a lowercase letter; keys and values are at most 63
+/// lowercase letters, digits, '_' and '-'.
+pub fn check_labels(a: &mlinfra_provider_api::Attributes) -> Result<(), ProviderError> {
+    let Some(m) = a.get("tags").and_then(Value::as_map) else {
+        return Ok(());
+    };
+    let ok_char = |c: char| c.is_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+    for (k, v) in m {
+        let key_ok = (1..=63).contains(&k.chars().count())
+            && k.starts_with(char::is_lowercase)
+            && k.chars().all(ok_char);
+        if !key_ok {
+            return Err(invalid(format!(
+                "tag \"{k}\" is not a valid GCP label key: use up to 63 lowercase letters, digits, '_' and '-', starting with a letter"
+            )));
+        }
+        if let Some(v) = v.as_str() {
+            if v.chars().count() > 63 || !v.chars().all(ok_char) {
+                return Err(invalid(format!(
+                    "tag {k} = \"{v}\" is not a valid GCP label value: use up to 63 lowercase letters, digits, '_' and '-'"
+                )));
+            }
+        }
+    }
+    if m.len() > 64 {
+        return Err(invalid(format!(
+            "{} tags is more than the 64 labels a GCP object can carry",
+            m.len()
+        )));
+    }
+    Ok(())
+}
+
+pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
+    let p = &req.proposed;
+    let mut resp = PlanResponse::new(p.clone());
+    check_labels(p)?;
+    match req.kind.as_str() {
+        "bucket" => {
+            if let Some(name) = str_attr(p, "name") {
+                crate::bucket::check_name(name).map_err(invalid)?;
+            }
+            if let Some(loc) = str_attr(p, "location") {
+                let multi = ["us", "eu", "asia", "nam4", "eur4", "asia1"];
+                if !is_region(loc) && !multi.contains(&loc.to_ascii_lowercase().as_str()) {
+                    return Err(invalid(format!(
+                        "location \"{loc}\" is not a Cloud Storage location: use a region like us-central1, or a multi-region (us, eu, asia)"
+                    )));
+                }
+            }
+            for attr in ["name", "location"] {
+                if changed(req, attr) {
+                    resp = resp.replace(
+                        &[attr],
+                        format!(
+                            "Cloud Storage cannot rename or move a bucket: {attr} is fixed at creation"
+                        ),
+                    );
+                }
+            }
+        }
+        "container_registry" => {
+            if let Some(name) = str_attr(p, "name") {
+                crate::registry::check_name(name).map_err(invalid)?;
+            }
+            if changed(req, "name") {
+                resp = resp.replace(&["name"], "Artifact Registry cannot rename a repository");
+            }
+        }
+        _ => {}
+    }
+    Ok(resp)
+}
