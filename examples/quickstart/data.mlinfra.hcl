@@ -53,6 +53,7 @@ feature_store "fraud" {
 }
 
 model_registry "fraud" {
-  cloud       = "gcp"
-  description = "Fraud scoring models"
+  cloud         = "gcp"
+  description   = "Fraud scoring models"
+  serving_image = "us-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-3:latest"
 }

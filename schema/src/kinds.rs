@@ -636,6 +636,13 @@ fn feature_store() -> KindSchema {
                 .append_only(),
                 Attribute::new("description", AttrType::String, "What the group holds.")
                     .force_new(),
+                Attribute::new(
+                    "bigquery_source",
+                    AttrType::String,
+                    "BigQuery table Vertex AI reads the group's features from (`bq://PROJECT.DATASET.TABLE`, with a column per feature); defaults to `bq://PROJECT.STORE.GROUP`.",
+                )
+                .force_new()
+                .on(GCP),
             ],
         )
         .labeled(),
@@ -657,6 +664,13 @@ fn model_registry() -> KindSchema {
     let mut attrs = common(true);
     attrs.extend([
         Attribute::new("description", AttrType::String, "What the registry holds.").force_new(),
+        Attribute::new(
+            "serving_image",
+            AttrType::String,
+            "Serving container of the parent model's first version (Vertex AI registers a model with its container, e.g. a prebuilt `us-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-3:latest`); a change uploads a new default version.",
+        )
+        .required()
+        .on(GCP),
         tags(),
     ]);
     KindSchema {

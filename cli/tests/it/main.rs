@@ -6,6 +6,7 @@ mod cost;
 mod diagnostics;
 mod edges;
 mod files;
+mod gcp;
 mod identity;
 mod limits;
 mod plan;

@@ -4,6 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use google_cloud_aiplatform_v1::client::{
+    FeatureOnlineStoreAdminService, FeatureRegistryService, ModelService,
+};
 use google_cloud_artifactregistry_v1::client::ArtifactRegistry;
 use google_cloud_auth::credentials::{self, Credentials};
 use google_cloud_storage::client::StorageControl;
@@ -18,6 +21,10 @@ pub const SERVICES: &[&str] = &["container", "artifactregistry", "aiplatform", "
 pub struct Clients {
     pub storage: StorageControl,
     pub registry: ArtifactRegistry,
+    /// Vertex AI, at its regional host.
+    pub online_stores: FeatureOnlineStoreAdminService,
+    pub feature_registry: FeatureRegistryService,
+    pub models: ModelService,
     pub project: String,
     pub region: String,
     /// `None` when every service is called over plain http without credentials.
@@ -277,6 +284,22 @@ async fn build(cfg: &ProviderConfig) -> Result<Clients, ProviderError> {
         "https://artifactregistry.googleapis.com".to_string(),
         creds
     );
+    let vertex = format!("https://{region}-aiplatform.googleapis.com");
+    let online_stores = client!(
+        FeatureOnlineStoreAdminService,
+        cfg,
+        "aiplatform",
+        vertex.clone(),
+        creds
+    );
+    let feature_registry = client!(
+        FeatureRegistryService,
+        cfg,
+        "aiplatform",
+        vertex.clone(),
+        creds
+    );
+    let models = client!(ModelService, cfg, "aiplatform", vertex.clone(), creds);
     let (credentials, source) = match cached {
         Some((c, s)) => (Some(c), s),
         None => (
@@ -287,6 +310,9 @@ async fn build(cfg: &ProviderConfig) -> Result<Clients, ProviderError> {
     Ok(Clients {
         storage,
         registry,
+        online_stores,
+        feature_registry,
+        models,
         project,
         region,
         credentials,

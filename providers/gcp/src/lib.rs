@@ -12,7 +12,9 @@ mod attrs;
 mod bucket;
 mod clients;
 mod errors;
+mod feature_store;
 mod lro;
+mod model_registry;
 mod plan;
 mod registry;
 
@@ -26,7 +28,12 @@ use mlinfra_schema::Cloud;
 pub use clients::Clients;
 
 /// The kinds this provider creates on GCP.
-pub const KINDS: &[&str] = &["bucket", "container_registry"];
+pub const KINDS: &[&str] = &[
+    "bucket",
+    "container_registry",
+    "feature_store",
+    "model_registry",
+];
 
 /// The GCP provider; holds one set of clients per provider configuration.
 #[derive(Default)]
@@ -83,6 +90,8 @@ impl Provider for GcpProvider {
             match req.kind.as_str() {
                 "bucket" => bucket::read(&c, &req.id, &req.prior).await,
                 "container_registry" => registry::read(&c, &req.id, &req.prior).await,
+                "feature_store" => feature_store::read(&c, &req.id, &req.prior).await,
+                "model_registry" => model_registry::read(&c, &req.id, &req.prior).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -94,6 +103,8 @@ impl Provider for GcpProvider {
             match req.kind.as_str() {
                 "bucket" => bucket::apply(&c, &req).await,
                 "container_registry" => registry::apply(&c, &req).await,
+                "feature_store" => feature_store::apply(&c, &req).await,
+                "model_registry" => model_registry::apply(&c, &req).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -106,6 +117,8 @@ impl Provider for GcpProvider {
             let found = match req.kind.as_str() {
                 "bucket" => bucket::read(&c, &req.id, &none).await?,
                 "container_registry" => registry::read(&c, &req.id, &none).await?,
+                "feature_store" => feature_store::read(&c, &req.id, &none).await?,
+                "model_registry" => model_registry::read(&c, &req.id, &none).await?,
                 other => return Err(unsupported(other)),
             };
             match found {

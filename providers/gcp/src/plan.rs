@@ -58,8 +58,15 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
             if let Some(loc) = str_attr(p, "location") {
                 let multi = ["us", "eu", "asia", "nam4", "eur4", "asia1"];
                 if !is_region(loc) && !multi.contains(&loc.to_ascii_lowercase().as_str()) {
+                    let from = if req.config.attributes.get("region").and_then(Value::as_str)
+                        == Some(loc)
+                    {
+                        " (it is the provider's region)"
+                    } else {
+                        ""
+                    };
                     return Err(invalid(format!(
-                        "location \"{loc}\" is not a Cloud Storage location: use a region like us-central1, or a multi-region (us, eu, asia)"
+                        "location \"{loc}\"{from} is not a Cloud Storage location: use a region like us-central1, or a multi-region (us, eu, asia)"
                     )));
                 }
             }
@@ -80,6 +87,41 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
             }
             if changed(req, "name") {
                 resp = resp.replace(&["name"], "Artifact Registry cannot rename a repository");
+            }
+        }
+        "feature_store" => {
+            if let Some(name) = str_attr(p, "name") {
+                crate::feature_store::check_id("feature online store", name).map_err(invalid)?;
+                let groups = p.get("feature_group").and_then(Value::as_map);
+                for (label, g) in groups.into_iter().flatten() {
+                    crate::feature_store::check_id("feature view", label)
+                        .and_then(|_| {
+                            crate::feature_store::check_id(
+                                "feature group",
+                                &crate::feature_store::group_id(name, label),
+                            )
+                        })
+                        .map_err(|e| invalid(format!("feature_group \"{label}\": {e}")))?;
+                    let features = g
+                        .as_map()
+                        .and_then(|g| g.get("features"))
+                        .and_then(Value::as_map);
+                    for f in features.into_iter().flatten().map(|(k, _)| k) {
+                        crate::feature_store::check_id("feature", f)
+                            .map_err(|e| invalid(format!("feature_group \"{label}\": {e}")))?;
+                    }
+                }
+            }
+            if changed(req, "name") {
+                resp = resp.replace(&["name"], "Vertex AI cannot rename a feature online store");
+            }
+        }
+        "model_registry" => {
+            if let Some(name) = str_attr(p, "name") {
+                crate::model_registry::check_id(name).map_err(invalid)?;
+            }
+            if changed(req, "name") {
+                resp = resp.replace(&["name"], "Vertex AI cannot rename a model");
             }
         }
         _ => {}

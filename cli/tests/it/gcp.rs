@@ -1,0 +1,431 @@
+//! Apply on GCP against the GCP double (started by ./scripts/test): lifecycle, drift,
+//! import, faults, the quickstart's GCP part, and the provider block's rules.
+//!
+//! Every test uses a project of its own, so tests share one double without seeing each
+//! other's objects.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::{mlinfra_env, Run};
+
+fn endpoint() -> String {
+    std::env::var("MLINFRA_TEST_GCP_ENDPOINT").expect(
+        "MLINFRA_TEST_GCP_ENDPOINT is not set: run ./scripts/test, which starts the GCP double",
+    )
+}
+
+/// A project id no other test uses.
+fn project() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "t{}-{}-{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::SeqCst),
+        nanos % 10_000
+    )
+}
+
+/// No Google credentials anywhere: the double needs none.
+const NO_GOOGLE: &[(&str, &str)] = &[
+    ("GOOGLE_APPLICATION_CREDENTIALS", ""),
+    ("CLOUDSDK_CONFIG", "/nonexistent/gcloud"),
+];
+
+fn run(dir: &Path, args: &[&str]) -> Run {
+    mlinfra_env(dir, args, NO_GOOGLE)
+}
+
+fn write(dir: &Path, project: &str, body: &str) {
+    let text = format!(
+        "provider \"gcp\" {{\n  project  = \"{project}\"\n  region   = \"us-central1\"\n  endpoint = \"{}\"\n}}\n\n{body}",
+        endpoint()
+    );
+    std::fs::write(dir.join("main.mlinfra.hcl"), text).unwrap();
+}
+
+/// One HTTP/1.1 call to the double.
+fn http(method: &str, path: &str, body: &str) -> (u16, String) {
+    let host = endpoint();
+    let addr = host.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Every object the double holds for `project`, as "table name" lines.
+fn objects(project: &str) -> Vec<String> {
+    let (_, body) = http("GET", "/__double/state", "");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut out = Vec::new();
+    for (table, items) in v["resources"].as_object().into_iter().flatten() {
+        for (name, item) in items.as_object().into_iter().flatten() {
+            let mine = name.contains(&format!("projects/{project}/"))
+                || item["project"] == format!("projects/{project}")
+                || item["name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains(&format!("projects/{project}/")));
+            if mine {
+                out.push(format!("{table} {name}"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn ok(r: &Run) {
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn gcp_kinds_apply_replan_clean_update_in_place_replace_drift_import_and_destroy() {
+    let p = project();
+    let bucket = format!("{p}-features");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let manifest = |features: &str, registry: &str, labels: &str| {
+        format!(
+            r#"bucket "features" {{
+  cloud      = "gcp"
+  name       = "{bucket}"
+  versioning = true
+  tags       = {labels}
+}}
+
+container_registry "images" {{
+  cloud          = "gcp"
+  name           = "{registry}"
+  immutable_tags = true
+}}
+
+feature_store "fraud" {{
+  cloud = "gcp"
+  offline {{
+    bucket = bucket.features.name
+  }}
+  online {{
+    nodes = 1
+  }}
+  feature_group "transactions" {{
+    record_id  = "txn_id"
+    event_time = "ts"
+    features   = {features}
+  }}
+}}
+
+model_registry "fraud" {{
+  cloud         = "gcp"
+  description   = "Fraud scoring models"
+  serving_image = "us-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-3:latest"
+}}
+"#
+        )
+    };
+    let two = r#"{ amount = "float", ts = "string", txn_id = "string" }"#;
+    write(d, &p, &manifest(two, "scorer", r#"{ env = "dev" }"#));
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let made = objects(&p);
+    for want in [
+        format!("storage.buckets {bucket}"),
+        format!("artifactregistry.repositories projects/{p}/locations/us-central1/repositories/scorer"),
+        format!("vertex.featureOnlineStores projects/{p}/locations/us-central1/featureOnlineStores/fraud"),
+        format!("vertex.featureGroups projects/{p}/locations/us-central1/featureGroups/fraud_transactions"),
+        format!("vertex.features projects/{p}/locations/us-central1/featureGroups/fraud_transactions/features/amount"),
+        format!("vertex.featureViews projects/{p}/locations/us-central1/featureOnlineStores/fraud/featureViews/transactions"),
+        format!("vertex.models projects/{p}/locations/us-central1/models/fraud"),
+    ] {
+        assert!(made.contains(&want), "{want} not in {made:#?}");
+    }
+    // The record id and event time are the group's columns, not Features.
+    assert!(
+        !made
+            .iter()
+            .any(|o| o.ends_with("/features/txn_id") || o.ends_with("/features/ts")),
+        "{made:#?}"
+    );
+
+    // A plan right after the apply has nothing to do.
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A new feature and a new label are changes in place.
+    let three = r#"{ amount = "float", merchant = "string", ts = "string", txn_id = "string" }"#;
+    write(
+        d,
+        &p,
+        &manifest(three, "scorer", r#"{ env = "dev", team = "fraud" }"#),
+    );
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout
+            .contains("feature_store.fraud will be updated in-place"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("bucket.features will be updated in-place"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("0 to add, 2 to change, 0 to destroy"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    assert!(objects(&p)
+        .iter()
+        .any(|o| o.ends_with("/features/merchant")));
+    let (_, b) = http("GET", &format!("/storage/v1/b/{bucket}"), "");
+    assert!(
+        b.contains("\"team\": \"fraud\"") || b.contains("\"team\":\"fraud\""),
+        "{b}"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A new repository name replaces it, and says why.
+    write(
+        d,
+        &p,
+        &manifest(three, "scorer-v2", r#"{ env = "dev", team = "fraud" }"#),
+    );
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout
+            .contains("Artifact Registry cannot rename a repository"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let now = objects(&p);
+    assert!(
+        now.iter().any(|o| o.ends_with("/repositories/scorer-v2")),
+        "{now:#?}"
+    );
+    assert!(
+        !now.iter().any(|o| o.ends_with("/repositories/scorer")),
+        "{now:#?}"
+    );
+
+    // Drift: the bucket deleted outside mlinfra is planned again.
+    let (code, _) = http("DELETE", &format!("/storage/v1/b/{bucket}"), "");
+    assert_eq!(code, 204);
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout.contains("bucket.features has been deleted"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("bucket.features will be created"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+
+    // Import: a state without the registry takes it back by its resource name.
+    let r = run(d, &["state", "rm", "container_registry.images"]);
+    ok(&r);
+    let id = format!("projects/{p}/locations/us-central1/repositories/scorer-v2");
+    ok(&run(
+        d,
+        &["import", "container_registry.images", &id, "--no-color"],
+    ));
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // Destroy leaves nothing of this project in the double.
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(objects(&p), Vec::<String>::new());
+}
+
+#[test]
+fn the_quickstarts_gcp_part_applies_replans_clean_and_destroys_to_nothing() {
+    let dir = crate::copy_to_temp(&crate::repo().join("examples/quickstart"));
+    let d = dir.path();
+    let p = project();
+    let main = d.join("main.mlinfra.hcl");
+    let text = std::fs::read_to_string(&main).unwrap();
+    let block = "provider \"gcp\" {\n  project = \"acme-ml\"\n  region  = \"us-central1\"\n}";
+    assert!(text.contains(block), "the quickstart's gcp block changed");
+    let ours = format!(
+        "provider \"gcp\" {{\n  project  = \"{p}\"\n  region   = \"us-central1\"\n  endpoint = \"{}\"\n}}",
+        endpoint()
+    );
+    std::fs::write(&main, text.replace(block, &ours)).unwrap();
+    let _ = std::fs::remove_file(d.join("mlinfra.state.json"));
+    let targets = [
+        "--target",
+        "bucket.features",
+        "--target",
+        "feature_store.fraud",
+        "--target",
+        "model_registry.fraud",
+    ];
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(targets.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let args = with(&["apply", "--auto-approve", "--no-color"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run(d, &args);
+    ok(&r);
+    assert!(r.stdout.contains("Resources: 3 added"), "{}", r.stdout);
+    assert!(objects(&p).len() >= 6, "{:#?}", objects(&p));
+    let args = with(&["plan", "--detailed-exitcode", "--no-color"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run(d, &args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let args = with(&["destroy", "--auto-approve", "--no-color"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&run(d, &args));
+    assert_eq!(objects(&p), Vec::<String>::new());
+}
+
+#[test]
+fn throttling_and_unavailability_from_google_converge() {
+    let p = project();
+    let bucket = format!("{p}-raw");
+    // The next bucket create answers RESOURCE_EXHAUSTED (429 with Retry-After), the next
+    // repository create of this project 503 twice.
+    let (code, _) = http(
+        "POST",
+        "/__double/faults",
+        r#"{"method": "google.storage.v2.Storage/CreateBucket", "fault": "RESOURCE_EXHAUSTED", "retryAfter": 1}"#,
+    );
+    assert_eq!(code, 200);
+    let (code, _) = http(
+        "POST",
+        "/__double/faults",
+        &format!(
+            r#"{{"path": "projects/{p}/.*/repositories$", "httpMethod": "POST", "fault": "UNAVAILABLE", "times": 2}}"#
+        ),
+    );
+    assert_eq!(code, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        &p,
+        &format!("bucket \"raw\" {{\n  cloud = \"gcp\"\n  name  = \"{bucket}\"\n}}\n\ncontainer_registry \"images\" {{\n  cloud = \"gcp\"\n  name  = \"scorer\"\n}}\n"),
+    );
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    ok(&r);
+    assert!(r.stdout.contains("Resources: 2 added"), "{}", r.stdout);
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(objects(&p), Vec::<String>::new());
+}
+
+#[test]
+fn an_offline_plan_runs_gcp_rules_and_a_bad_block_stops_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Vertex AI ids take no '-': the error is at the resource block.
+    std::fs::write(
+        d.join("main.mlinfra.hcl"),
+        "provider \"gcp\" {\n  project = \"acme-ml\"\n  region  = \"us-central1\"\n}\n\nfeature_store \"fraud\" {\n  cloud = \"gcp\"\n  name  = \"acme-fraud\"\n  offline {\n    bucket = \"x\"\n  }\n}\n",
+    )
+    .unwrap();
+    let r = run(d, &["plan", "--no-color"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("\"acme-fraud\" is not a valid Vertex AI feature online store id")
+            && r.stderr.contains("main.mlinfra.hcl:6:1"),
+        "{}",
+        r.stderr
+    );
+    // A bad label is refused before any call too.
+    std::fs::write(
+        d.join("main.mlinfra.hcl"),
+        "provider \"gcp\" {\n  project = \"acme-ml\"\n}\n\nbucket \"raw\" {\n  cloud = \"gcp\"\n  name  = \"acme-ml-raw\"\n  tags  = { Team = \"ML\" }\n}\n",
+    )
+    .unwrap();
+    let r = run(d, &["plan", "--no-color"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("is not a valid GCP label key"),
+        "{}",
+        r.stderr
+    );
+
+    // An apply configures the provider first: a bad region is one error at the block.
+    std::fs::write(
+        d.join("main.mlinfra.hcl"),
+        format!("provider \"gcp\" {{\n  project  = \"acme-ml\"\n  region   = \"us-east-1\"\n  endpoint = \"{}\"\n}}\n\ncontainer_registry \"raw\" {{\n  cloud = \"gcp\"\n  name  = \"acme-ml-raw-1\"\n}}\n", endpoint()),
+    )
+    .unwrap();
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("error: provider \"gcp\"")
+            && r.stderr.contains("\"us-east-1\" is not a GCP region name")
+            && r.stderr.contains("main.mlinfra.hcl:1:1"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.matches("error:").count(), 1, "{}", r.stderr);
+    let (_, state) = http("GET", "/__double/state", "");
+    assert!(!state.contains("acme-ml-raw-1"));
+}
+
+#[test]
+fn a_key_file_that_google_refuses_is_one_error_and_its_secret_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = d.join("key.json");
+    // A service-account key whose private key is not a key: the secret must not leak.
+    std::fs::write(
+        &key,
+        r#"{"type": "service_account", "project_id": "acme-ml", "private_key_id": "k1",
+"private_key": "-----BEGIN PRIVATE KEY-----\nSECRETMARKER0123456789\n-----END PRIVATE KEY-----\n",
+"client_email": "ci@acme-ml.iam.gserviceaccount.com", "client_id": "1",
+"token_uri": "http://127.0.0.1:9/token"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("main.mlinfra.hcl"),
+        format!("provider \"gcp\" {{\n  project          = \"acme-ml\"\n  credentials_file = \"{}\"\n}}\n\nbucket \"raw\" {{\n  cloud = \"gcp\"\n  name  = \"acme-ml-raw-2\"\n}}\n", key.display()),
+    )
+    .unwrap();
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("error: provider \"gcp\""), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no usable GCP credentials"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("SECRETMARKER") && !r.stdout.contains("SECRETMARKER"));
+    assert_eq!(r.stderr.matches("error:").count(), 1, "{}", r.stderr);
+}
