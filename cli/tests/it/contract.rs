@@ -61,7 +61,7 @@ fn a_bad_provider_block_or_missing_credentials_stop_before_any_call_only_when_ca
 fn a_version_jump_is_refused_at_plan_time_with_the_next_step() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = |v: &str| {
-        format!("cluster \"train\" {{\n  cloud              = \"aws\"\n  kubernetes_version = \"{v}\"\n  subnet_ids         = [\"subnet-1\", \"subnet-2\"]\n  role_arn           = \"arn:aws:iam::123456789012:role/eks\"\n}}\n")
+        format!("provider \"aws\" {{\n  region = \"us-east-1\"\n}}\n\ncluster \"train\" {{\n  cloud              = \"aws\"\n  kubernetes_version = \"{v}\"\n  subnet_ids         = [\"subnet-1\", \"subnet-2\"]\n  role_arn           = \"arn:aws:iam::123456789012:role/eks\"\n}}\n")
     };
     std::fs::write(dir.path().join("main.mlinfra.hcl"), manifest("1.33")).unwrap();
     // A state that holds the cluster at 1.31, as an earlier apply left it.
@@ -71,7 +71,7 @@ fn a_version_jump_is_refused_at_plan_time_with_the_next_step() {
         "resources": [{
             "address": "cluster.train", "kind": "cluster", "cloud": "aws", "provider": "aws",
             "id": "train",
-            "attributes": {"cloud": "aws", "name": "train", "kubernetes_version": "1.31",
+            "attributes": {"cloud": "aws", "name": "train", "region": "us-east-1", "kubernetes_version": "1.31",
                 "subnet_ids": ["subnet-1", "subnet-2"], "role_arn": "arn:aws:iam::123456789012:role/eks"}
         }],
         "outputs": {}

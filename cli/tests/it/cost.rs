@@ -181,7 +181,10 @@ fn increase_budgets_compare_the_plan_with_the_state() {
     // Against the state: H100 → A100-80GB nodes cost less, so the budget holds.
     let dir = crate::plan::applied_lifecycle();
     with_budget(dir.path(), budget);
-    let r = mlinfra(dir.path(), &["plan", "--var", "accelerator=A100-80GB"]);
+    let r = mlinfra(
+        dir.path(),
+        &["plan", "--refresh=false", "--var", "accelerator=A100-80GB"],
+    );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout
@@ -193,7 +196,13 @@ fn increase_budgets_compare_the_plan_with_the_state() {
     assert!(r.stdout.contains("ok budget \"growth\""), "{}", r.stdout);
     let r = mlinfra(
         dir.path(),
-        &["plan", "--json", "--var", "accelerator=A100-80GB"],
+        &[
+            "plan",
+            "--refresh=false",
+            "--json",
+            "--var",
+            "accelerator=A100-80GB",
+        ],
     );
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(j["cost"]["monthly_change"].as_f64().unwrap() < 0.0);

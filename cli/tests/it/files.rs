@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::mlinfra;
 
-const MANIFEST: &str = "bucket \"b\" {\n  cloud = \"gcp\"\n}\n";
+const MANIFEST: &str = "bucket \"b\" {\n  cloud = \"gcp\"\n  name  = \"acme-b\"\n}\n";
 
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

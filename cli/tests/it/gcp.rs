@@ -170,6 +170,17 @@ model_registry "fraud" {{
     // A plan right after the apply has nothing to do.
     let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // A refresh-only plan changes no resource.
+    let r = run(
+        d,
+        &[
+            "plan",
+            "--refresh-only",
+            "--detailed-exitcode",
+            "--no-color",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 
     // A new feature and a new label are changes in place.
     let three = r#"{ amount = "float", merchant = "string", ts = "string", txn_id = "string" }"#;
@@ -428,4 +439,141 @@ fn a_key_file_that_google_refuses_is_one_error_and_its_secret_is_never_printed()
     );
     assert!(!r.stderr.contains("SECRETMARKER") && !r.stdout.contains("SECRETMARKER"));
     assert_eq!(r.stderr.matches("error:").count(), 1, "{}", r.stderr);
+}
+
+#[test]
+fn a_gke_cluster_and_gpu_pools_create_upgrade_one_minor_rescale_replace_and_destroy() {
+    let p = project();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let manifest = |version: &str, max: u32, capacity: &str| {
+        format!(
+            r#"cluster "train" {{
+  cloud              = "gcp"
+  kubernetes_version = "{version}"
+}}
+
+gpu_pool "l4" {{
+  cluster       = cluster.train
+  accelerator   = "L4"
+  gpus_per_node = 1
+  max_nodes     = {max}
+  capacity      = "{capacity}"
+  sharing {{
+    mode     = "time_slicing"
+    replicas = 4
+  }}
+}}
+
+gpu_pool "a100" {{
+  cluster       = cluster.train
+  accelerator   = "A100-80GB"
+  gpus_per_node = 8
+  max_nodes     = 2
+  sharing {{
+    mode    = "mig"
+    profile = "1g.10gb"
+  }}
+}}
+"#
+        )
+    };
+    write(d, &p, &manifest("1.31", 4, "spot"));
+    // Two pools of one cluster at once: GKE runs one operation per cluster, the second waits.
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let (_, body) = http(
+        "GET",
+        &format!("/v1/projects/{p}/locations/us-central1/clusters/train/nodePools/a100"),
+        "",
+    );
+    let pool: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let acc = &pool["config"]["accelerators"][0];
+    assert_eq!(acc["acceleratorType"], "nvidia-a100-80gb", "{body}");
+    assert_eq!(acc["gpuPartitionSize"], "1g.10gb", "{body}");
+    assert_eq!(pool["config"]["machineType"], "a2-ultragpu-8g", "{body}");
+    let (_, body) = http(
+        "GET",
+        &format!("/v1/projects/{p}/locations/us-central1/clusters/train/nodePools/l4"),
+        "",
+    );
+    let pool: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(pool["config"]["spot"], true, "{body}");
+    assert_eq!(
+        pool["config"]["accelerators"][0]["gpuSharingConfig"]["gpuSharingStrategy"], "TIME_SHARING",
+        "{body}"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // Two minors at once is refused before any call, with the next step.
+    write(d, &p, &manifest("1.33", 4, "spot"));
+    let r = run(d, &["plan", "--no-color"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("apply 1.32 first"), "{}", r.stderr);
+    // One minor and a new autoscaling limit are in place.
+    write(d, &p, &manifest("1.32", 6, "spot"));
+    let r = run(d, &["plan", "--no-color"]);
+    assert!(
+        r.stdout.contains("0 to add, 2 to change, 0 to destroy"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let (_, body) = http(
+        "GET",
+        &format!("/v1/projects/{p}/locations/us-central1/clusters/train"),
+        "",
+    );
+    assert!(
+        body.contains("\"currentMasterVersion\": \"1.32\"")
+            || body.contains("\"currentMasterVersion\":\"1.32\""),
+        "{body}"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // Spot to on-demand replaces the pool, and says why.
+    write(d, &p, &manifest("1.32", 6, "on_demand"));
+    let r = run(d, &["plan", "--no-color"]);
+    assert!(
+        r.stdout
+            .contains("spot or reservation setting is fixed at creation"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(objects(&p), Vec::<String>::new());
+}
+
+#[test]
+fn a_gke_stockout_is_a_capacity_error_and_the_failed_pool_is_not_lost() {
+    let p = project();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        &p,
+        "cluster \"train\" {\n  cloud = \"gcp\"\n}\n\ngpu_pool \"h100\" {\n  cluster       = cluster.train\n  accelerator   = \"H100\"\n  gpus_per_node = 8\n  max_nodes     = 2\n}\n",
+    );
+    let (code, _) = http(
+        "POST",
+        "/__double/faults",
+        &format!(
+            r#"{{"method": "*.nodePools.create", "path": "projects/{p}/", "fault": "ZONE_RESOURCE_POOL_EXHAUSTED"}}"#
+        ),
+    );
+    assert_eq!(code, 200);
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(all.contains("ZONE_RESOURCE_POOL_EXHAUSTED"), "{all}");
+    assert!(
+        all.contains("Google has no capacity for this machine there right now"),
+        "{all}"
+    );
+    // Nothing is left behind: deleting the cluster removes the pool GKE left in ERROR.
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(objects(&p), Vec::<String>::new());
 }

@@ -126,7 +126,7 @@ pub(crate) fn applied_lifecycle() -> tempfile::TempDir {
     });
     for _ in 0..5 {
         std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
-        let r = mlinfra(dir.path(), &["plan", "--json"]);
+        let r = mlinfra(dir.path(), &["plan", "--json", "--refresh=false"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         let plan: Value = serde_json::from_str(&r.stdout).unwrap();
         let next = state_from_plan(&plan);
@@ -161,7 +161,7 @@ pub(crate) fn applied_lifecycle() -> tempfile::TempDir {
 }
 
 fn actions(dir: &std::path::Path, args: &[&str]) -> Vec<(String, Value, Value)> {
-    let mut a = vec!["plan", "--json"];
+    let mut a = vec!["plan", "--json", "--refresh=false"];
     a.extend_from_slice(args);
     let r = mlinfra(dir, &a);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -183,16 +183,14 @@ fn actions(dir: &std::path::Path, args: &[&str]) -> Vec<(String, Value, Value)> 
 #[test]
 fn a_matching_state_plans_no_changes() {
     let dir = applied_lifecycle();
-    let r = mlinfra(dir.path(), &["plan", "--detailed-exitcode"]);
+    let r = mlinfra(
+        dir.path(),
+        &["plan", "--refresh=false", "--detailed-exitcode"],
+    );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout
             .contains("No changes. Your infrastructure matches the configuration."),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout.contains("note: not refreshed, because this build cannot read them yet: bucket on gcp, cluster on gcp, gpu_pool on gcp"),
         "{}",
         r.stdout
     );
@@ -208,7 +206,13 @@ fn in_place_changes_are_updates() {
     );
     let r = mlinfra(
         dir.path(),
-        &["plan", "--var", "max_nodes=16", "--detailed-exitcode"],
+        &[
+            "plan",
+            "--refresh=false",
+            "--var",
+            "max_nodes=16",
+            "--detailed-exitcode",
+        ],
     );
     assert_eq!(r.code, 2);
     insta::assert_snapshot!("plan_update", r.stdout);
@@ -226,7 +230,10 @@ fn force_new_changes_are_replacements_with_their_paths() {
         )),
         "{got:?}"
     );
-    let r = mlinfra(dir.path(), &["plan", "--var", "accelerator=A100-80GB"]);
+    let r = mlinfra(
+        dir.path(),
+        &["plan", "--refresh=false", "--var", "accelerator=A100-80GB"],
+    );
     assert!(r.stdout.contains("# forces replacement"), "{}", r.stdout);
     assert!(
         r.stdout
@@ -240,7 +247,16 @@ fn force_new_changes_are_replacements_with_their_paths() {
 #[test]
 fn removed_instances_are_deleted_with_a_reason() {
     let dir = applied_lifecycle();
-    let r = mlinfra(dir.path(), &["plan", "--json", "--var", "with_logs=false"]);
+    let r = mlinfra(
+        dir.path(),
+        &[
+            "plan",
+            "--refresh=false",
+            "--json",
+            "--var",
+            "with_logs=false",
+        ],
+    );
     let j: Value = serde_json::from_str(&r.stdout).unwrap();
     let logs = j["resource_changes"]
         .as_array()
@@ -250,7 +266,10 @@ fn removed_instances_are_deleted_with_a_reason() {
         .unwrap();
     assert_eq!(logs["actions"], json!(["delete"]));
     assert_eq!(logs["reason"], "delete_because_no_resource_config");
-    let r = mlinfra(dir.path(), &["plan", "--var", "with_logs=false"]);
+    let r = mlinfra(
+        dir.path(),
+        &["plan", "--refresh=false", "--var", "with_logs=false"],
+    );
     assert!(
         r.stdout.contains("# bucket.logs[0] will be destroyed"),
         "{}",
@@ -301,7 +320,13 @@ fn saved_plans_render_with_show() {
     let dir = applied_lifecycle();
     let r = mlinfra(
         dir.path(),
-        &["plan", "-out=tfplan.json", "--var", "max_nodes=16"],
+        &[
+            "plan",
+            "--refresh=false",
+            "-out=tfplan.json",
+            "--var",
+            "max_nodes=16",
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let saved = dir.path().join("tfplan.json");
@@ -329,7 +354,13 @@ fn saved_plans_render_with_show() {
     // A different input gives a different binding hash.
     mlinfra(
         dir.path(),
-        &["plan", "-out=other.json", "--var", "max_nodes=17"],
+        &[
+            "plan",
+            "--refresh=false",
+            "-out=other.json",
+            "--var",
+            "max_nodes=17",
+        ],
     );
     let k: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("other.json")).unwrap())
@@ -406,7 +437,7 @@ fn variables_come_from_files_env_and_flags_in_that_order() {
     .unwrap();
     std::fs::write(dir.path().join("extra.vars"), "name = \"file\"\n").unwrap();
     let name = |args: &[&str], env: &[(&str, &str)]| {
-        let mut a = vec!["plan", "--json"];
+        let mut a = vec!["plan", "--json", "--refresh=false"];
         a.extend_from_slice(args);
         let r = mlinfra_env(dir.path(), &a, env);
         assert_eq!(r.code, 0, "{}", r.stderr);
@@ -436,7 +467,7 @@ fn variables_come_from_files_env_and_flags_in_that_order() {
         "auto-1",
         "complex values parse as HCL"
     );
-    let r = mlinfra(dir.path(), &["plan", "--var", "nmae=x"]);
+    let r = mlinfra(dir.path(), &["plan", "--refresh=false", "--var", "nmae=x"]);
     assert_eq!(r.code, 1);
     assert!(
         r.stderr
@@ -456,42 +487,28 @@ fn destroy_plans_delete_everything_and_refresh_only_changes_nothing() {
         got.iter().all(|(_, a, _)| a == &json!(["delete"])),
         "{got:?}"
     );
-    let r = mlinfra(dir.path(), &["plan", "--destroy"]);
+    let r = mlinfra(dir.path(), &["plan", "--refresh=false", "--destroy"]);
     assert!(
         r.stdout
             .contains("Plan: 0 to add, 0 to change, 3 to destroy."),
         "{}",
         r.stdout
     );
-    let r = mlinfra(
-        dir.path(),
-        &[
-            "plan",
-            "--refresh-only",
-            "--var",
-            "max_nodes=99",
-            "--detailed-exitcode",
-        ],
-    );
-    assert_eq!(
-        r.code, 0,
-        "refresh-only plans no resource changes: {}",
-        r.stdout
-    );
+    // A refresh-only plan changes no resource: see gcp.rs, which runs it against the double.
 }
 
 #[test]
 fn multi_line_strings_diff_line_by_line() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = |desc: &str| {
-        format!("model_registry \"m\" {{\n  cloud       = \"gcp\"\n  description = <<-EOT\n{desc}  EOT\n}}\n")
+        format!("model_registry \"m\" {{\n  cloud         = \"gcp\"\n  serving_image = \"us-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-3:latest\"\n  description   = <<-EOT\n{desc}  EOT\n}}\n")
     };
     std::fs::write(
         dir.path().join("main.mlinfra.hcl"),
         manifest("    Fraud models.\n    Owner: risk team.\n"),
     )
     .unwrap();
-    let r = mlinfra(dir.path(), &["plan", "--json"]);
+    let r = mlinfra(dir.path(), &["plan", "--refresh=false", "--json"]);
     let state = state_from_plan(&serde_json::from_str(&r.stdout).unwrap());
     std::fs::write(dir.path().join("mlinfra.state.json"), state.to_string()).unwrap();
     std::fs::write(
@@ -499,11 +516,11 @@ fn multi_line_strings_diff_line_by_line() {
         manifest("    Fraud models.\n    Owner: payments team.\n"),
     )
     .unwrap();
-    let r = mlinfra(dir.path(), &["plan"]);
+    let r = mlinfra(dir.path(), &["plan", "--refresh=false"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout
-            .contains("~ description = <<-EOT # forces replacement"),
+            .contains("~ description   = <<-EOT # forces replacement"),
         "{}",
         r.stdout
     );

@@ -55,7 +55,7 @@ fn rm_forgets_a_resource_bumps_the_serial_and_keeps_a_backup() {
         & 0o777;
     assert_eq!(mode, 0o600);
     // The next plan wants to create it again.
-    let r = mlinfra(dir.path(), &["plan"]);
+    let r = mlinfra(dir.path(), &["plan", "--refresh=false"]);
     assert!(
         r.stdout.contains("# bucket.logs[0] will be created"),
         "{}",
@@ -146,7 +146,7 @@ fn force_unlock_removes_a_lock_left_by_a_dead_process() {
 fn foreign_or_corrupt_state_is_refused() {
     let dir = applied_lifecycle();
     std::fs::write(dir.path().join("mlinfra.state.json"), "{ not json").unwrap();
-    let r = mlinfra(dir.path(), &["plan"]);
+    let r = mlinfra(dir.path(), &["plan", "--refresh=false"]);
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("is not a valid mlinfra state file"),

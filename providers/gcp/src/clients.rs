@@ -9,6 +9,7 @@ use google_cloud_aiplatform_v1::client::{
 };
 use google_cloud_artifactregistry_v1::client::ArtifactRegistry;
 use google_cloud_auth::credentials::{self, Credentials};
+use google_cloud_container_v1::client::ClusterManager;
 use google_cloud_storage::client::StorageControl;
 use mlinfra_provider_api::{ConfigureResponse, ErrorKind, ProviderConfig, ProviderError};
 use mlinfra_schema::Value;
@@ -21,6 +22,7 @@ pub const SERVICES: &[&str] = &["container", "artifactregistry", "aiplatform", "
 pub struct Clients {
     pub storage: StorageControl,
     pub registry: ArtifactRegistry,
+    pub gke: ClusterManager,
     /// Vertex AI, at its regional host.
     pub online_stores: FeatureOnlineStoreAdminService,
     pub feature_registry: FeatureRegistryService,
@@ -284,6 +286,13 @@ async fn build(cfg: &ProviderConfig) -> Result<Clients, ProviderError> {
         "https://artifactregistry.googleapis.com".to_string(),
         creds
     );
+    let gke = client!(
+        ClusterManager,
+        cfg,
+        "container",
+        "https://container.googleapis.com".to_string(),
+        creds
+    );
     let vertex = format!("https://{region}-aiplatform.googleapis.com");
     let online_stores = client!(
         FeatureOnlineStoreAdminService,
@@ -310,6 +319,7 @@ async fn build(cfg: &ProviderConfig) -> Result<Clients, ProviderError> {
     Ok(Clients {
         storage,
         registry,
+        gke,
         online_stores,
         feature_registry,
         models,

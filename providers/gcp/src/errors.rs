@@ -94,9 +94,15 @@ pub fn classify(doing: &str, e: Error) -> ProviderError {
 
 /// A status from a call or from a failed long-running operation.
 pub fn from_status(doing: &str, s: &Status) -> ProviderError {
+    let kind = kind_of(s.code, &s.message);
+    let hint = if kind == ErrorKind::Capacity {
+        "; Google has no capacity for this machine there right now: try again later, another zone or region, another machine type, or spot or reserved capacity"
+    } else {
+        ""
+    };
     ProviderError::new(
-        kind_of(s.code, &s.message),
-        format!("{doing}: {} ({})", s.message, s.code.name()),
+        kind,
+        format!("{doing}: {} ({}){hint}", s.message, s.code.name()),
     )
     .with_code(code_of(s.code, &s.message))
 }

@@ -11,10 +11,13 @@
 mod attrs;
 mod bucket;
 mod clients;
+mod cluster;
 mod errors;
 mod feature_store;
+mod gke;
 mod lro;
 mod model_registry;
+mod nodepool;
 mod plan;
 mod registry;
 
@@ -30,8 +33,10 @@ pub use clients::Clients;
 /// The kinds this provider creates on GCP.
 pub const KINDS: &[&str] = &[
     "bucket",
+    "cluster",
     "container_registry",
     "feature_store",
+    "gpu_pool",
     "model_registry",
 ];
 
@@ -91,6 +96,8 @@ impl Provider for GcpProvider {
                 "bucket" => bucket::read(&c, &req.id, &req.prior).await,
                 "container_registry" => registry::read(&c, &req.id, &req.prior).await,
                 "feature_store" => feature_store::read(&c, &req.id, &req.prior).await,
+                "cluster" => cluster::read(&c, &req.id, &req.prior).await,
+                "gpu_pool" => nodepool::read(&c, &req.id, &req.prior).await,
                 "model_registry" => model_registry::read(&c, &req.id, &req.prior).await,
                 other => Err(unsupported(other)),
             }
@@ -104,6 +111,8 @@ impl Provider for GcpProvider {
                 "bucket" => bucket::apply(&c, &req).await,
                 "container_registry" => registry::apply(&c, &req).await,
                 "feature_store" => feature_store::apply(&c, &req).await,
+                "cluster" => cluster::apply(&c, &req).await,
+                "gpu_pool" => nodepool::apply(&c, &req).await,
                 "model_registry" => model_registry::apply(&c, &req).await,
                 other => Err(unsupported(other)),
             }
@@ -118,6 +127,8 @@ impl Provider for GcpProvider {
                 "bucket" => bucket::read(&c, &req.id, &none).await?,
                 "container_registry" => registry::read(&c, &req.id, &none).await?,
                 "feature_store" => feature_store::read(&c, &req.id, &none).await?,
+                "cluster" => cluster::read(&c, &req.id, &none).await?,
+                "gpu_pool" => nodepool::read(&c, &req.id, &none).await?,
                 "model_registry" => model_registry::read(&c, &req.id, &none).await?,
                 other => return Err(unsupported(other)),
             };

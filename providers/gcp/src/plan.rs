@@ -46,6 +46,43 @@ pub fn check_labels(a: &mlinfra_provider_api::Attributes) -> Result<(), Provider
     Ok(())
 }
 
+/// `1.31` → (1, 31).
+fn minor_version(v: &str) -> Option<(u64, u64)> {
+    let mut parts = v.split(['.', '-']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// GKE upgrades a control plane one minor version at a time and never downgrades it.
+fn version_step(req: &PlanRequest) -> Result<(), ProviderError> {
+    let Some(prior) = &req.prior else {
+        return Ok(());
+    };
+    let (Some(from), Some(to)) = (
+        str_attr(prior, "kubernetes_version"),
+        str_attr(&req.proposed, "kubernetes_version"),
+    ) else {
+        return Ok(());
+    };
+    let (Some(a), Some(b)) = (minor_version(from), minor_version(to)) else {
+        return Ok(());
+    };
+    if b < a {
+        return Err(invalid(format!(
+            "GKE cannot downgrade a cluster's control plane from {from} to {to}; keep {from}, or replace the cluster with mlinfra plan --replace"
+        )));
+    }
+    if b.0 == a.0 && b.1 > a.1 + 1 {
+        return Err(invalid(format!(
+            "GKE upgrades a control plane one minor version at a time, so the next after {from} is {}.{}; apply {}.{} first",
+            a.0,
+            a.1 + 1,
+            a.0,
+            a.1 + 1
+        )));
+    }
+    Ok(())
+}
+
 pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
     let p = &req.proposed;
     let mut resp = PlanResponse::new(p.clone());
@@ -114,6 +151,99 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
             }
             if changed(req, "name") {
                 resp = resp.replace(&["name"], "Vertex AI cannot rename a feature online store");
+            }
+        }
+        "cluster" => {
+            // Without a subnetwork GKE takes the network's default one; the state keeps it unset.
+            if p.get("subnetwork").is_some_and(Value::is_unknown) {
+                resp.planned.insert("subnetwork".into(), Value::Null);
+            }
+            if let Some(name) = str_attr(p, "name") {
+                crate::cluster::check_name("cluster", name).map_err(invalid)?;
+            }
+            if let Some(loc) = str_attr(p, "region") {
+                let zone = loc
+                    .rsplit_once('-')
+                    .is_some_and(|(r, z)| is_region(r) && z.len() == 1);
+                if !is_region(loc) && !zone {
+                    return Err(invalid(format!(
+                        "region \"{loc}\" is not a GCP region or zone; use one like us-central1 (a regional cluster) or us-central1-a (a zonal one)"
+                    )));
+                }
+            }
+            if changed(req, "name") {
+                resp = resp.replace(&["name"], "GKE cannot rename a cluster");
+            } else {
+                version_step(req)?;
+            }
+            for (attr, why) in [
+                ("region", "a GKE cluster's location is fixed at creation"),
+                ("network", "a GKE cluster's network is fixed at creation"),
+                (
+                    "subnetwork",
+                    "a GKE cluster's subnetwork is fixed at creation",
+                ),
+                (
+                    "public_endpoint",
+                    "a GKE cluster's private endpoint is set at creation",
+                ),
+            ] {
+                if changed(req, attr) {
+                    resp = resp.replace(&[attr], why);
+                }
+            }
+        }
+        "gpu_pool" => {
+            if let Some(name) = str_attr(p, "name") {
+                crate::cluster::check_name("node pool", name).map_err(invalid)?;
+                if name == crate::cluster::SYSTEM_POOL {
+                    return Err(invalid(format!(
+                        "\"{name}\" is the name of the CPU pool every GKE cluster of mlinfra has; choose another name"
+                    )));
+                }
+                let project = req.config.attributes.get("project").and_then(Value::as_str);
+                let region = req.config.attributes.get("region").and_then(Value::as_str);
+                if let (Some(project), Some(cluster)) = (project, str_attr(p, "cluster")) {
+                    resp = resp.private(crate::nodepool::full_name(
+                        project,
+                        region.unwrap_or("us-central1"),
+                        cluster,
+                        name,
+                    ));
+                }
+            }
+            if str_attr(p, "accelerator").is_some()
+                && !p.get("gpus_per_node").is_some_and(Value::is_unknown)
+            {
+                crate::nodepool::accelerators(p).map_err(invalid)?;
+            }
+            for (attr, why) in [
+                ("name", "GKE cannot rename a node pool"),
+                ("cluster", "a GKE node pool belongs to one cluster"),
+                (
+                    "accelerator",
+                    "a GKE node pool's GPU type is fixed at creation",
+                ),
+                (
+                    "gpus_per_node",
+                    "a GKE node pool's GPU count is fixed at creation",
+                ),
+                (
+                    "instance_type",
+                    "a GKE node pool's machine type is fixed at creation",
+                ),
+                (
+                    "capacity",
+                    "a GKE node pool's spot or reservation setting is fixed at creation",
+                ),
+                (
+                    "disk_size_gb",
+                    "a GKE node pool's boot disk is fixed at creation",
+                ),
+            ] {
+                if changed(req, attr) {
+                    resp = resp.replace(&[attr], why);
+                }
             }
         }
         "model_registry" => {
