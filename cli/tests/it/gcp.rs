@@ -577,3 +577,100 @@ fn a_gke_stockout_is_a_capacity_error_and_the_failed_pool_is_not_lost() {
     ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
     assert_eq!(objects(&p), Vec::<String>::new());
 }
+
+#[test]
+fn a_vertex_endpoint_rolls_a_new_model_out_beside_the_old_and_rescales_in_place() {
+    let p = project();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let manifest = |tag: &str, count: u32| {
+        format!(
+            r#"endpoint "scorer" {{
+  cloud = "gcp"
+  model = {{
+    image       = "us-docker.pkg.dev/{p}/images/scorer:{tag}"
+    environment = {{ MODE = "fast" }}
+  }}
+  instance = {{
+    type  = "g2-standard-4"
+    count = {count}
+  }}
+  rollout {{
+    strategy       = "canary"
+    canary_percent = 10
+    bake_minutes   = 0
+  }}
+}}
+"#
+        )
+    };
+    let endpoint_of = || -> serde_json::Value {
+        let (_, body) = http(
+            "GET",
+            &format!("/v1/projects/{p}/locations/us-central1/endpoints/scorer"),
+            "",
+        );
+        serde_json::from_str(&body).unwrap()
+    };
+    write(d, &p, &manifest("3", 1));
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let e = endpoint_of();
+    let first = e["deployedModels"][0]["model"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        e["deployedModels"][0]["dedicatedResources"]["machineSpec"]["acceleratorType"], "NVIDIA_L4",
+        "{e}"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A new image is in place for the endpoint: a new model, deployed beside the old one.
+    write(d, &p, &manifest("4", 1));
+    let r = run(d, &["plan", "--no-color"]);
+    assert!(
+        r.stdout
+            .contains("endpoint.scorer will be updated in-place"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let e = endpoint_of();
+    let deployed = e["deployedModels"].as_array().unwrap();
+    assert_eq!(deployed.len(), 1, "{e}");
+    let second = deployed[0]["model"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(
+        e["trafficSplit"][deployed[0]["id"].as_str().unwrap()],
+        100,
+        "{e}"
+    );
+    // The old model is deleted once nothing serves it; the new one stays.
+    let models = objects(&p);
+    assert!(
+        !models
+            .iter()
+            .any(|o| o.ends_with(first.rsplit('/').next().unwrap())),
+        "{models:#?}"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // More replicas: the same deployment, rescaled.
+    write(d, &p, &manifest("4", 3));
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let e = endpoint_of();
+    assert_eq!(
+        e["deployedModels"][0]["model"].as_str().unwrap(),
+        second,
+        "{e}"
+    );
+    assert_eq!(
+        e["deployedModels"][0]["dedicatedResources"]["minReplicaCount"], 3,
+        "{e}"
+    );
+
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(objects(&p), Vec::<String>::new());
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use google_cloud_aiplatform_v1::client::{
-    FeatureOnlineStoreAdminService, FeatureRegistryService, ModelService,
+    EndpointService, FeatureOnlineStoreAdminService, FeatureRegistryService, ModelService,
 };
 use google_cloud_artifactregistry_v1::client::ArtifactRegistry;
 use google_cloud_auth::credentials::{self, Credentials};
@@ -27,6 +27,7 @@ pub struct Clients {
     pub online_stores: FeatureOnlineStoreAdminService,
     pub feature_registry: FeatureRegistryService,
     pub models: ModelService,
+    pub endpoints: EndpointService,
     pub project: String,
     pub region: String,
     /// `None` when every service is called over plain http without credentials.
@@ -309,6 +310,7 @@ async fn build(cfg: &ProviderConfig) -> Result<Clients, ProviderError> {
         creds
     );
     let models = client!(ModelService, cfg, "aiplatform", vertex.clone(), creds);
+    let endpoints = client!(EndpointService, cfg, "aiplatform", vertex.clone(), creds);
     let (credentials, source) = match cached {
         Some((c, s)) => (Some(c), s),
         None => (
@@ -323,6 +325,7 @@ async fn build(cfg: &ProviderConfig) -> Result<Clients, ProviderError> {
         online_stores,
         feature_registry,
         models,
+        endpoints,
         project,
         region,
         credentials,

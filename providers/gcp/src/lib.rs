@@ -12,6 +12,7 @@ mod attrs;
 mod bucket;
 mod clients;
 mod cluster;
+mod endpoint;
 mod errors;
 mod feature_store;
 mod gke;
@@ -35,6 +36,7 @@ pub const KINDS: &[&str] = &[
     "bucket",
     "cluster",
     "container_registry",
+    "endpoint",
     "feature_store",
     "gpu_pool",
     "model_registry",
@@ -97,6 +99,7 @@ impl Provider for GcpProvider {
                 "container_registry" => registry::read(&c, &req.id, &req.prior).await,
                 "feature_store" => feature_store::read(&c, &req.id, &req.prior).await,
                 "cluster" => cluster::read(&c, &req.id, &req.prior).await,
+                "endpoint" => endpoint::read(&c, &req.id, &req.prior).await,
                 "gpu_pool" => nodepool::read(&c, &req.id, &req.prior).await,
                 "model_registry" => model_registry::read(&c, &req.id, &req.prior).await,
                 other => Err(unsupported(other)),
@@ -112,6 +115,7 @@ impl Provider for GcpProvider {
                 "container_registry" => registry::apply(&c, &req).await,
                 "feature_store" => feature_store::apply(&c, &req).await,
                 "cluster" => cluster::apply(&c, &req).await,
+                "endpoint" => endpoint::apply(&c, &req).await,
                 "gpu_pool" => nodepool::apply(&c, &req).await,
                 "model_registry" => model_registry::apply(&c, &req).await,
                 other => Err(unsupported(other)),
@@ -128,6 +132,7 @@ impl Provider for GcpProvider {
                 "container_registry" => registry::read(&c, &req.id, &none).await?,
                 "feature_store" => feature_store::read(&c, &req.id, &none).await?,
                 "cluster" => cluster::read(&c, &req.id, &none).await?,
+                "endpoint" => endpoint::read(&c, &req.id, &none).await?,
                 "gpu_pool" => nodepool::read(&c, &req.id, &none).await?,
                 "model_registry" => model_registry::read(&c, &req.id, &none).await?,
                 other => return Err(unsupported(other)),

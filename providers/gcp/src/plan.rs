@@ -246,6 +246,22 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
                 }
             }
         }
+        "endpoint" => {
+            if let Some(name) = str_attr(p, "name") {
+                crate::endpoint::check_id(name).map_err(invalid)?;
+            }
+            let machine = p
+                .get("instance")
+                .and_then(Value::as_map)
+                .and_then(|m| m.get("type"))
+                .and_then(Value::as_str);
+            if let Some(t) = machine {
+                crate::endpoint::check_machine(t).map_err(invalid)?;
+            }
+            if changed(req, "name") {
+                resp = resp.replace(&["name"], "Vertex AI cannot rename an endpoint");
+            }
+        }
         "model_registry" => {
             if let Some(name) = str_attr(p, "name") {
                 crate::model_registry::check_id(name).map_err(invalid)?;
