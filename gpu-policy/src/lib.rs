@@ -107,6 +107,8 @@ pub enum Sharing {
     Mig(Vec<(String, u32)>),
     /// Time slicing: pods per GPU.
     TimeSlicing(u32),
+    /// CUDA MPS, set up by GKE on the node pool (`gpuSharingConfig`): clients per GPU.
+    Mps(u32),
 }
 
 impl Sharing {
@@ -121,7 +123,9 @@ impl Sharing {
                 v.sort();
                 v
             }
-            Sharing::TimeSlicing(r) => vec![(GPU_RESOURCE.to_string(), u64::from(*r))],
+            Sharing::TimeSlicing(r) | Sharing::Mps(r) => {
+                vec![(GPU_RESOURCE.to_string(), u64::from(*r))]
+            }
             Sharing::None => vec![(GPU_RESOURCE.to_string(), 1)],
         }
     }
@@ -299,6 +303,36 @@ fn pools<'a>(config: &'a Evaluated, diags: &mut Diagnostics) -> Vec<Pool<'a>> {
                 } else {
                     Sharing::TimeSlicing(r as u32)
                 }
+            }
+            "mps" if i.cloud == Some(Cloud::Gcp) => {
+                let r = block
+                    .and_then(|m| m.get("replicas"))
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                if !(2.0..=48.0).contains(&r) || r.fract() != 0.0 {
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "{}: MPS on GKE needs replicas, a whole number from 2 to 48 (clients per GPU)",
+                            i.address
+                        ))
+                        .at(Some(i.span))
+                        .expected("sharing { mode = \"mps\"  replicas = 4 }"),
+                    );
+                    Sharing::None
+                } else {
+                    Sharing::Mps(r as u32)
+                }
+            }
+            "mps" => {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "{}: sharing mode \"mps\" is set up by GKE's node pools only in this build",
+                        i.address
+                    ))
+                    .at(Some(i.span))
+                    .help("on this cloud use mode = \"time_slicing\", \"mig\" or \"none\""),
+                );
+                Sharing::None
             }
             "none" => Sharing::None,
             other => {
@@ -499,6 +533,13 @@ pub fn emit_with(config: &Evaluated, opts: &Options) -> (Vec<Object>, Diagnostic
                 labels.insert(
                     "nvidia.com/device-plugin.config".into(),
                     config_name(&pool.name),
+                );
+            }
+            // GKE labels the nodes of an MPS pool itself.
+            Sharing::Mps(_) => {
+                labels.insert(
+                    "cloud.google.com/gke-gpu-sharing-strategy".into(),
+                    "mps".into(),
                 );
             }
             Sharing::None => {}
@@ -930,7 +971,8 @@ pub fn emit_with(config: &Evaluated, opts: &Options) -> (Vec<Object>, Diagnostic
                 name: config_name(&pool.name),
                 replicas: *r,
             }),
-            Sharing::None => {}
+            // GKE runs the MPS control daemon and its device plugin: nothing to emit.
+            Sharing::Mps(_) | Sharing::None => {}
         }
     }
     if let Some(first) = pools.first() {

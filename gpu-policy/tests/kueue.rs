@@ -335,3 +335,44 @@ fn the_quickstarts_nvidia_configs_follow_the_documented_structure() {
         "one MIG config and one time-slicing config"
     );
 }
+
+#[test]
+fn an_mps_pool_on_gke_offers_its_clients_as_gpus_and_emits_no_device_plugin_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = |cloud: &str| {
+        format!(
+            "cluster \"infer\" {{\n  cloud = \"{cloud}\"\n{extra}}}\n\ngpu_pool \"l4\" {{\n  cluster       = cluster.infer\n  accelerator   = \"L4\"\n  gpus_per_node = 1\n  max_nodes     = 4\n{pool_extra}  sharing {{\n    mode     = \"mps\"\n    replicas = 4\n  }}\n}}\n\nqueue \"serving\" {{\n  pools        = [gpu_pool.l4]\n  nominal_gpus = 4\n}}\n",
+            extra = if cloud == "aws" { "  subnet_ids = [\"subnet-1\"]\n  role_arn   = \"arn:aws:iam::123456789012:role/eks\"\n" } else { "" },
+            pool_extra = if cloud == "aws" { "  node_role_arn = \"arn:aws:iam::123456789012:role/node\"\n" } else { "" },
+        )
+    };
+    std::fs::write(dir.path().join("main.mlinfra.hcl"), pool("gcp")).unwrap();
+    let (objects, diags) = mlinfra_gpu_policy::emit(&evaluated(dir.path()));
+    assert!(diags.is_empty(), "{diags:?}");
+    let flavor = objects.iter().find(|o| o.kind == "ResourceFlavor").unwrap();
+    assert!(
+        flavor
+            .yaml
+            .contains("\"cloud.google.com/gke-gpu-sharing-strategy\": \"mps\""),
+        "{}",
+        flavor.yaml
+    );
+    let cq = objects.iter().find(|o| o.kind == "ClusterQueue").unwrap();
+    // 4 GPUs (4 nodes × 1) × 4 clients: 16 schedulable nvidia.com/gpu.
+    assert!(
+        cq.yaml.contains("nvidia.com/gpu") && cq.yaml.contains("nominalQuota: 16"),
+        "{}",
+        cq.yaml
+    );
+    assert!(
+        !objects.iter().any(|o| o.kind == "ConfigMap"),
+        "GKE runs MPS itself: no device-plugin configuration"
+    );
+    // Elsewhere MPS needs a device-plugin setup this build does not write.
+    std::fs::write(dir.path().join("main.mlinfra.hcl"), pool("aws")).unwrap();
+    let (_, diags) = mlinfra_gpu_policy::emit(&evaluated(dir.path()));
+    assert!(
+        format!("{diags:?}").contains("is set up by GKE's node pools only"),
+        "{diags:?}"
+    );
+}

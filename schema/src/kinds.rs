@@ -663,7 +663,8 @@ fn feature_store() -> KindSchema {
 fn model_registry() -> KindSchema {
     let mut attrs = common(true);
     attrs.extend([
-        Attribute::new("description", AttrType::String, "What the registry holds.").force_new(),
+        // SageMaker fixes it at creation, Vertex AI changes it in place: the providers say.
+        Attribute::new("description", AttrType::String, "What the registry holds."),
         Attribute::new(
             "serving_image",
             AttrType::String,

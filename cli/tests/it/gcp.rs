@@ -7,7 +7,9 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::{mlinfra_env, Run};
 
@@ -152,8 +154,8 @@ model_registry "fraud" {{
         format!("storage.buckets {bucket}"),
         format!("artifactregistry.repositories projects/{p}/locations/us-central1/repositories/scorer"),
         format!("vertex.featureOnlineStores projects/{p}/locations/us-central1/featureOnlineStores/fraud"),
-        format!("vertex.featureGroups projects/{p}/locations/us-central1/featureGroups/fraud_transactions"),
-        format!("vertex.features projects/{p}/locations/us-central1/featureGroups/fraud_transactions/features/amount"),
+        format!("vertex.featureGroups projects/{p}/locations/us-central1/featureGroups/fraud__transactions"),
+        format!("vertex.features projects/{p}/locations/us-central1/featureGroups/fraud__transactions/features/amount"),
         format!("vertex.featureViews projects/{p}/locations/us-central1/featureOnlineStores/fraud/featureViews/transactions"),
         format!("vertex.models projects/{p}/locations/us-central1/models/fraud"),
     ] {
@@ -671,6 +673,139 @@ fn a_vertex_endpoint_rolls_a_new_model_out_beside_the_old_and_rescales_in_place(
         "{e}"
     );
 
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(objects(&p), Vec::<String>::new());
+}
+
+fn recorded(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("mlinfra.state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|j| j["resources"].as_array().map(|a| a.len()))
+        .unwrap_or(0)
+}
+
+fn pending(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("mlinfra.state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|j| !j["pending"].is_null())
+}
+
+/// Start an apply in the background, and SIGKILL it once `ready` says so.
+fn kill_apply_when(dir: &Path, ready: impl Fn() -> bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlinfra"))
+        .args(["apply", "--auto-approve", "--parallelism", "4"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !ready() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+}
+
+#[test]
+fn an_apply_killed_at_four_instants_leaves_no_orphan_and_no_duplicate() {
+    let n = 40;
+    // Kill with nothing recorded yet, early, midway and late.
+    for (round, at) in [0usize, 5, 20, 35].into_iter().enumerate() {
+        let p = project();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(
+            d,
+            &p,
+            &format!("bucket \"b\" {{\n  count = {n}\n  cloud = \"gcp\"\n  name  = \"{p}-${{count.index}}\"\n}}\n"),
+        );
+        // Each create answers 40 ms late, so the apply is still going when it is killed.
+        let (code, _) = http(
+            "POST",
+            "/__double/faults",
+            &format!(
+                r#"{{"method": "google.storage.v2.Storage/CreateBucket", "fault": "latency", "latencyMs": 40, "times": {n}}}"#
+            ),
+        );
+        assert_eq!(code, 200);
+        kill_apply_when(d, || {
+            d.join("mlinfra.state.json.lock").exists()
+                && (recorded(d) >= at && (at > 0 || pending(d)))
+        });
+        let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+        assert_eq!(r.code, 0, "round {round}: {}\n{}", r.stdout, r.stderr);
+        let mut want: Vec<String> = (0..n).map(|i| format!("storage.buckets {p}-{i}")).collect();
+        want.sort();
+        assert_eq!(
+            objects(&p),
+            want,
+            "round {round}: the live buckets are the manifest's, once each"
+        );
+        assert_eq!(
+            recorded(d),
+            n,
+            "round {round}: every bucket is in state once"
+        );
+        assert!(!pending(d), "round {round}: no intent left");
+        let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+        assert_eq!(r.code, 0, "round {round}: {}\n{}", r.stdout, r.stderr);
+        ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+        assert_eq!(objects(&p), Vec::<String>::new(), "round {round}");
+    }
+}
+
+#[test]
+fn a_node_pool_create_killed_while_gke_works_on_it_is_adopted_by_its_handle() {
+    let p = project();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        &p,
+        "cluster \"train\" {\n  cloud = \"gcp\"\n}\n\ngpu_pool \"l4\" {\n  cluster       = cluster.train\n  accelerator   = \"L4\"\n  gpus_per_node = 1\n  max_nodes     = 2\n}\n",
+    );
+    // The pool create answers 1.5 s late: the run is killed while GKE has the request.
+    let (code, _) = http(
+        "POST",
+        "/__double/faults",
+        &format!(
+            r#"{{"method": "*.nodePools.create", "path": "projects/{p}/", "fault": "latency", "latencyMs": 1500}}"#
+        ),
+    );
+    assert_eq!(code, 200);
+    kill_apply_when(d, || recorded(d) >= 1 && pending(d));
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("mlinfra.state.json")).unwrap())
+            .unwrap();
+    assert!(
+        !st["pending"].is_null(),
+        "the pool's intent was recorded before the call: {st}"
+    );
+    // Let the double finish what it was asked.
+    std::thread::sleep(Duration::from_millis(1800));
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let (_, body) = http(
+        "GET",
+        &format!("/v1/projects/{p}/locations/us-central1/clusters/train"),
+        "",
+    );
+    let cluster: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let pools: Vec<&str> = cluster["nodePools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|np| np["name"].as_str())
+        .collect();
+    assert_eq!(pools, vec!["system", "l4"], "one pool, not two: {body}");
+    assert_eq!(recorded(d), 2);
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
     assert_eq!(objects(&p), Vec::<String>::new());
 }

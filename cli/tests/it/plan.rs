@@ -519,8 +519,7 @@ fn multi_line_strings_diff_line_by_line() {
     let r = mlinfra(dir.path(), &["plan", "--refresh=false"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stdout
-            .contains("~ description   = <<-EOT # forces replacement"),
+        r.stdout.contains("~ description   = <<-EOT\n"),
         "{}",
         r.stdout
     );

@@ -171,6 +171,12 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
             if changed(req, "name") {
                 resp = resp.replace(&["name"], "SageMaker cannot rename it");
             }
+            if req.kind == "model_registry" && changed(req, "description") {
+                resp = resp.replace(
+                    &["description"],
+                    "a SageMaker model package group's description is fixed at creation",
+                );
+            }
             if req.kind == "endpoint" {
                 if let Some(t) = p
                     .get("instance")

@@ -163,7 +163,7 @@ async fn delete(
     if flag(prior, "force_destroy", false) {
         empty(c, &name).await?;
     }
-    // Deleting the last objects can take a moment to be seen by the bucket delete.
+    // Throttling and transient faults are retried; a bucket that is not empty is not.
     let limit = deadline(timeout_seconds, Duration::from_secs(120));
     wait::retry(limit, 5, || async {
         match c

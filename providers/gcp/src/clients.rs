@@ -30,6 +30,9 @@ pub struct Clients {
     pub endpoints: EndpointService,
     pub project: String,
     pub region: String,
+    /// `zones` (or `zone`): where clusters and node pools put their nodes; empty: GKE's
+    /// default (every zone of the region).
+    pub zones: Vec<String>,
     /// `None` when every service is called over plain http without credentials.
     credentials: Option<Credentials>,
     source: String,
@@ -263,6 +266,20 @@ macro_rules! client {
 async fn build(cfg: &ProviderConfig) -> Result<Clients, ProviderError> {
     let project = attr(cfg, "project").unwrap_or_default().to_string();
     let region = attr(cfg, "region").unwrap_or("us-central1").to_string();
+    let mut zones: Vec<String> = cfg
+        .attributes
+        .get("zones")
+        .and_then(Value::as_list)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if zones.is_empty() {
+        zones.extend(attr(cfg, "zone").map(str::to_string));
+    }
     let mut cached: Option<(Credentials, String)> = None;
     let mut creds = || -> Result<Credentials, ProviderError> {
         if cached.is_none() {
@@ -328,6 +345,7 @@ async fn build(cfg: &ProviderConfig) -> Result<Clients, ProviderError> {
         endpoints,
         project,
         region,
+        zones,
         credentials,
         source,
     })

@@ -80,6 +80,9 @@ fn desired(c: &Clients, planned: &Attributes, name: &str) -> Cluster {
     if let Some(v) = str_attr(planned, "kubernetes_version") {
         cluster = cluster.set_initial_cluster_version(v);
     }
+    if !c.zones.is_empty() {
+        cluster = cluster.set_locations(c.zones.clone());
+    }
     if let Some(s) = str_attr(planned, "subnetwork") {
         cluster = cluster.set_subnetwork(s);
     }

@@ -29,9 +29,10 @@ use crate::clients::Clients;
 use crate::errors::{classify, is_not_found};
 use crate::lro;
 
-/// Vertex AI's endpoint id rule (for ids the caller chooses).
+/// Vertex AI's endpoint id rule (for ids the caller chooses), short enough that the
+/// endpoint's model ids (`ID-` and 8 hex digits) fit Vertex AI's 63 characters.
 pub fn check_id(id: &str) -> Result<(), String> {
-    let ok = (1..=63).contains(&id.len())
+    let ok = (1..=54).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_lowercase())
         && !id.ends_with('-')
         && id
@@ -41,7 +42,7 @@ pub fn check_id(id: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "\"{id}\" is not a valid Vertex AI endpoint id: use up to 63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen"
+            "\"{id}\" is not a valid Vertex AI endpoint id here: use up to 54 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen"
         ))
     }
 }
@@ -273,6 +274,14 @@ fn same_model(a: &str, b: &str) -> bool {
     short(a) == short(b)
 }
 
+/// Whether deployment `d` serves `model` on the machine `s` asks for.
+fn serves(d: &DeployedModel, model: &str, s: &Spec) -> bool {
+    same_model(&d.model, model)
+        && d.dedicated_resources()
+            .and_then(|r| r.machine_spec.as_ref())
+            .is_some_and(|m| m.machine_type == s.machine)
+}
+
 /// Deploy `model` with `percent` of the traffic; the rest stays with what serves now.
 async fn deploy(
     c: &Clients,
@@ -283,11 +292,7 @@ async fn deploy(
     limit: Instant,
 ) -> Result<String, ProviderError> {
     let now = get(c, endpoint).await?.unwrap_or_default();
-    if let Some(d) = now
-        .deployed_models
-        .iter()
-        .find(|d| same_model(&d.model, model))
-    {
+    if let Some(d) = now.deployed_models.iter().find(|d| serves(d, model, s)) {
         return Ok(d.id.clone());
     }
     let mut split: std::collections::HashMap<String, i32> = std::collections::HashMap::new();
@@ -331,7 +336,7 @@ async fn deploy(
     after
         .deployed_models
         .iter()
-        .find(|d| same_model(&d.model, model))
+        .find(|d| serves(d, model, s) && now.deployed_models.iter().all(|o| o.id != d.id))
         .map(|d| d.id.clone())
         .ok_or_else(|| {
             ProviderError::new(
@@ -392,7 +397,14 @@ async fn undeploy_others(
             |n| op_endpoint(c, n),
         )
         .await?;
-        delete_model(c, &d.model, limit).await?;
+        // The same model may stay deployed on another machine: delete it only when unused.
+        let kept = now
+            .deployed_models
+            .iter()
+            .any(|o| o.id == keep && same_model(&o.model, &d.model));
+        if !kept {
+            delete_model(c, &d.model, limit).await?;
+        }
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! fixed node count), and per `feature_group` a FeatureGroup over a BigQuery table with a
 //! Feature per column and, when online, a FeatureView that serves them.
 //!
-//! Object ids: the online store is the store's name; feature group `G` is `STORE_G`
+//! Object ids: the online store is the store's name; feature group `G` is `STORE__G`
 //! (feature groups share one namespace per project and region); its view is `G` inside
 //! the online store. The record id is the group's entity id column and the event time its
 //! timestamp column, so neither is a Feature of its own. Adding a feature is in place: a
@@ -53,7 +53,7 @@ pub fn check_id(what: &str, id: &str) -> Result<(), String> {
 
 /// The feature group id of group `label` in store `store`.
 pub fn group_id(store: &str, label: &str) -> String {
-    format!("{store}_{label}")
+    format!("{store}__{label}")
 }
 
 fn value_type(t: &str) -> ValueType {
@@ -269,6 +269,66 @@ async fn converge(
 ) -> Result<(), ProviderError> {
     let labels = labels_of(planned);
     let taken = |what: &str, name: &str| already_exists(&format!("Vertex AI {what} {name}"), store);
+    // Groups the manifest no longer has: their view, then the group with its features.
+    let keep: BTreeSet<String> = groups(planned).into_iter().map(|g| g.label).collect();
+    let gone: Vec<String> = prior
+        .and_then(|p| p.get("feature_group"))
+        .and_then(Value::as_map)
+        .map(|m| m.keys().filter(|k| !keep.contains(*k)).cloned().collect())
+        .unwrap_or_default();
+    for label in gone {
+        let vname = format!("{}/featureViews/{label}", store_name(c, store));
+        match c
+            .online_stores
+            .delete_feature_view()
+            .set_name(&vname)
+            .send()
+            .await
+        {
+            Ok(op) => {
+                lro::done(
+                    &format!("Vertex AI feature view {vname} to be deleted"),
+                    limit,
+                    op,
+                    |n| op_online(c, n),
+                )
+                .await?;
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                return Err(classify(
+                    &format!("deleting Vertex AI feature view {vname}"),
+                    e,
+                ))
+            }
+        }
+        let name = group_name(c, &group_id(store, &label));
+        match c
+            .feature_registry
+            .delete_feature_group()
+            .set_name(&name)
+            .set_force(true)
+            .send()
+            .await
+        {
+            Ok(op) => {
+                lro::done(
+                    &format!("Vertex AI feature group {name} to be deleted"),
+                    limit,
+                    op,
+                    |n| op_registry(c, n),
+                )
+                .await?;
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                return Err(classify(
+                    &format!("deleting Vertex AI feature group {name}"),
+                    e,
+                ))
+            }
+        }
+    }
     // Feature groups and their features first: a feature view must name existing ones.
     for g in groups(planned) {
         let id = group_id(store, &g.label);
@@ -485,7 +545,7 @@ async fn list_features(c: &Clients, group: &str) -> Result<Vec<Feature>, Provide
 }
 
 /// The feature group labels of this store: the recorded ones, else (on import) every
-/// group named `STORE_…`.
+/// group named `STORE__…`.
 async fn labels_in(
     c: &Clients,
     store: &str,
@@ -499,7 +559,7 @@ async fn labels_in(
     if !recorded.is_empty() {
         return Ok(recorded);
     }
-    let prefix = format!("{store}_");
+    let prefix = format!("{store}__");
     let mut out = Vec::new();
     let mut token = String::new();
     loop {

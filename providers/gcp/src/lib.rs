@@ -25,9 +25,9 @@ mod registry;
 use mlinfra_provider_api::{
     ApplyRequest, ApplyResponse, BoxFuture, ConfigureRequest, ConfigureResponse, ErrorKind,
     ImportRequest, ImportResponse, PlanRequest, PlanResponse, Provider, ProviderError, ReadRequest,
-    ReadResponse,
+    ReadResponse, RecoverRequest,
 };
-use mlinfra_schema::Cloud;
+use mlinfra_schema::{Cloud, Value};
 
 pub use clients::Clients;
 
@@ -120,6 +120,36 @@ impl Provider for GcpProvider {
                 "model_registry" => model_registry::apply(&c, &req).await,
                 other => Err(unsupported(other)),
             }
+        })
+    }
+
+    fn recover(&self, req: RecoverRequest) -> BoxFuture<'_, Result<ReadResponse, ProviderError>> {
+        Box::pin(async move {
+            let c = self.clients.get(&req.config).await?;
+            let id = match (req.kind.as_str(), &req.handle) {
+                // The plan's handle names the provider's region; the pool was made where its
+                // cluster is.
+                ("gpu_pool", _) => {
+                    let cluster = req.planned.get("cluster").and_then(Value::as_str);
+                    let name = req.planned.get("name").and_then(Value::as_str);
+                    match (cluster, name) {
+                        (Some(cluster), Some(name)) => {
+                            let loc = nodepool::cluster_location(&c, cluster).await?;
+                            nodepool::full_name(&c.project, &loc, cluster, name)
+                        }
+                        _ => req.handle.clone().unwrap_or(req.name.clone()),
+                    }
+                }
+                (_, Some(h)) => h.clone(),
+                _ => req.name.clone(),
+            };
+            self.read(ReadRequest {
+                kind: req.kind,
+                id,
+                prior: req.planned,
+                config: req.config,
+            })
+            .await
         })
     }
 

@@ -198,7 +198,7 @@ pub fn full_name(project: &str, location: &str, cluster: &str, name: &str) -> St
 
 /// The location of cluster `name`: the provider's region when it is there, else wherever
 /// the project has it.
-async fn cluster_location(c: &Clients, name: &str) -> Result<String, ProviderError> {
+pub async fn cluster_location(c: &Clients, name: &str) -> Result<String, ProviderError> {
     let all = c
         .gke
         .list_clusters()
@@ -232,7 +232,11 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 .to_string();
             let loc = cluster_location(c, &cluster).await?;
             let full = full_name(&c.project, &loc, &cluster, &name);
-            let pool = NodePool::new()
+            let mut pool = NodePool::new();
+            if !c.zones.is_empty() {
+                pool = pool.set_locations(c.zones.clone());
+            }
+            let pool = pool
                 .set_name(&name)
                 .set_initial_node_count(num(&req.planned, "min_nodes", 0.0) as i32)
                 .set_config(node_config(&req.planned)?)
@@ -289,12 +293,32 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 .any(|k| changed(k))
             {
                 let accel = accelerators(p).map_err(invalid)?;
+                // The request names a node version and image type: the pool's own, so the
+                // update changes nothing else (no node upgrade).
+                let now = c
+                    .gke
+                    .get_node_pool()
+                    .set_name(&full)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&format!("reading GKE node pool {full}"), e))?;
+                let image = now
+                    .config
+                    .as_ref()
+                    .map(|c| c.image_type.clone())
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| "COS_CONTAINERD".into());
+                let version = if now.version.is_empty() {
+                    "-".to_string()
+                } else {
+                    now.version.clone()
+                };
                 let op = gke::start(limit, || async {
                     c.gke
                         .update_node_pool()
                         .set_name(&full)
-                        .set_node_version("-")
-                        .set_image_type("COS_CONTAINERD")
+                        .set_node_version(&version)
+                        .set_image_type(&image)
                         .set_labels(NodeLabels::new().set_labels(string_map(p, "labels")))
                         .set_taints(NodeTaints::new().set_taints(taints(p)))
                         .set_resource_labels(ResourceLabels::new().set_labels(labels_of(p)))
@@ -457,8 +481,13 @@ pub async fn read(
             } else {
                 "none"
             };
-            s.insert("mode".into(), Value::from(mode));
-            attrs.insert("sharing".into(), Value::Map(s));
+            // A pool without a sharing block reads back without one.
+            let unshared =
+                mode == "none" && prior.get("sharing").is_none_or(|v| v.as_map().is_none());
+            if !unshared {
+                s.insert("mode".into(), Value::from(mode));
+                attrs.insert("sharing".into(), Value::Map(s));
+            }
         } else if let Some(m) = gpu::machine_named(Cloud::Gcp, &cfg.machine_type) {
             attrs
                 .entry("accelerator".into())

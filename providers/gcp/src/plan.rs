@@ -129,8 +129,18 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
         "feature_store" => {
             if let Some(name) = str_attr(p, "name") {
                 crate::feature_store::check_id("feature online store", name).map_err(invalid)?;
+                if name.contains("__") {
+                    return Err(invalid(format!(
+                        "\"{name}\" holds \"__\", which separates the store from the group in Vertex AI feature group ids (STORE__GROUP); use single underscores"
+                    )));
+                }
                 let groups = p.get("feature_group").and_then(Value::as_map);
                 for (label, g) in groups.into_iter().flatten() {
+                    if label.contains("__") {
+                        return Err(invalid(format!(
+                            "feature_group \"{label}\" holds \"__\", which separates the store from the group in Vertex AI feature group ids; use single underscores"
+                        )));
+                    }
                     crate::feature_store::check_id("feature view", label)
                         .and_then(|_| {
                             crate::feature_store::check_id(

@@ -202,26 +202,29 @@ fn gke_clusters_conform() {
 fn gke_node_pools_conform() {
     let p = project("n");
     // A node pool joins a cluster: make one first.
-    let cfg = config(&p);
-    on_big_stack(move || {
-        let gcp = mlinfra_provider_gcp::GcpProvider::new();
-        let cluster = attrs(&[
-            ("name", Value::from("train")),
-            ("network", Value::from("default")),
-        ]);
-        runtime()
-            .block_on(gcp.apply(ApplyRequest {
-                kind: "cluster".into(),
-                action: ApplyAction::Create,
-                prior: None,
-                planned: cluster,
-                client_token: "t".into(),
-                adopt_existing: false,
-                timeout_seconds: Some(60),
-                config: cfg,
-            }))
-            .unwrap();
-    });
+    let cluster = |action: ApplyAction| {
+        let cfg = config(&p);
+        on_big_stack(move || {
+            let gcp = mlinfra_provider_gcp::GcpProvider::new();
+            let attrs = attrs(&[
+                ("name", Value::from("train")),
+                ("network", Value::from("default")),
+            ]);
+            runtime()
+                .block_on(gcp.apply(ApplyRequest {
+                    kind: "cluster".into(),
+                    action,
+                    prior: Some(attrs.clone()),
+                    planned: attrs,
+                    client_token: "t".into(),
+                    adopt_existing: false,
+                    timeout_seconds: Some(60),
+                    config: cfg,
+                }))
+                .unwrap();
+        });
+    };
+    cluster(ApplyAction::Create);
     let mut sharing = BTreeMap::new();
     sharing.insert("mode".to_string(), Value::from("time_slicing"));
     sharing.insert("replicas".to_string(), Value::Number(4.0));
@@ -241,6 +244,7 @@ fn gke_node_pools_conform() {
         update: attrs(&[("max_nodes", Value::Number(8.0))]),
         config: config(&p),
     });
+    cluster(ApplyAction::Delete);
 }
 
 #[test]
