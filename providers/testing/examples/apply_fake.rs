@@ -40,7 +40,10 @@ fn manifest(n: usize, layered: bool) -> String {
         } else {
             format!("${{bucket.l{}[count.index].name}}-l{l}", l - 1)
         };
-        let _ = write!(t, "bucket \"l{l}\" {{\n  count = {per}\n  cloud = \"aws\"\n  name  = \"{name}\"\n}}\n\n");
+        let _ = write!(
+            t,
+            "bucket \"l{l}\" {{\n  count = {per}\n  cloud = \"aws\"\n  name  = \"{name}\"\n}}\n\n"
+        );
     }
     t
 }
