@@ -7,6 +7,8 @@ differently from AWS:
 
 SageMaker (https://docs.aws.amazon.com/sagemaker/latest/APIReference/):
   - DeleteModelPackageGroup.
+  - DeleteModel of a model that is not there answers a JSON ValidationException ("Could
+    not find model"), as SageMaker does (moto answers an XML body to a JSON client).
   - CreateFeatureGroup keeps OnlineStoreConfig and Description and accepts a group without
     an offline store; DescribeFeatureGroup returns them, answers ResourceNotFound for an
     unknown group (moto fails with a server error), and reports "Creating" on the first
@@ -66,6 +68,19 @@ def delete_model_package_group(self):
     name = self._get_param("ModelPackageGroupName")
     if self.sagemaker_backend.model_package_groups.pop(name, None) is None:
         raise ValidationError(message=f"ModelPackageGroup {name} does not exist.")
+    return EmptyResult()
+
+
+def delete_model(self):
+    name = self._get_param("ModelName")
+    if self.sagemaker_backend._models.pop(name, None) is None:
+        arn = arn_formatter(
+            region_name=self.sagemaker_backend.region_name,
+            account_id=self.sagemaker_backend.account_id,
+            _type="model",
+            _id=name,
+        )
+        raise ValidationError(message=f'Could not find model "{arn}".')
     return EmptyResult()
 
 
@@ -263,6 +278,7 @@ SageMakerModelBackend._get_resource_from_arn = _resource_from_arn
 SageMakerModelBackend.add_tags = add_tags
 SageMakerResponse.list_feature_groups = list_feature_groups
 SageMakerResponse.delete_model_package_group = delete_model_package_group
+SageMakerResponse.delete_model = delete_model
 SageMakerResponse.create_feature_group = create_feature_group
 SageMakerResponse.describe_feature_group = describe_feature_group
 SageMakerResponse.update_feature_group = update_feature_group

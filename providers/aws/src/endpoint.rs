@@ -254,6 +254,11 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
     match req.action {
         ApplyAction::Create => {
             check_name("endpoint", &name)?;
+            // Looked up first: not every endpoint refuses a second create of the same name,
+            // and the model and config made below must not be attached to someone else's.
+            if !req.adopt_existing && describe(c, &name).await?.is_some() {
+                return Err(already_exists(&format!("SageMaker endpoint {name}"), &name));
+            }
             let s = spec(p)?;
             let config = create_objects(c, &name, &s, p).await?;
             if let Err(e) = c

@@ -134,3 +134,156 @@ fn configure_without_credentials_child() {
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Invalid, "{}", e.message);
 }
+
+fn tags(kv: &[(&str, &str)]) -> Value {
+    Value::Map(
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect(),
+    )
+}
+
+fn subnets() -> Value {
+    Value::List(vec![Value::from("subnet-1"), Value::from("subnet-2")])
+}
+
+#[test]
+fn eks_clusters_conform() {
+    check(Case {
+        kind: "cluster".into(),
+        create: attrs(&[
+            ("name", Value::from(unique("k").as_str())),
+            ("kubernetes_version", Value::from("1.31")),
+            ("subnet_ids", subnets()),
+            (
+                "role_arn",
+                Value::from("arn:aws:iam::123456789012:role/eks"),
+            ),
+        ]),
+        update: attrs(&[("tags", tags(&[("team", "ml")]))]),
+        config: config(),
+    });
+}
+
+#[test]
+fn eks_nodegroups_conform() {
+    use mlinfra_provider_api::{ApplyAction, ApplyRequest, Provider};
+    // A nodegroup joins a cluster: make one first, and remove it last.
+    let cluster = unique("kn");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let p = mlinfra_provider_aws::AwsProvider::new();
+    let c = attrs(&[
+        ("name", Value::from(cluster.as_str())),
+        ("kubernetes_version", Value::from("1.31")),
+        ("subnet_ids", subnets()),
+        (
+            "role_arn",
+            Value::from("arn:aws:iam::123456789012:role/eks"),
+        ),
+    ]);
+    let req = |action| ApplyRequest {
+        kind: "cluster".into(),
+        action,
+        prior: Some(c.clone()),
+        planned: c.clone(),
+        client_token: "t".into(),
+        adopt_existing: false,
+        timeout_seconds: Some(120),
+        config: config(),
+    };
+    rt.block_on(p.apply(req(ApplyAction::Create))).unwrap();
+    check(Case {
+        kind: "gpu_pool".into(),
+        create: attrs(&[
+            ("name", Value::from("l4")),
+            ("cluster", Value::from(cluster.as_str())),
+            ("accelerator", Value::from("L4")),
+            ("gpus_per_node", Value::Number(1.0)),
+            ("instance_type", Value::from("g6.xlarge")),
+            ("min_nodes", Value::Number(0.0)),
+            ("max_nodes", Value::Number(2.0)),
+            ("capacity", Value::from("on_demand")),
+            ("disk_size_gb", Value::Number(200.0)),
+            ("subnet_ids", subnets()),
+            (
+                "node_role_arn",
+                Value::from("arn:aws:iam::123456789012:role/nodes"),
+            ),
+        ]),
+        update: attrs(&[("max_nodes", Value::Number(4.0))]),
+        config: config(),
+    });
+    rt.block_on(p.apply(req(ApplyAction::Delete))).unwrap();
+}
+
+#[test]
+fn sagemaker_feature_stores_conform() {
+    let name = unique("f");
+    let mut g = std::collections::BTreeMap::new();
+    g.insert("record_id".to_string(), Value::from("txn_id"));
+    g.insert("event_time".to_string(), Value::from("ts"));
+    g.insert(
+        "features".to_string(),
+        tags(&[("amount", "float"), ("ts", "string"), ("txn_id", "string")]),
+    );
+    g.insert("description".to_string(), Value::Null);
+    let mut groups = std::collections::BTreeMap::new();
+    groups.insert("txn".to_string(), Value::Map(g));
+    let mut offline = std::collections::BTreeMap::new();
+    offline.insert(
+        "bucket".to_string(),
+        Value::from(format!("{name}-offline").as_str()),
+    );
+    offline.insert("prefix".to_string(), Value::from("features"));
+    check(Case {
+        kind: "feature_store".into(),
+        create: attrs(&[
+            ("name", Value::from(name.as_str())),
+            (
+                "role_arn",
+                Value::from("arn:aws:iam::123456789012:role/features"),
+            ),
+            ("offline", Value::Map(offline)),
+            ("feature_group", Value::Map(groups)),
+        ]),
+        update: Attributes::new(),
+        config: config(),
+    });
+}
+
+#[test]
+fn sagemaker_endpoints_conform() {
+    let mut model = std::collections::BTreeMap::new();
+    model.insert(
+        "image".to_string(),
+        Value::from("123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:3"),
+    );
+    model.insert(
+        "artifact".to_string(),
+        Value::from("s3://models/fraud/model.tar.gz"),
+    );
+    model.insert("environment".to_string(), Value::Null);
+    let instance = |n: f64| {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("type".to_string(), Value::from("ml.g4dn.xlarge"));
+        m.insert("count".to_string(), Value::Number(n));
+        Value::Map(m)
+    };
+    check(Case {
+        kind: "endpoint".into(),
+        create: attrs(&[
+            ("name", Value::from(unique("e").as_str())),
+            (
+                "role_arn",
+                Value::from("arn:aws:iam::123456789012:role/sagemaker"),
+            ),
+            ("model", Value::Map(model)),
+            ("instance", instance(1.0)),
+        ]),
+        update: attrs(&[("tags", tags(&[("team", "risk")]))]),
+        config: config(),
+    });
+}
