@@ -113,11 +113,7 @@ pub fn read_import(
             .map(|p| p.attrs.clone())
             .unwrap_or_default(),
     };
-    let req = ImportRequest {
-        kind: inst.kind.name.to_string(),
-        id: id.to_string(),
-        config,
-    };
+    let req = ImportRequest::new(inst.kind.name, id, config);
     let resp = session
         .rt
         .block_on(provider.import(req))

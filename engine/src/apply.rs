@@ -649,16 +649,14 @@ fn prepare(
         .and_then(|r| r.timeouts.get(timeout_key))
         .and_then(|t| parse_duration(t));
     if item.op == Op::Delete {
-        return Ok(ApplyRequest {
-            kind: c.kind.clone(),
-            action: ApplyAction::Delete,
-            prior: prior.clone(),
-            planned: prior.unwrap_or_default(),
-            client_token: String::new(),
-            adopt_existing: false,
-            timeout_seconds,
+        return Ok(ApplyRequest::new(
+            c.kind.clone(),
+            ApplyAction::Delete,
+            prior.clone(),
+            prior.unwrap_or_default(),
             config,
-        });
+        )
+        .with_timeout(timeout_seconds));
     }
     let mut planned = c
         .after
@@ -776,20 +774,17 @@ fn prepare(
             PrepareError::Fatal(format!("could not record the intent to create: {e}"))
         })?;
     }
-    Ok(ApplyRequest {
-        kind: c.kind.clone(),
-        action: if item.op == Op::Create {
-            ApplyAction::Create
-        } else {
-            ApplyAction::Update
-        },
-        prior,
-        planned,
-        client_token: token,
-        adopt_existing,
-        timeout_seconds,
-        config,
-    })
+    let action = if item.op == Op::Create {
+        ApplyAction::Create
+    } else {
+        ApplyAction::Update
+    };
+    Ok(
+        ApplyRequest::new(c.kind.clone(), action, prior, planned, config)
+            .with_client_token(token)
+            .adopting(adopt_existing)
+            .with_timeout(timeout_seconds),
+    )
 }
 
 /// Run one operation with retries on throttling and transient faults, within its timeout.

@@ -64,12 +64,12 @@ pub async fn refresh(
             .find(|p| p.key == key)
             .map(|p| p.attrs.clone())
             .unwrap_or_default();
-        let req = ReadRequest {
-            kind: r.kind.clone(),
+        let req = ReadRequest::new(
+            r.kind.clone(),
             id,
-            prior: r.attributes.clone(),
-            config: ProviderConfig { key, attributes },
-        };
+            r.attributes.clone(),
+            ProviderConfig { key, attributes },
+        );
         reads.push(async move { (addr, r, read_with_retries(provider, req).await) });
     }
     // Reads are independent: run many at once, report in address order.

@@ -184,12 +184,29 @@ impl ConfigureResponse {
 }
 
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ReadRequest {
     pub kind: String,
     pub id: String,
     /// Attributes recorded in state, for fields the cloud does not return.
     pub prior: Attributes,
     pub config: ProviderConfig,
+}
+
+impl ReadRequest {
+    pub fn new(
+        kind: impl Into<String>,
+        id: impl Into<String>,
+        prior: Attributes,
+        config: ProviderConfig,
+    ) -> Self {
+        ReadRequest {
+            kind: kind.into(),
+            id: id.into(),
+            prior,
+            config,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -286,6 +303,7 @@ pub enum ApplyAction {
 }
 
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ApplyRequest {
     pub kind: String,
     pub action: ApplyAction,
@@ -301,6 +319,43 @@ pub struct ApplyRequest {
     pub config: ProviderConfig,
 }
 
+impl ApplyRequest {
+    /// A request with no idempotency token, no adoption and the provider's default timeout.
+    pub fn new(
+        kind: impl Into<String>,
+        action: ApplyAction,
+        prior: Option<Attributes>,
+        planned: Attributes,
+        config: ProviderConfig,
+    ) -> Self {
+        ApplyRequest {
+            kind: kind.into(),
+            action,
+            prior,
+            planned,
+            client_token: String::new(),
+            adopt_existing: false,
+            timeout_seconds: None,
+            config,
+        }
+    }
+
+    pub fn with_client_token(mut self, token: impl Into<String>) -> Self {
+        self.client_token = token.into();
+        self
+    }
+
+    pub fn adopting(mut self, adopt_existing: bool) -> Self {
+        self.adopt_existing = adopt_existing;
+        self
+    }
+
+    pub fn with_timeout(mut self, seconds: Option<u64>) -> Self {
+        self.timeout_seconds = seconds;
+        self
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ApplyResponse {
     pub id: Option<String>,
@@ -309,10 +364,21 @@ pub struct ApplyResponse {
 }
 
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ImportRequest {
     pub kind: String,
     pub id: String,
     pub config: ProviderConfig,
+}
+
+impl ImportRequest {
+    pub fn new(kind: impl Into<String>, id: impl Into<String>, config: ProviderConfig) -> Self {
+        ImportRequest {
+            kind: kind.into(),
+            id: id.into(),
+            config,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -371,12 +437,12 @@ pub trait Provider: Send + Sync {
     /// Find what an interrupted create made. The default reads the object by its handle,
     /// or by its name when the provider gave no handle.
     fn recover(&self, req: RecoverRequest) -> BoxFuture<'_, Result<ReadResponse, ProviderError>> {
-        let read = ReadRequest {
-            kind: req.kind,
-            id: req.handle.unwrap_or(req.name),
-            prior: req.planned,
-            config: req.config,
-        };
+        let read = ReadRequest::new(
+            req.kind,
+            req.handle.unwrap_or(req.name),
+            req.planned,
+            req.config,
+        );
         self.read(read)
     }
 }

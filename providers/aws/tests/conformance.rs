@@ -184,15 +184,9 @@ fn eks_nodegroups_conform() {
             Value::from("arn:aws:iam::123456789012:role/eks"),
         ),
     ]);
-    let req = |action| ApplyRequest {
-        kind: "cluster".into(),
-        action,
-        prior: Some(c.clone()),
-        planned: c.clone(),
-        client_token: "t".into(),
-        adopt_existing: false,
-        timeout_seconds: Some(120),
-        config: config(),
+    let req = |action| {
+        ApplyRequest::new("cluster", action, Some(c.clone()), c.clone(), config())
+            .with_timeout(Some(120))
     };
     rt.block_on(p.apply(req(ApplyAction::Create))).unwrap();
     check(Case {

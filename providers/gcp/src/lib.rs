@@ -143,13 +143,8 @@ impl Provider for GcpProvider {
                 (_, Some(h)) => h.clone(),
                 _ => req.name.clone(),
             };
-            self.read(ReadRequest {
-                kind: req.kind,
-                id,
-                prior: req.planned,
-                config: req.config,
-            })
-            .await
+            self.read(ReadRequest::new(req.kind, id, req.planned, req.config))
+                .await
         })
     }
 

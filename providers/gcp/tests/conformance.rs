@@ -211,16 +211,12 @@ fn gke_node_pools_conform() {
                 ("network", Value::from("default")),
             ]);
             runtime()
-                .block_on(gcp.apply(ApplyRequest {
-                    kind: "cluster".into(),
-                    action,
-                    prior: Some(attrs.clone()),
-                    planned: attrs,
-                    client_token: "t".into(),
-                    adopt_existing: false,
-                    timeout_seconds: Some(60),
-                    config: cfg,
-                }))
+                .block_on(
+                    gcp.apply(
+                        ApplyRequest::new("cluster", action, Some(attrs.clone()), attrs, cfg)
+                            .with_timeout(Some(60)),
+                    ),
+                )
                 .unwrap();
         });
     };

@@ -47,16 +47,15 @@ fn request(
     prior: Option<Attributes>,
     planned: Attributes,
 ) -> ApplyRequest {
-    ApplyRequest {
-        kind: case.kind.clone(),
+    ApplyRequest::new(
+        case.kind.clone(),
         action,
         prior,
         planned,
-        client_token: "conformance-token".into(),
-        adopt_existing: false,
-        timeout_seconds: Some(600),
-        config: case.config.clone(),
-    }
+        case.config.clone(),
+    )
+    .with_client_token("conformance-token")
+    .with_timeout(Some(600))
 }
 
 /// Whether `live` holds every value `want` sets (the cloud may add more).
@@ -73,12 +72,12 @@ fn holds(live: &Attributes, want: &Attributes) -> Option<String> {
 }
 
 async fn read(p: &dyn Provider, case: &Case, id: &str) -> Result<ReadResponse, Failure> {
-    p.read(ReadRequest {
-        kind: case.kind.clone(),
-        id: id.to_string(),
-        prior: case.create.clone(),
-        config: case.config.clone(),
-    })
+    p.read(ReadRequest::new(
+        case.kind.clone(),
+        id,
+        case.create.clone(),
+        case.config.clone(),
+    ))
     .await
     .map_err(|e| fail("read", format!("{} ({:?})", e.message, e.kind)))
 }
@@ -88,11 +87,11 @@ async fn import(
     case: &Case,
     id: &str,
 ) -> Result<mlinfra_provider_api::ImportResponse, mlinfra_provider_api::ProviderError> {
-    p.import(ImportRequest {
-        kind: case.kind.clone(),
-        id: id.to_string(),
-        config: case.config.clone(),
-    })
+    p.import(ImportRequest::new(
+        case.kind.clone(),
+        id,
+        case.config.clone(),
+    ))
     .await
 }
 
