@@ -406,6 +406,21 @@ pub fn schema(kind: Option<&str>, json: bool, out: &Path) -> Result<u8> {
         }
         println!("  attributes:");
         print_block_schema(&k.body, 4);
+        // The clouds' own rules, checked by their providers in every plan.
+        let providers = crate::session::providers();
+        let mut header = false;
+        for cloud in mlinfra_schema::Cloud::ALL {
+            let Some(p) = providers.get(cloud) else {
+                continue;
+            };
+            for rule in p.rules(k.name) {
+                if !header {
+                    println!("  checked by the providers in every plan, before any cloud call:");
+                    header = true;
+                }
+                println!("    {:5}  {rule}", cloud.as_str());
+            }
+        }
         println!();
     }
     println!("Every resource also accepts: count, for_each, depends_on, provider, lifecycle {{ … }}, timeouts {{ create/update/delete }}.");

@@ -97,3 +97,23 @@ fn a_version_jump_is_refused_at_plan_time_with_the_next_step() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("\"1.31\" -> \"1.32\""), "{}", r.stdout);
 }
+
+#[test]
+fn schema_shows_each_clouds_plan_time_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = crate::mlinfra(dir.path(), &["schema", "cluster"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("checked by the providers in every plan, before any cloud call:"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("aws    kubernetes_version upgrades one minor version at a time")
+            && r.stdout.contains("gcp    name: a GKE name (≤ 40"),
+        "{}",
+        r.stdout
+    );
+}

@@ -432,6 +432,11 @@ pub trait Provider: Send + Sync {
     fn read(&self, req: ReadRequest) -> BoxFuture<'_, Result<ReadResponse, ProviderError>>;
     /// The cloud's own rules for a create or update. Pure: no cloud call, no credentials.
     fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError>;
+    /// What [`Provider::plan`] checks for `kind`, one line each, for `mlinfra schema KIND`.
+    fn rules(&self, kind: &str) -> &'static [&'static str] {
+        let _ = kind;
+        &[]
+    }
     fn apply(&self, req: ApplyRequest) -> BoxFuture<'_, Result<ApplyResponse, ProviderError>>;
     fn import(&self, req: ImportRequest) -> BoxFuture<'_, Result<ImportResponse, ProviderError>>;
     /// Find what an interrupted create made. The default reads the object by its handle,

@@ -95,6 +95,10 @@ impl Provider for AwsProvider {
         })
     }
 
+    fn rules(&self, kind: &str) -> &'static [&'static str] {
+        plan::rules(kind)
+    }
+
     fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError> {
         if !self.supports(&req.kind) {
             return Err(unsupported(&req.kind));

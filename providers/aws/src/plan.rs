@@ -100,6 +100,38 @@ fn minor_version(v: &str) -> Option<(u64, u64)> {
     Some((major, minor))
 }
 
+/// What [`plan`] checks, per kind (shown by `mlinfra schema KIND`).
+pub fn rules(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "bucket" => &[
+            "name: 3–63 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, no '..'",
+            "name and location replace the bucket (S3 cannot rename or move one)",
+        ],
+        "container_registry" => &[
+            "name: an ECR repository name (2–256 lowercase letters, digits and . _ - /, starting and ending with a letter or digit)",
+            "name replaces the repository",
+        ],
+        "cluster" => &[
+            "name: an EKS cluster name (1–100 letters, digits, '-' and '_', starting with a letter or digit)",
+            "kubernetes_version upgrades one minor version at a time and never downgrades",
+        ],
+        "gpu_pool" => &[
+            "name: an EKS nodegroup name (1–63 letters, digits, '-' and '_', starting with a letter or digit)",
+            "instance_type, capacity, subnet_ids and name replace the nodegroup",
+        ],
+        "model_registry" => &[
+            "name: a SageMaker name (1–63 letters, digits and '-', starting with a letter or digit)",
+            "name and description replace the model package group",
+        ],
+        "endpoint" => &[
+            "name: a SageMaker name (1–63 letters, digits and '-')",
+            "instance.type: a SageMaker instance type (ml.*)",
+        ],
+        "feature_store" => &["each STORE-GROUP is a SageMaker feature group name (1–64 characters)"],
+        _ => &[],
+    }
+}
+
 pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
     let p = &req.proposed;
     let mut resp = PlanResponse::new(p.clone());

@@ -84,6 +84,10 @@ impl Provider for GcpProvider {
         })
     }
 
+    fn rules(&self, kind: &str) -> &'static [&'static str] {
+        plan::rules(kind)
+    }
+
     fn plan(&self, req: PlanRequest) -> Result<PlanResponse, ProviderError> {
         if !self.supports(&req.kind) {
             return Err(unsupported(&req.kind));

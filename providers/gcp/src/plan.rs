@@ -83,6 +83,47 @@ fn version_step(req: &PlanRequest) -> Result<(), ProviderError> {
     Ok(())
 }
 
+/// What [`plan`] checks, per kind (shown by `mlinfra schema KIND`).
+pub fn rules(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "bucket" => &[
+            "name: 3–63 lowercase letters, digits, '-', '_' and '.' (dotted names up to 222), starting and ending with a letter or digit; no \"goog\" prefix, no \"google\"",
+            "location: a region (us-central1) or a multi-region (us, eu, asia)",
+            "tags: GCP labels (keys and values ≤ 63 lowercase letters, digits, '_' and '-'; keys start with a letter; at most 64)",
+            "name and location replace the bucket",
+        ],
+        "container_registry" => &[
+            "name: an Artifact Registry repository id (≤ 63 lowercase letters, digits and '-', starting with a letter; no '/')",
+            "name replaces the repository",
+        ],
+        "cluster" => &[
+            "name: a GKE name (≤ 40 lowercase letters, digits and '-', starting with a letter)",
+            "region: a region (regional cluster) or a zone (zonal cluster)",
+            "kubernetes_version upgrades one minor version at a time and never downgrades",
+            "name, region, network, subnetwork and public_endpoint replace the cluster",
+        ],
+        "gpu_pool" => &[
+            "name: a GKE name (≤ 40), not \"system\" (every cluster's CPU pool)",
+            "accelerator: a GPU GKE offers (T4, V100, L4, A100-40GB, A100-80GB, H100, H200, B200)",
+            "sharing: mig takes one MIG profile; time_slicing and mps take 2–48 replicas",
+            "accelerator, gpus_per_node, instance_type, capacity, disk_size_gb, cluster and name replace the pool",
+        ],
+        "feature_store" => &[
+            "name, group labels and feature names: Vertex AI ids (≤ 60 lowercase letters, digits and '_', starting with a letter or '_'), no '__'",
+            "each group is the Vertex AI feature group STORE__GROUP",
+        ],
+        "model_registry" => &[
+            "name: a Vertex AI model id (≤ 63 lowercase letters, digits, '_' and '-', starting with a letter or '_')",
+            "name replaces the model",
+        ],
+        "endpoint" => &[
+            "name: a Vertex AI endpoint id (≤ 54 lowercase letters, digits and '-', starting with a letter)",
+            "instance.type: a Compute Engine machine type (n1-standard-4, g2-standard-8)",
+        ],
+        _ => &[],
+    }
+}
+
 pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
     let p = &req.proposed;
     let mut resp = PlanResponse::new(p.clone());
