@@ -117,3 +117,39 @@ fn schema_shows_each_clouds_plan_time_rules() {
         r.stdout
     );
 }
+
+#[test]
+fn a_replaced_cluster_may_start_at_any_version() {
+    // The version step is a rule about changing a cluster in place: a new cluster (here a
+    // new name) starts at whatever version the manifest asks for.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.mlinfra.hcl"),
+        "provider \"aws\" {\n  region = \"us-east-1\"\n}\n\ncluster \"train\" {\n  cloud              = \"aws\"\n  name               = \"train-v2\"\n  kubernetes_version = \"1.33\"\n  subnet_ids         = [\"subnet-1\", \"subnet-2\"]\n  role_arn           = \"arn:aws:iam::123456789012:role/eks\"\n}\n",
+    )
+    .unwrap();
+    let state = serde_json::json!({
+        "version": 1, "lineage": "00000000-0000-4000-8000-000000000002", "serial": 1,
+        "mlinfra_version": "0.1.0",
+        "resources": [{
+            "address": "cluster.train", "kind": "cluster", "cloud": "aws", "provider": "aws",
+            "id": "train",
+            "attributes": {"cloud": "aws", "name": "train", "region": "us-east-1", "kubernetes_version": "1.31",
+                "subnet_ids": ["subnet-1", "subnet-2"], "role_arn": "arn:aws:iam::123456789012:role/eks"}
+        }],
+        "outputs": {}
+    });
+    std::fs::write(dir.path().join("mlinfra.state.json"), state.to_string()).unwrap();
+    let r = mlinfra_env(
+        dir.path(),
+        &["plan", "--refresh=false", "--no-color"],
+        NO_CREDENTIALS,
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("cluster.train must be replaced")
+            && r.stdout.contains("EKS cannot rename a cluster"),
+        "{}",
+        r.stdout
+    );
+}
