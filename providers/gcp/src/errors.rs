@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use google_cloud_gax::error::rpc::{Code, Status};
+use google_cloud_gax::error::rpc::{Code, Status, StatusDetails};
 use google_cloud_gax::error::Error;
 use mlinfra_provider_api::{ErrorKind, ProviderError};
 
@@ -74,7 +74,15 @@ pub fn classify(doing: &str, e: Error) -> ProviderError {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
     if let Some(s) = e.status() {
-        return from_status(doing, s).with_retry_after(retry_after);
+        // Over gRPC the wait comes as a google.rpc.RetryInfo detail.
+        let retry_info = s.details.iter().find_map(|d| match d {
+            StatusDetails::RetryInfo(r) => r
+                .retry_delay
+                .clone()
+                .and_then(|d| Duration::try_from(d).ok()),
+            _ => None,
+        });
+        return from_status(doing, s).with_retry_after(retry_after.or(retry_info));
     }
     let kind = if e.is_authentication() {
         ErrorKind::Auth
@@ -115,6 +123,21 @@ pub fn is_not_found(e: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grpc_retry_info_is_the_wait_google_asked_for() {
+        let status = Status::default()
+            .set_code(Code::ResourceExhausted)
+            .set_message("rate of requests too high")
+            .set_details([StatusDetails::RetryInfo(
+                google_cloud_rpc::model::RetryInfo::new()
+                    .set_retry_delay(google_cloud_wkt::Duration::clamp(3, 0)),
+            )]);
+        let e = classify("creating a bucket", Error::service(status));
+        assert_eq!(e.kind, ErrorKind::Throttled);
+        assert_eq!(e.retry_after, Some(Duration::from_secs(3)));
+        assert_eq!(e.code.as_deref(), Some("RESOURCE_EXHAUSTED"));
+    }
 
     #[test]
     fn canonical_codes_map_to_kinds() {
