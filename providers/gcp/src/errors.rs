@@ -76,10 +76,7 @@ pub fn classify(doing: &str, e: Error) -> ProviderError {
     if let Some(s) = e.status() {
         // Over gRPC the wait comes as a google.rpc.RetryInfo detail.
         let retry_info = s.details.iter().find_map(|d| match d {
-            StatusDetails::RetryInfo(r) => r
-                .retry_delay
-                .clone()
-                .and_then(|d| Duration::try_from(d).ok()),
+            StatusDetails::RetryInfo(r) => r.retry_delay.and_then(|d| Duration::try_from(d).ok()),
             _ => None,
         });
         return from_status(doing, s).with_retry_after(retry_after.or(retry_info));
