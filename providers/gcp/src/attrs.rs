@@ -54,3 +54,26 @@ pub fn named(prior: &Attributes, name: &str, id: &str) -> Attributes {
     attrs.insert("id".into(), Value::from(id));
     attrs
 }
+
+/// A create's or update's response, from reading the object back: its id is `id`, or the
+/// `id` the read found. `what` names the object for the error when it is not there yet.
+pub fn read_back(
+    found: mlinfra_provider_api::ReadResponse,
+    id: Option<&str>,
+    what: &str,
+) -> Result<mlinfra_provider_api::ApplyResponse, ProviderError> {
+    match found {
+        mlinfra_provider_api::ReadResponse::Found { attributes } => {
+            Ok(mlinfra_provider_api::ApplyResponse {
+                id: id
+                    .map(str::to_string)
+                    .or_else(|| str_attr(&attributes, "id").map(str::to_string)),
+                attributes: Some(attributes),
+            })
+        }
+        mlinfra_provider_api::ReadResponse::Gone => Err(ProviderError::new(
+            mlinfra_provider_api::ErrorKind::Transient,
+            format!("{what} was created but cannot be read back yet"),
+        )),
+    }
+}

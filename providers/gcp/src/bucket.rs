@@ -13,7 +13,7 @@ use mlinfra_provider_api::{
 };
 use mlinfra_schema::Value;
 
-use crate::attrs::{flag, invalid, labels_of, name_of, named, str_attr, tags_value};
+use crate::attrs::{flag, invalid, labels_of, name_of, named, read_back, str_attr, tags_value};
 use crate::clients::Clients;
 use crate::errors::{classify, is_not_found};
 
@@ -142,16 +142,11 @@ async fn finish(
     name: &str,
     planned: &Attributes,
 ) -> Result<ApplyResponse, ProviderError> {
-    match read(c, name, planned).await? {
-        ReadResponse::Found { attributes } => Ok(ApplyResponse {
-            id: Some(name.to_string()),
-            attributes: Some(attributes),
-        }),
-        ReadResponse::Gone => Err(ProviderError::new(
-            ErrorKind::Transient,
-            format!("Cloud Storage bucket {name} was created but cannot be read back yet"),
-        )),
-    }
+    read_back(
+        read(c, name, planned).await?,
+        Some(name),
+        &format!("Cloud Storage bucket {name}"),
+    )
 }
 
 async fn delete(

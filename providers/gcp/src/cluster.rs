@@ -16,7 +16,7 @@ use mlinfra_provider_api::{
 };
 use mlinfra_schema::Value;
 
-use crate::attrs::{flag, labels_of, name_of, named, str_attr, tags_value};
+use crate::attrs::{flag, labels_of, name_of, named, read_back, str_attr, tags_value};
 use crate::clients::Clients;
 use crate::errors::{classify, is_not_found};
 use crate::gke;
@@ -259,16 +259,11 @@ async fn finish(
     full: &str,
     planned: &Attributes,
 ) -> Result<ApplyResponse, ProviderError> {
-    match read(c, full, planned).await? {
-        ReadResponse::Found { attributes } => Ok(ApplyResponse {
-            id: Some(full.to_string()),
-            attributes: Some(attributes),
-        }),
-        ReadResponse::Gone => Err(ProviderError::new(
-            ErrorKind::Transient,
-            format!("GKE cluster {full} was created but cannot be read back yet"),
-        )),
-    }
+    read_back(
+        read(c, full, planned).await?,
+        Some(full),
+        &format!("GKE cluster {full}"),
+    )
 }
 
 /// `1.31.4-gke.1000` as the manifest wrote it: the minor when that is what it asked for.

@@ -24,7 +24,7 @@ use mlinfra_provider_api::{
 };
 use mlinfra_schema::{gpu, Cloud, Value};
 
-use crate::attrs::{invalid, labels_of, name_of, named, str_attr, tags_value};
+use crate::attrs::{invalid, labels_of, name_of, named, read_back, str_attr, tags_value};
 use crate::clients::Clients;
 use crate::errors::{classify, is_not_found};
 use crate::lro;
@@ -625,19 +625,11 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
             return Ok(ApplyResponse::default());
         }
     }
-    match read(c, &name, &req.planned).await? {
-        ReadResponse::Found { attributes } => Ok(ApplyResponse {
-            id: attributes
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            attributes: Some(attributes),
-        }),
-        ReadResponse::Gone => Err(ProviderError::new(
-            ErrorKind::Transient,
-            format!("Vertex AI endpoint {name} was created but cannot be read back yet"),
-        )),
-    }
+    read_back(
+        read(c, &name, &req.planned).await?,
+        None,
+        &format!("Vertex AI endpoint {name}"),
+    )
 }
 
 pub async fn read(

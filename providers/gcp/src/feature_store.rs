@@ -30,7 +30,7 @@ use mlinfra_provider_api::{
 };
 use mlinfra_schema::Value;
 
-use crate::attrs::{labels_of, name_of, named, str_attr, tags_value};
+use crate::attrs::{labels_of, name_of, named, read_back, str_attr, tags_value};
 use crate::clients::Clients;
 use crate::errors::{classify, is_not_found};
 use crate::lro;
@@ -236,18 +236,11 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 limit,
             )
             .await?;
-            match read(c, &store, &req.planned).await? {
-                ReadResponse::Found { attributes } => Ok(ApplyResponse {
-                    id: Some(store),
-                    attributes: Some(attributes),
-                }),
-                ReadResponse::Gone => Err(ProviderError::new(
-                    ErrorKind::Transient,
-                    format!(
-                        "Vertex AI feature store {store} was created but cannot be read back yet"
-                    ),
-                )),
-            }
+            read_back(
+                read(c, &store, &req.planned).await?,
+                Some(store.as_ref()),
+                &format!("Vertex AI feature store {store}"),
+            )
         }
         ApplyAction::Delete => {
             let prior = req.prior.as_ref().unwrap_or(&req.planned);

@@ -16,7 +16,7 @@ use mlinfra_provider_api::{
 };
 use mlinfra_schema::Value;
 
-use crate::attrs::{invalid, labels_of, name_of, named, str_attr, tags_value};
+use crate::attrs::{invalid, labels_of, name_of, named, read_back, str_attr, tags_value};
 use crate::clients::Clients;
 use crate::errors::{classify, is_not_found};
 use crate::lro;
@@ -198,19 +198,11 @@ async fn finish(
     name: &str,
     planned: &Attributes,
 ) -> Result<ApplyResponse, ProviderError> {
-    match read(c, name, planned).await? {
-        ReadResponse::Found { attributes } => Ok(ApplyResponse {
-            id: attributes
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            attributes: Some(attributes),
-        }),
-        ReadResponse::Gone => Err(ProviderError::new(
-            ErrorKind::Transient,
-            format!("Vertex AI model {name} was registered but cannot be read back yet"),
-        )),
-    }
+    read_back(
+        read(c, name, planned).await?,
+        None,
+        &format!("Vertex AI model {name}"),
+    )
 }
 
 pub async fn read(

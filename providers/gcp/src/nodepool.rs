@@ -23,7 +23,7 @@ use mlinfra_provider_api::{
 };
 use mlinfra_schema::{gpu, Cloud, Value};
 
-use crate::attrs::{invalid, labels_of, name_of, str_attr, tags_value};
+use crate::attrs::{invalid, labels_of, name_of, read_back, str_attr, tags_value};
 use crate::clients::Clients;
 use crate::errors::{classify, is_not_found};
 use crate::gke;
@@ -359,16 +359,11 @@ async fn finish(
     full: &str,
     planned: &Attributes,
 ) -> Result<ApplyResponse, ProviderError> {
-    match read(c, full, planned).await? {
-        ReadResponse::Found { attributes } => Ok(ApplyResponse {
-            id: Some(full.to_string()),
-            attributes: Some(attributes),
-        }),
-        ReadResponse::Gone => Err(ProviderError::new(
-            ErrorKind::Transient,
-            format!("GKE node pool {full} was created but cannot be read back yet"),
-        )),
-    }
+    read_back(
+        read(c, full, planned).await?,
+        Some(full),
+        &format!("GKE node pool {full}"),
+    )
 }
 
 pub async fn read(

@@ -15,7 +15,7 @@ use mlinfra_provider_api::{
 use mlinfra_schema::Value;
 use std::time::Duration;
 
-use crate::attrs::{flag, labels_of, name_of, named, tags_value};
+use crate::attrs::{flag, labels_of, name_of, named, read_back, tags_value};
 use crate::clients::Clients;
 use crate::errors::{classify, is_not_found};
 use crate::lro;
@@ -189,16 +189,11 @@ async fn finish(
     name: &str,
     planned: &Attributes,
 ) -> Result<ApplyResponse, ProviderError> {
-    match read(c, name, planned).await? {
-        ReadResponse::Found { attributes } => Ok(ApplyResponse {
-            id: Some(name.to_string()),
-            attributes: Some(attributes),
-        }),
-        ReadResponse::Gone => Err(ProviderError::new(
-            mlinfra_provider_api::ErrorKind::Transient,
-            format!("Artifact Registry repository {name} was created but cannot be read back yet"),
-        )),
-    }
+    read_back(
+        read(c, name, planned).await?,
+        Some(name),
+        &format!("Artifact Registry repository {name}"),
+    )
 }
 
 pub async fn read(

@@ -54,7 +54,8 @@ fn main() {
     let layered = args.next().as_deref() == Some("layered");
     let latency_ms: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(50);
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("main.mlinfra.hcl"), manifest(n, layered)).unwrap();
+    std::fs::write(dir.path().join("main.mlinfra.hcl"), manifest(n, layered))
+        .expect("write the manifest into the temporary directory");
     let (mut config, diags) = load(dir.path());
     assert!(!diags.has_errors(), "{diags:?}");
     let (inputs, _) = collect_inputs(&mut config, &[], Vec::new());
@@ -85,7 +86,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .expect("a tokio runtime");
     let started = Instant::now();
     let report = rt
         .block_on(apply(&ctx, &plan, State::new(), &ApplyOptions::default()))
