@@ -62,5 +62,6 @@ fn providers() -> mlinfra_provider_api::ProviderSet {
     let mut set = mlinfra_provider_api::ProviderSet::default();
     set.add(Box::new(mlinfra_provider_aws::AwsProvider::new()));
     set.add(Box::new(mlinfra_provider_gcp::GcpProvider::new()));
+    set.add(Box::new(mlinfra_provider_azure::AzureProvider::new()));
     set
 }

@@ -19,6 +19,7 @@ pub fn providers() -> ProviderSet {
     let mut set = ProviderSet::default();
     set.add(Box::new(mlinfra_provider_aws::AwsProvider::new()));
     set.add(Box::new(mlinfra_provider_gcp::GcpProvider::new()));
+    set.add(Box::new(mlinfra_provider_azure::AzureProvider::new()));
     set
 }
 

@@ -72,7 +72,24 @@ const AZURE: ProviderBlock = ProviderBlock {
             "resource_group",
             "the resource group resources are created in",
         ),
-        a("endpoint", "the ARM base URL (a double)"),
+        a(
+            "client_id",
+            "the application (client) id of a service principal or managed identity",
+        ),
+        a(
+            "use_cli",
+            "fall back to the Azure CLI's login (az login); default true",
+        ),
+        a("use_msi", "use the managed identity of the machine"),
+        a("endpoint", "the ARM base URL (the Azure double)"),
+        a(
+            "authority_host",
+            "the Entra authority tokens come from (the Azure double)",
+        ),
+        a(
+            "ca_file",
+            "a PEM CA certificate to trust besides the system's (the Azure double's)",
+        ),
     ],
     map_blocks: &[],
     default_tags: false,

@@ -1,6 +1,7 @@
 //! CLI tests: run the `mlinfra` binary the way a user does.
 
 mod aws;
+mod azure;
 mod contract;
 mod cost;
 mod diagnostics;

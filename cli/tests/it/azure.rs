@@ -1,0 +1,484 @@
+//! Apply on Azure against the Azure double (started by ./scripts/test): lifecycle, drift,
+//! import, faults, and the provider block's rules.
+//!
+//! Every test uses a subscription of its own, so tests share one double without seeing
+//! each other's resources.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::{mlinfra_env, Run};
+
+fn endpoint() -> String {
+    std::env::var("MLINFRA_TEST_AZURE_ENDPOINT").expect(
+        "MLINFRA_TEST_AZURE_ENDPOINT is not set: run ./scripts/test, which starts the Azure double",
+    )
+}
+
+fn ca_file() -> String {
+    std::env::var("MLINFRA_TEST_AZURE_CA").expect(
+        "MLINFRA_TEST_AZURE_CA is not set: run ./scripts/test, which starts the Azure double",
+    )
+}
+
+/// A subscription id no other test uses.
+fn subscription() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{:08x}-0000-4000-8000-{:012x}",
+        std::process::id(),
+        (N.fetch_add(1, Ordering::SeqCst) as u64) << 32 | nanos as u64
+    )
+}
+
+/// A client secret for the double's token endpoint (which answers any), and nothing of a
+/// real login.
+const CREDENTIALS: &[(&str, &str)] = &[
+    ("AZURE_CLIENT_ID", "mlinfra-tests"),
+    ("AZURE_CLIENT_SECRET", "not-a-secret"),
+    ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa"),
+    ("AZURE_FEDERATED_TOKEN_FILE", ""),
+    ("ARM_CLIENT_SECRET", ""),
+];
+
+fn run(dir: &Path, args: &[&str]) -> Run {
+    mlinfra_env(dir, args, CREDENTIALS)
+}
+
+fn provider_block(sub: &str) -> String {
+    format!(
+        "provider \"azure\" {{\n  subscription_id = \"{sub}\"\n  location        = \"eastus\"\n  resource_group  = \"ml-test\"\n  endpoint        = \"{e}\"\n  authority_host  = \"{e}\"\n  ca_file         = \"{ca}\"\n}}\n",
+        e = endpoint(),
+        ca = ca_file()
+    )
+}
+
+fn write(dir: &Path, sub: &str, body: &str) {
+    let text = format!("{}\n{body}", provider_block(sub));
+    std::fs::write(dir.join("main.mlinfra.hcl"), text).unwrap();
+}
+
+/// One HTTPS call to the double, with a token from its own token endpoint.
+fn http(method: &str, path: &str, body: &str) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pem = std::fs::read(ca_file()).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).unwrap())
+            .build()
+            .unwrap();
+        let base = endpoint();
+        let token: serde_json::Value = serde_json::from_slice(
+            &client
+                .post(format!("{base}/tests/oauth2/v2.0/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials&client_id=t&client_secret=s&scope=https://management.azure.com/.default")
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let token = token["access_token"].as_str().unwrap().to_string();
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let resp = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    })
+}
+
+/// The ids of every resource the double holds in subscription `sub`, lower case.
+fn resources(sub: &str) -> Vec<String> {
+    let (_, body) = http("GET", "/__double/state", "");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let prefix = format!("/subscriptions/{sub}/");
+    let mut out: Vec<String> = v["resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(id, _)| id.to_ascii_lowercase())
+        .filter(|id| id.starts_with(&prefix))
+        .map(|id| id[prefix.len()..].to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+fn ok(r: &Run) {
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+const STORAGE: &str = "?api-version=2026-04-01";
+
+#[test]
+fn azure_buckets_and_registries_apply_replan_clean_update_replace_drift_import_and_destroy() {
+    let s = subscription();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let account = format!("acct{}", &s[..8]);
+    let manifest = |registry: &str, sku: &str, tags: &str| {
+        format!(
+            r#"bucket "models" {{
+  cloud           = "azure"
+  name            = "models"
+  storage_account = "{account}"
+  versioning      = true
+  force_destroy   = true
+  tags            = {tags}
+}}
+
+container_registry "images" {{
+  cloud = "azure"
+  name  = "{registry}"
+  sku   = "{sku}"
+  tags  = {tags}
+}}
+"#
+        )
+    };
+    let reg = format!("reg{}", &s[..8]);
+    write(d, &s, &manifest(&reg, "Standard", r#"{ env = "dev" }"#));
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    ok(&r);
+    assert!(r.stdout.contains("2 added"), "{}", r.stdout);
+    let made = resources(&s);
+    let group = "resourcegroups/ml-test/providers";
+    for want in [
+        format!("{group}/microsoft.storage/storageaccounts/{account}"),
+        format!("{group}/microsoft.storage/storageaccounts/{account}/blobservices/default/containers/models"),
+        format!("{group}/microsoft.containerregistry/registries/{reg}"),
+    ] {
+        assert!(made.contains(&want), "{want} not in {made:#?}");
+    }
+    // The account mlinfra made: StorageV2, TLS 1.2, versioning on its blob service.
+    let apath = format!("/subscriptions/{s}/resourceGroups/ml-test/providers/Microsoft.Storage/storageAccounts/{account}");
+    let (_, a) = http("GET", &format!("{apath}{STORAGE}"), "");
+    let a: serde_json::Value = serde_json::from_str(&a).unwrap();
+    assert_eq!(a["kind"], "StorageV2", "{a}");
+    assert_eq!(a["properties"]["minimumTlsVersion"], "TLS1_2", "{a}");
+    let (_, b) = http("GET", &format!("{apath}/blobServices/default{STORAGE}"), "");
+    assert!(b.contains("\"isVersioningEnabled\": true"), "{b}");
+
+    // A plan right after the apply has nothing to do; the registry's URL is its login server.
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = run(
+        d,
+        &["state", "show", "container_registry.images", "--no-color"],
+    );
+    ok(&r);
+    assert!(
+        r.stdout.contains(&format!("{reg}.azurecr.io")),
+        "{}",
+        r.stdout
+    );
+
+    // A new tag and a new sku are changes in place.
+    write(
+        d,
+        &s,
+        &manifest(&reg, "Premium", r#"{ env = "dev", team = "fraud" }"#),
+    );
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout.contains("0 to add, 2 to change, 0 to destroy"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let rpath = format!("/subscriptions/{s}/resourceGroups/ml-test/providers/Microsoft.ContainerRegistry/registries/{reg}?api-version=2025-11-01");
+    let (_, body) = http("GET", &rpath, "");
+    assert!(body.contains("\"Premium\""), "{body}");
+    assert!(body.contains("\"team\": \"fraud\""), "{body}");
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A new registry name replaces it, and says why.
+    let reg2 = format!("{reg}v2");
+    write(
+        d,
+        &s,
+        &manifest(&reg2, "Premium", r#"{ env = "dev", team = "fraud" }"#),
+    );
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout
+            .contains("Azure cannot rename a container registry"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let now = resources(&s);
+    assert!(
+        now.iter()
+            .any(|id| id.ends_with(&format!("/registries/{reg2}"))),
+        "{now:#?}"
+    );
+    assert!(
+        !now.iter()
+            .any(|id| id.ends_with(&format!("/registries/{reg}"))),
+        "{now:#?}"
+    );
+
+    // Drift: the container deleted outside mlinfra is planned again.
+    let (code, _) = http(
+        "DELETE",
+        &format!("{apath}/blobServices/default/containers/models{STORAGE}"),
+        "",
+    );
+    assert_eq!(code, 200);
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout.contains("bucket.models has been deleted"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("bucket.models will be created"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+
+    // Import: a state without the registry takes it back by its name.
+    ok(&run(d, &["state", "rm", "container_registry.images"]));
+    ok(&run(
+        d,
+        &["import", "container_registry.images", &reg2, "--no-color"],
+    ));
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // Destroy leaves nothing in the subscription: the account mlinfra made goes with its
+    // container; the resource group stays (it is the provider's, like a project).
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(resources(&s), Vec::<String>::new());
+}
+
+#[test]
+fn an_existing_storage_account_is_referenced_and_outlives_its_containers() {
+    let s = subscription();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let account = format!("shared{}", &s[..8]);
+    let g = format!("/subscriptions/{s}/resourceGroups/ml-test");
+    let (code, body) = http(
+        "PUT",
+        &format!("{g}?api-version=2024-03-01"),
+        r#"{"location":"eastus"}"#,
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = http(
+        "PUT",
+        &format!("{g}/providers/Microsoft.Storage/storageAccounts/{account}{STORAGE}"),
+        r#"{"location":"eastus","sku":{"name":"Standard_GRS"},"kind":"StorageV2","properties":{"accessTier":"Cool"}}"#,
+    );
+    assert_eq!(code, 202, "{body}");
+    write(
+        d,
+        &s,
+        &format!(
+            "bucket \"raw\" {{\n  cloud           = \"azure\"\n  name            = \"raw\"\n  storage_account = \"{account}\"\n  storage_class   = \"infrequent\"\n}}\n"
+        ),
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Without force_destroy, destroying a container (and its blobs) is refused.
+    let r = run(d, &["destroy", "--auto-approve", "--no-color"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains("force_destroy = true"), "{}", r.stderr);
+    assert!(resources(&s)
+        .iter()
+        .any(|id| id.ends_with("/containers/raw")));
+    write(
+        d,
+        &s,
+        &format!(
+            "bucket \"raw\" {{\n  cloud           = \"azure\"\n  name            = \"raw\"\n  storage_account = \"{account}\"\n  storage_class   = \"infrequent\"\n  force_destroy   = true\n}}\n"
+        ),
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    let left = resources(&s);
+    assert_eq!(
+        left,
+        vec![format!(
+            "resourcegroups/ml-test/providers/microsoft.storage/storageaccounts/{account}"
+        )],
+        "the account was not mlinfra's, so it stays"
+    );
+}
+
+#[test]
+fn throttling_and_unavailability_from_arm_converge() {
+    let s = subscription();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let reg = format!("faults{}", &s[..8]);
+    let faults = format!(
+        r#"[{{"method":"PUT","path":"/subscriptions/{s}/.*/registries/","status":429,"retry_after":1,"times":2}},
+            {{"method":"GET","path":"/subscriptions/{s}/.*/registries/","status":503,"times":2}},
+            {{"method":"PUT","path":"/subscriptions/{s}/resourceGroups/ml-test$","status":500,"times":1}}]"#
+    );
+    let (code, body) = http("POST", "/__double/faults", &faults);
+    assert_eq!(code, 200, "{body}");
+    write(
+        d,
+        &s,
+        &format!("container_registry \"images\" {{\n  cloud        = \"azure\"\n  name         = \"{reg}\"\n  scan_on_push = false\n}}\n"),
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let (_, body) = http("GET", "/__double/faults", "");
+    let hits: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    let mine: Vec<&serde_json::Value> = hits
+        .iter()
+        .filter(|f| f["path"].as_str().is_some_and(|p| p.contains(&s)))
+        .collect();
+    assert!(
+        mine.iter().all(|f| f["hits"] == f["times"]),
+        "every fault was met and ridden out: {mine:#?}"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(resources(&s), Vec::<String>::new());
+}
+
+#[test]
+fn a_failed_long_running_operation_is_an_error_that_names_arms_code() {
+    let s = subscription();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let reg = format!("failed{}", &s[..8]);
+    let faults = format!(
+        r#"{{"method":"PUT","path":"/subscriptions/{s}/.*/registries/","status":400,"code":"QuotaExceeded","message":"registries quota of 0 reached","operation":true,"times":1}}"#
+    );
+    let (code, body) = http("POST", "/__double/faults", &faults);
+    assert_eq!(code, 200, "{body}");
+    write(
+        d,
+        &s,
+        &format!("container_registry \"images\" {{\n  cloud        = \"azure\"\n  name         = \"{reg}\"\n  scan_on_push = false\n}}\n"),
+    );
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains("QuotaExceeded"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("registries quota of 0 reached"),
+        "{}",
+        r.stderr
+    );
+    // The next apply finds the failed registry and brings it to what is planned.
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(resources(&s), Vec::<String>::new());
+}
+
+#[test]
+fn azure_names_and_the_provider_block_are_checked_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = subscription();
+    let cases: &[(&str, &str)] = &[
+        (
+            "container_registry \"r\" {\n  cloud = \"azure\"\n  name  = \"acme-prod\"\n}\n",
+            "is not a valid Azure Container Registry name",
+        ),
+        (
+            "container_registry \"r\" {\n  cloud          = \"azure\"\n  name           = \"acmeprod\"\n  immutable_tags = true\n}\n",
+            "ACR locks tags per repository",
+        ),
+        (
+            "bucket \"b\" {\n  cloud           = \"azure\"\n  name            = \"data\"\n  storage_account = \"Acme-Data\"\n}\n",
+            "is not a valid storage account name",
+        ),
+        (
+            "bucket \"b\" {\n  cloud           = \"azure\"\n  name            = \"a--b\"\n  storage_account = \"acmedata\"\n}\n",
+            "is not a valid blob container name",
+        ),
+        (
+            "bucket \"b\" {\n  cloud           = \"azure\"\n  name            = \"cold\"\n  storage_account = \"acmedata\"\n  storage_class   = \"archive\"\n}\n",
+            "Archive is set per blob",
+        ),
+    ];
+    let before = resources(&s);
+    for (body, want) in cases {
+        write(d, &s, body);
+        let r = run(d, &["plan", "--refresh=false", "--no-color"]);
+        assert_ne!(r.code, 0, "{body}\n{}", r.stdout);
+        assert!(r.stderr.contains(want), "{body}\n{}", r.stderr);
+        assert!(!d.join("mlinfra.state.json").exists());
+    }
+    // The provider block: a subscription that is not a GUID is refused at configure.
+    let text = provider_block(&s).replace(&s, "my-subscription");
+    std::fs::write(
+        d.join("main.mlinfra.hcl"),
+        format!("{text}\ncontainer_registry \"r\" {{\n  cloud = \"azure\"\n  name  = \"acmeprod\"\n  scan_on_push = false\n}}\n"),
+    )
+    .unwrap();
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("is not a subscription id"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(":1:"),
+        "the error points at the block: {}",
+        r.stderr
+    );
+    assert_eq!(resources(&s), before);
+}
+
+#[test]
+fn without_credentials_configure_says_what_to_set_and_calls_nothing() {
+    let s = subscription();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = format!(
+        "{}  use_cli = false\n}}\n\ncontainer_registry \"r\" {{\n  cloud        = \"azure\"\n  name         = \"nocreds{}\"\n  scan_on_push = false\n}}\n",
+        provider_block(&s).trim_end().trim_end_matches('}'),
+        &s[..8]
+    );
+    std::fs::write(d.join("main.mlinfra.hcl"), text).unwrap();
+    let r = mlinfra_env(
+        d,
+        &["apply", "--auto-approve", "--no-color"],
+        &[
+            ("AZURE_CLIENT_ID", ""),
+            ("AZURE_CLIENT_SECRET", ""),
+            ("AZURE_TENANT_ID", ""),
+            ("ARM_CLIENT_ID", ""),
+            ("ARM_CLIENT_SECRET", ""),
+            ("ARM_TENANT_ID", ""),
+            ("AZURE_FEDERATED_TOKEN_FILE", ""),
+        ],
+    );
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains("AZURE_CLIENT_SECRET"), "{}", r.stderr);
+    assert!(!r.stderr.contains("not-a-secret"));
+    assert_eq!(resources(&s), Vec::<String>::new());
+}

@@ -1,0 +1,524 @@
+"""Azure Resource Manager: resource groups and the resource types mlinfra manages.
+
+Everything is kept in memory, keyed by the resource id in lower case (ARM ids are case
+insensitive). One generic lifecycle serves every type; the table TYPES says how each type
+answers (synchronously, or as a long-running operation with `Azure-AsyncOperation` or
+`Location`) and what the service adds to a resource (`computed`).
+"""
+
+import copy
+import datetime
+import itertools
+import random
+import re
+import threading
+import time
+import uuid
+
+from .schema import Invalid
+
+
+class ArmError(Exception):
+    def __init__(self, status, code, message, headers=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+    def body(self):
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- what each type adds ---------------------------------------------------------------
+
+def _storage_account(r, store):
+    name = r["name"]
+    p = r.setdefault("properties", {})
+    p.setdefault("accessTier", "Hot" if r.get("kind") in ("StorageV2", "BlobStorage") else None)
+    if p.get("accessTier") is None:
+        p.pop("accessTier")
+    p.setdefault("creationTime", now())
+    p["primaryEndpoints"] = {s: "https://%s.%s.core.windows.net/" % (name, s)
+                             for s in ("blob", "queue", "table", "file", "dfs", "web")}
+    p["primaryLocation"] = r.get("location")
+    p["statusOfPrimary"] = "available"
+    p.setdefault("supportsHttpsTrafficOnly", True)
+    p.setdefault("minimumTlsVersion", "TLS1_0")
+    p.setdefault("allowBlobPublicAccess", False)
+    sku = r.get("sku") or {}
+    if sku.get("name"):
+        sku["tier"] = "Premium" if sku["name"].startswith("Premium") else "Standard"
+
+
+def _blob_service(r, store):
+    p = r.setdefault("properties", {})
+    p.setdefault("isVersioningEnabled", False)
+    p.setdefault("deleteRetentionPolicy", {"enabled": False})
+    p.setdefault("cors", {"corsRules": []})
+
+
+def _container(r, store):
+    p = r.setdefault("properties", {})
+    p.setdefault("publicAccess", "None")
+    p.setdefault("defaultEncryptionScope", "$account-encryption-key")
+    p.setdefault("denyEncryptionScopeOverride", False)
+    p["hasImmutabilityPolicy"] = False
+    p["hasLegalHold"] = False
+    p["leaseState"] = "Available"
+    p["leaseStatus"] = "Unlocked"
+    p["deleted"] = False
+    p["remainingRetentionDays"] = 0
+    p["lastModifiedTime"] = now()
+
+
+def _registry(r, store):
+    p = r.setdefault("properties", {})
+    p["loginServer"] = "%s.azurecr.io" % r["name"].lower()
+    p.setdefault("creationDate", now())
+    p.setdefault("adminUserEnabled", False)
+    p.setdefault("publicNetworkAccess", "Enabled")
+    p.setdefault("zoneRedundancy", "Disabled")
+    p.setdefault("anonymousPullEnabled", False)
+    p.setdefault("dataEndpointEnabled", False)
+    p.setdefault("networkRuleBypassOptions", "AzureServices")
+    pol = p.setdefault("policies", {})
+    pol.setdefault("quarantinePolicy", {"status": "disabled"})
+    pol.setdefault("trustPolicy", {"type": "Notary", "status": "disabled"})
+    pol.setdefault("retentionPolicy", {"days": 7, "status": "disabled"})
+    pol.setdefault("exportPolicy", {"status": "enabled"})
+    sku = r.get("sku") or {}
+    if sku.get("name"):
+        sku["tier"] = sku["name"]
+
+
+# api-versions Microsoft.Resources answers for resource groups (the ones in common use).
+RESOURCE_GROUP_VERSIONS = ("2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01")
+
+# (namespace, type) -> how it behaves.
+#   put / delete: "sync" | "async" (201/202 + Azure-AsyncOperation) | "location" (202 + Location)
+#   tracked: has a location (inherited from the parent when absent for a child)
+#   requires: top-level properties a create must have
+#   global_name: the name is unique across subscriptions (a DNS name)
+#   implicit: the child exists as soon as its parent does (blobServices/default)
+TYPES = {
+    ("Microsoft.Storage", "storageAccounts"): dict(
+        put="location", delete="sync", tracked=True, requires=("sku", "kind", "location"),
+        global_name="StorageAccountAlreadyTaken", computed=_storage_account, patch=True),
+    ("Microsoft.Storage", "storageAccounts/blobServices"): dict(
+        put="sync", delete=None, implicit="default", computed=_blob_service),
+    ("Microsoft.Storage", "storageAccounts/blobServices/containers"): dict(
+        put="sync", delete="sync", computed=_container, patch=True),
+    ("Microsoft.ContainerRegistry", "registries"): dict(
+        put="async", delete="location", tracked=True, requires=("sku", "location"),
+        global_name="AlreadyInUse", computed=_registry, patch=True),
+}
+
+
+class Fault:
+    _ids = itertools.count(1)
+
+    def __init__(self, spec):
+        self.id = next(self._ids)
+        self.method = spec.get("method")
+        self.path = re.compile(spec.get("path", ".*"), re.I)
+        self.status = int(spec.get("status", 500))
+        self.code = spec.get("code") or {429: "TooManyRequests", 409: "Conflict", 404: "ResourceNotFound",
+                                         503: "ServiceUnavailable"}.get(self.status, "InternalServerError")
+        self.message = spec.get("message") or "injected fault"
+        self.times = spec.get("times", 1)
+        self.retry_after = spec.get("retry_after")
+        # "operation": the call is accepted, and its long-running operation ends Failed
+        self.operation = bool(spec.get("operation"))
+        self.hits = 0
+
+    def matches(self, method, path):
+        if self.times is not None and self.hits >= self.times:
+            return False
+        return (self.method in (None, method)) and bool(self.path.search(path))
+
+    def view(self):
+        return {"id": self.id, "method": self.method, "path": self.path.pattern, "status": self.status,
+                "code": self.code, "times": self.times, "retryAfter": self.retry_after,
+                "operation": self.operation, "hits": self.hits}
+
+
+class Operation:
+    def __init__(self, op_id, ns, location, resource_key, kind, on_done, fail=None):
+        self.id, self.ns, self.location = op_id, ns, location
+        self.resource_key, self.kind, self.on_done = resource_key, kind, on_done
+        self.fail = fail  # (code, message) when the operation is to end Failed
+        self.polls = 0
+        self.started = time.monotonic()
+        self.start_time = now()
+        self.status = "InProgress"
+        self.end_time = None
+        self.error = None
+
+
+class Store:
+    def __init__(self, schemas, ready_after_polls=2, ready_after_ms=0, latency_ms=0, retry_after=0, seed=None):
+        self.schemas = schemas
+        self.lock = threading.RLock()
+        self.resources = {}   # lower-case id -> resource dict (as GET answers it)
+        self.groups = {}      # lower-case "/subscriptions/S/resourcegroups/G" -> group dict
+        self.operations = {}
+        self.faults = []
+        self.tokens = set()
+        self.ready_after_polls = ready_after_polls
+        self.ready_after_ms = ready_after_ms
+        self.latency_ms = latency_ms
+        self.retry_after = retry_after
+        self.rand = random.Random(seed)
+        self.requests = 0
+
+    # -- control ---------------------------------------------------------------------------
+    def reset(self):
+        with self.lock:
+            self.resources.clear()
+            self.groups.clear()
+            self.operations.clear()
+            self.faults.clear()
+
+    def view(self):
+        with self.lock:
+            return {
+                "resourceGroups": sorted(g["id"] for g in self.groups.values()),
+                "resources": {r["id"]: r for r in sorted(self.resources.values(), key=lambda r: r["id"].lower())},
+                "operations": [{"id": o.id, "kind": o.kind, "status": o.status, "resource": o.resource_key,
+                                "polls": o.polls} for o in self.operations.values()],
+                "faults": [f.view() for f in self.faults],
+                "config": {"readyAfterPolls": self.ready_after_polls, "readyAfterMs": self.ready_after_ms,
+                           "latencyMs": self.latency_ms, "retryAfter": self.retry_after},
+                "requests": self.requests,
+            }
+
+    def configure(self, body):
+        with self.lock:
+            for k, attr in (("readyAfterPolls", "ready_after_polls"), ("readyAfterMs", "ready_after_ms"),
+                            ("latencyMs", "latency_ms"), ("retryAfter", "retry_after")):
+                if k in body:
+                    setattr(self, attr, body[k])
+            return self.view()["config"]
+
+    def add_faults(self, specs):
+        with self.lock:
+            added = [Fault(s) for s in (specs if isinstance(specs, list) else [specs])]
+            self.faults.extend(added)
+            return [f.view() for f in added]
+
+    def fault_for(self, method, path):
+        with self.lock:
+            for f in self.faults:
+                if f.matches(method, path):
+                    f.hits += 1
+                    return f
+        return None
+
+    def complete_all(self):
+        with self.lock:
+            for op in list(self.operations.values()):
+                if op.status == "InProgress":
+                    self._finish(op)
+
+    # -- tokens ----------------------------------------------------------------------------
+    def issue_token(self):
+        tok = "double-" + uuid.UUID(int=self.rand.getrandbits(128)).hex
+        with self.lock:
+            self.tokens.add(tok)
+        return tok
+
+    # -- operations ------------------------------------------------------------------------
+    def _new_op(self, ns, location, key, kind, on_done, fault):
+        op_id = str(uuid.UUID(int=self.rand.getrandbits(128)))
+        fail = (fault.code, fault.message) if fault is not None else None
+        op = Operation(op_id, ns, location or "eastus", key, kind, on_done, fail)
+        self.operations[op_id] = op
+        if self.ready_after_polls <= 0 and self.ready_after_ms <= 0:
+            self._finish(op)
+        return op
+
+    def _finish(self, op):
+        if op.status != "InProgress":
+            return
+        op.end_time = now()
+        if op.fail:
+            op.status = "Failed"
+            op.error = {"code": op.fail[0], "message": op.fail[1]}
+        else:
+            op.status = "Succeeded"
+        op.on_done(op)
+
+    def poll(self, op_id):
+        with self.lock:
+            op = self.operations.get(op_id)
+            if op is None:
+                return None
+            self._tick(op)
+            return op
+
+    def _tick(self, op):
+        if op.status != "InProgress":
+            return
+        op.polls += 1
+        waited = (time.monotonic() - op.started) * 1000
+        if op.polls >= self.ready_after_polls and waited >= self.ready_after_ms:
+            self._finish(op)
+
+    def _tick_resource(self, key):
+        for op in list(self.operations.values()):
+            if op.resource_key == key and op.status == "InProgress":
+                self._tick(op)
+
+    def op_status(self, op):
+        body = {"id": "/providers/%s/locations/%s/operationStatuses/%s" % (op.ns, op.location, op.id),
+                "name": op.id, "status": op.status, "startTime": op.start_time}
+        if op.end_time:
+            body["endTime"] = op.end_time
+        if op.error:
+            body["error"] = op.error
+        return body
+
+    # -- resource groups -------------------------------------------------------------------
+    def group(self, sub, rg, must=True):
+        g = self.groups.get(("/subscriptions/%s/resourcegroups/%s" % (sub, rg)).lower())
+        if g is None and must:
+            raise ArmError(404, "ResourceGroupNotFound", "Resource group '%s' could not be found." % rg)
+        return g
+
+    def put_group(self, sub, rg, body):
+        if not re.fullmatch(r"[-\w._()]{1,90}", rg) or rg.endswith("."):
+            raise ArmError(400, "InvalidResourceGroup", "The provided resource group name '%s' has these invalid "
+                           "characters or length. Allowed: 1-90 letters, digits, '-', '_', '.', '(' and ')'; not "
+                           "ending in '.'." % rg)
+        for k in body:
+            if k not in ("location", "tags", "managedBy", "properties", "id", "name", "type"):
+                raise ArmError(400, "InvalidRequestContent", "unknown property %r in the resource group" % k)
+        if not body.get("location"):
+            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+        with self.lock:
+            existing = self.group(sub, rg, must=False)
+            if existing and existing["location"].lower() != body["location"].lower():
+                raise ArmError(409, "InvalidResourceGroupLocation",
+                               "Invalid resource group location '%s'. The Resource group already exists in "
+                               "location '%s'." % (body["location"], existing["location"]))
+            g = {"id": "/subscriptions/%s/resourceGroups/%s" % (sub, existing["name"] if existing else rg),
+                 "name": existing["name"] if existing else rg, "type": "Microsoft.Resources/resourceGroups",
+                 "location": body["location"], "tags": body.get("tags") or {},
+                 "properties": {"provisioningState": "Succeeded"}}
+            self.groups[g["id"].lower()] = g
+            return (200 if existing else 201), g
+
+    def delete_group(self, sub, rg):
+        with self.lock:
+            g = self.group(sub, rg, must=False)
+            if g is None:
+                return None
+            prefix = g["id"].lower() + "/"
+
+            def done(op):
+                for k in [k for k in self.resources if k.startswith(prefix)]:
+                    del self.resources[k]
+                self.groups.pop(g["id"].lower(), None)
+            g["properties"]["provisioningState"] = "Deleting"
+            return self._new_op("Microsoft.Resources", g["location"], g["id"].lower(), "delete", done, None)
+
+    # -- resources -------------------------------------------------------------------------
+    def get(self, key):
+        with self.lock:
+            self._tick_resource(key)
+            r = self.resources.get(key)
+            return copy.deepcopy(r) if r is not None else None
+
+    def list(self, prefix_key, ns, rtype):
+        depth = rtype.count("/")
+        with self.lock:
+            out = []
+            for k, r in sorted(self.resources.items()):
+                if r["type"].lower() == ("%s/%s" % (ns, rtype)).lower() and k.startswith(prefix_key):
+                    out.append(copy.deepcopy(r))
+            del depth
+            return out
+
+    def put(self, ref, body, fault, patch=False):
+        """ref: the parsed path. Answers (status, body, headers)."""
+        spec = TYPES[(ref.ns, ref.type_path)]
+        sch = self.schemas
+        with self.lock:
+            self.group(ref.sub, ref.rg)
+            parent = None
+            if ref.parent_key:
+                parent = self._existing(ref.parent_key, ref.parent_type)
+                if parent is None:
+                    raise ArmError(404, "ParentResourceNotFound",
+                                   "Can not perform requested operation on nested resource. Parent resource "
+                                   "'%s' not found." % ref.parent_name)
+            existing = self.resources.get(ref.key)
+            if existing and existing.get("properties", {}).get("provisioningState") == "Deleting":
+                raise ArmError(409, "Conflict", "The resource '%s' is being deleted." % ref.name)
+            if patch:
+                if existing is None:
+                    raise ArmError(404, "ResourceNotFound", "The Resource '%s/%s' under resource group '%s' was "
+                                   "not found." % (ref.full_type, ref.name, ref.rg))
+                merged = copy.deepcopy(_writable(existing))
+                _merge(merged, body)
+                body = merged
+            try:
+                sch.check_name(ref.ns, ref.type_path, ref.name)
+            except Invalid as e:
+                raise ArmError(400, "InvalidResourceName", str(e))
+            try:
+                sch.check_body(ref.ns, ref.type_path, body)
+            except Invalid as e:
+                raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                               "deserialized: %s" % e)
+            if existing is None:
+                for req in spec.get("requires", ()):
+                    if not body.get(req):
+                        code = "LocationRequired" if req == "location" else "InvalidRequestContent"
+                        raise ArmError(400, code, "The '%s' property is required to create a %s." % (req, ref.full_type))
+                if spec.get("global_name"):
+                    for r in self.resources.values():
+                        if r["type"].lower() == ref.full_type.lower() and r["name"].lower() == ref.name.lower():
+                            raise ArmError(409, spec["global_name"], "The name '%s' is already in use (%s)."
+                                           % (ref.name, r["id"]))
+            else:
+                if spec.get("tracked") and body.get("location") and \
+                        body["location"].lower() != existing.get("location", "").lower():
+                    raise ArmError(409, "InvalidResourceLocation", "The resource '%s' already exists in location "
+                                   "'%s'; it cannot be moved to '%s'." % (ref.name, existing["location"],
+                                                                          body["location"]))
+            r = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("id", "name", "type", "systemData", "etag")}
+            r["id"] = existing["id"] if existing else ref.id
+            r["name"] = existing["name"] if existing else ref.name
+            r["type"] = ref.full_type
+            if spec.get("tracked") or "location" in body:
+                r["location"] = body.get("location") or (existing or {}).get("location") or \
+                    (parent or {}).get("location")
+            if spec.get("tracked"):
+                r.setdefault("tags", {})
+            stamp = now()
+            sd = copy.deepcopy((existing or {}).get("systemData")) or {
+                "createdBy": "mlinfra-double", "createdByType": "Application", "createdAt": stamp}
+            sd.update({"lastModifiedBy": "mlinfra-double", "lastModifiedByType": "Application",
+                       "lastModifiedAt": stamp})
+            r["systemData"] = sd
+            spec["computed"](r, self)
+            mode = spec["put"]
+            if fault is not None and mode == "sync":
+                mode = "async"
+            if mode == "sync":
+                r.setdefault("properties", {})["provisioningState"] = "Succeeded"
+                self.resources[ref.key] = r
+                return (200 if existing else 201), copy.deepcopy(r), {}
+            state = "Updating" if existing else "Creating"
+            r.setdefault("properties", {})["provisioningState"] = state
+            self.resources[ref.key] = r
+
+            def done(op, key=ref.key):
+                cur = self.resources.get(key)
+                if cur is not None:
+                    cur["properties"]["provisioningState"] = op.status
+            op = self._new_op(ref.ns, r.get("location"), ref.key, "update" if existing else "create", done, fault)
+            if mode == "async":
+                hdr = {"Azure-AsyncOperation": self._op_url(ref, op, "operations")}
+                return (200 if existing else 201), copy.deepcopy(self.resources[ref.key]), hdr
+            hdr = {"Location": self._op_url(ref, op, "operationResults")}
+            return 202, None, hdr
+
+    def delete(self, ref, fault):
+        spec = TYPES[(ref.ns, ref.type_path)]
+        with self.lock:
+            self.group(ref.sub, ref.rg)
+            r = self.resources.get(ref.key)
+            if r is None:
+                return 204, None, {}
+            if spec.get("delete") is None:
+                raise ArmError(405, "MethodNotAllowed", "%s cannot be deleted." % ref.full_type)
+
+            def done(op, key=ref.key):
+                if op.status == "Succeeded":
+                    for k in [k for k in self.resources if k == key or k.startswith(key + "/")]:
+                        del self.resources[k]
+                else:
+                    cur = self.resources.get(key)
+                    if cur is not None:
+                        cur["properties"]["provisioningState"] = "Failed"
+            mode = spec["delete"]
+            if fault is not None and mode == "sync":
+                mode = "location"
+            if mode == "sync":
+                done(type("Done", (), {"status": "Succeeded"}))
+                return 200, None, {}
+            r.setdefault("properties", {})["provisioningState"] = "Deleting"
+            op = self._new_op(ref.ns, r.get("location"), ref.key, "delete", done, fault)
+            hdr = {"Location": self._op_url(ref, op, "operationResults")}
+            if mode == "async":
+                hdr["Azure-AsyncOperation"] = self._op_url(ref, op, "operations")
+            return 202, None, hdr
+
+    def _existing(self, key, full_type):
+        r = self.resources.get(key)
+        if r is not None:
+            return r
+        # an implicit child (blobServices/default) exists with its parent
+        ns, rtype = full_type.split("/", 1)
+        spec = TYPES.get((ns, rtype))
+        if spec and spec.get("implicit") and key.rsplit("/", 1)[-1] == spec["implicit"]:
+            parent_key = key.rsplit("/", 2)[0]
+            parent = self.resources.get(parent_key)
+            if parent is not None:
+                return self._implicit(full_type, parent)
+        return None
+
+    def _implicit(self, full_type, parent):
+        """The child as it is before anyone writes it (not stored: a PUT stores it)."""
+        ns, rtype = full_type.split("/", 1)
+        spec = TYPES[(ns, rtype)]
+        r = {"id": parent["id"] + "/" + rtype.rsplit("/", 1)[-1] + "/" + spec["implicit"],
+             "name": spec["implicit"], "type": full_type, "properties": {}}
+        spec["computed"](r, self)
+        r["properties"]["provisioningState"] = "Succeeded"
+        return r
+
+    def get_or_implicit_parent(self, ref):
+        with self.lock:
+            return self._existing(ref.parent_key, ref.parent_type)
+
+    def get_or_implicit(self, ref):
+        with self.lock:
+            self._tick_resource(ref.key)
+            r = self._existing(ref.key, ref.full_type)
+            return copy.deepcopy(r) if r is not None else None
+
+    def _op_url(self, ref, op, kind):
+        return "%s/subscriptions/%s/providers/%s/locations/%s/%s/%s?api-version=%s" % (
+            ref.base, ref.sub, ref.ns, (op.location or "eastus").replace(" ", "").lower(), kind, op.id,
+            ref.api_version)
+
+
+def _writable(r):
+    out = {k: v for k, v in r.items() if k not in ("id", "name", "type", "systemData", "etag")}
+    props = out.get("properties")
+    if isinstance(props, dict):
+        out["properties"] = {k: v for k, v in props.items() if k not in READ_ONLY}
+    if isinstance(out.get("sku"), dict):
+        out["sku"] = {k: v for k, v in out["sku"].items() if k != "tier"}
+    return out
+
+
+# Properties the service sets; a PATCH merges onto the resource without them.
+READ_ONLY = {"provisioningState", "creationTime", "creationDate", "primaryEndpoints", "primaryLocation",
+             "statusOfPrimary", "loginServer", "hasImmutabilityPolicy", "hasLegalHold", "leaseState",
+             "leaseStatus", "deleted", "remainingRetentionDays", "lastModifiedTime"}
+
+
+def _merge(dst, src):
+    for k, v in src.items():
+        if k == "tags":
+            dst[k] = v
+        elif isinstance(v, dict) and isinstance(dst.get(k), dict):
+            _merge(dst[k], v)
+        else:
+            dst[k] = v
