@@ -99,13 +99,14 @@ RESOURCE_GROUP_VERSIONS = ("2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01
 # (namespace, type) -> how it behaves.
 #   put / delete: "sync" | "async" (201/202 + Azure-AsyncOperation) | "location" (202 + Location)
 #   tracked: has a location (inherited from the parent when absent for a child)
+#   patch: PATCH is allowed; a mode ("sync") when it answers otherwise than PUT
 #   requires: top-level properties a create must have
 #   global_name: the name is unique across subscriptions (a DNS name)
 #   implicit: the child exists as soon as its parent does (blobServices/default)
 TYPES = {
     ("Microsoft.Storage", "storageAccounts"): dict(
         put="location", delete="sync", tracked=True, requires=("sku", "kind", "location"),
-        global_name="StorageAccountAlreadyTaken", computed=_storage_account, patch=True),
+        global_name="StorageAccountAlreadyTaken", computed=_storage_account, patch="sync"),
     ("Microsoft.Storage", "storageAccounts/blobServices"): dict(
         put="sync", delete=None, implicit="default", computed=_blob_service),
     ("Microsoft.Storage", "storageAccounts/blobServices/containers"): dict(
@@ -406,12 +407,16 @@ class Store:
             r["systemData"] = sd
             spec["computed"](r, self)
             mode = spec["put"]
+            if patch and isinstance(spec.get("patch"), str):
+                mode = spec["patch"]  # some types answer PATCH otherwise than PUT
             if fault is not None and mode == "sync":
                 mode = "async"
             if mode == "sync":
-                r.setdefault("properties", {})["provisioningState"] = "Succeeded"
+                if not spec.get("implicit"):
+                    r.setdefault("properties", {})["provisioningState"] = "Succeeded"
                 self.resources[ref.key] = r
-                return (200 if existing else 201), copy.deepcopy(r), {}
+                # an implicit child always exists: writing it is an update
+                return (200 if existing or spec.get("implicit") else 201), copy.deepcopy(r), {}
             state = "Updating" if existing else "Creating"
             r.setdefault("properties", {})["provisioningState"] = state
             self.resources[ref.key] = r
@@ -479,7 +484,6 @@ class Store:
         r = {"id": parent["id"] + "/" + rtype.rsplit("/", 1)[-1] + "/" + spec["implicit"],
              "name": spec["implicit"], "type": full_type, "properties": {}}
         spec["computed"](r, self)
-        r["properties"]["provisioningState"] = "Succeeded"
         return r
 
     def get_or_implicit_parent(self, ref):

@@ -1,0 +1,112 @@
+//! The provider conformance suite against the Azure double (started by ./scripts/test).
+//! Each case runs in a subscription of its own.
+
+use mlinfra_provider_api::{Attributes, ProviderConfig};
+use mlinfra_provider_testing::conformance::{run, Case};
+use mlinfra_schema::Value;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run ./scripts/test, which starts the Azure double")
+    })
+}
+
+fn subscription(tag: u8) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{:08x}-0000-4000-8000-{:010x}{tag:02x}",
+        std::process::id(),
+        nanos
+    )
+}
+
+fn attrs(kv: &[(&str, Value)]) -> Attributes {
+    kv.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+fn config(sub: &str) -> ProviderConfig {
+    let endpoint = env("MLINFRA_TEST_AZURE_ENDPOINT");
+    ProviderConfig {
+        key: "azure".into(),
+        attributes: attrs(&[
+            ("subscription_id", Value::from(sub)),
+            ("location", Value::from("eastus")),
+            ("resource_group", Value::from("conformance")),
+            ("endpoint", Value::from(endpoint.as_str())),
+            ("authority_host", Value::from(endpoint.as_str())),
+            (
+                "ca_file",
+                Value::from(env("MLINFRA_TEST_AZURE_CA").as_str()),
+            ),
+        ]),
+    }
+}
+
+fn check(case: Case) {
+    // The double's token endpoint answers any client secret.
+    std::env::set_var("AZURE_CLIENT_ID", "conformance");
+    std::env::set_var("AZURE_CLIENT_SECRET", "not-a-secret");
+    std::env::set_var("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa");
+    let p = mlinfra_provider_azure::AzureProvider::new();
+    let passed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run(&p, &case))
+        .unwrap_or_else(|f| panic!("{} on azure: {f}", case.kind));
+    assert!(passed.contains(&"gone"), "{passed:?}");
+}
+
+fn tags(kv: &[(&str, &str)]) -> Value {
+    Value::Map(
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect(),
+    )
+}
+
+#[test]
+fn blob_containers_conform() {
+    let s = subscription(1);
+    check(Case {
+        kind: "bucket".into(),
+        create: attrs(&[
+            ("name", Value::from("data")),
+            (
+                "storage_account",
+                Value::from(format!("conf{}", &s[..8]).as_str()),
+            ),
+            ("storage_class", Value::from("standard")),
+            ("versioning", Value::Bool(false)),
+            ("force_destroy", Value::Bool(true)),
+            ("tags", tags(&[("env", "dev")])),
+        ]),
+        update: attrs(&[
+            ("versioning", Value::Bool(true)),
+            ("storage_class", Value::from("infrequent")),
+            ("tags", tags(&[("env", "prod")])),
+        ]),
+        config: config(&s),
+    });
+}
+
+#[test]
+fn container_registries_conform() {
+    let s = subscription(2);
+    check(Case {
+        kind: "container_registry".into(),
+        create: attrs(&[
+            ("name", Value::from(format!("conf{}", &s[..8]).as_str())),
+            ("sku", Value::from("Basic")),
+            ("tags", tags(&[("env", "dev")])),
+        ]),
+        update: attrs(&[
+            ("sku", Value::from("Premium")),
+            ("tags", tags(&[("env", "prod")])),
+        ]),
+        config: config(&s),
+    });
+}
