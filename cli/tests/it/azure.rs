@@ -482,3 +482,186 @@ fn without_credentials_configure_says_what_to_set_and_calls_nothing() {
     assert!(!r.stderr.contains("not-a-secret"));
     assert_eq!(resources(&s), Vec::<String>::new());
 }
+
+const AKS: &str = "?api-version=2026-05-01";
+
+#[test]
+fn an_aks_cluster_and_gpu_pools_create_upgrade_one_minor_rescale_replace_drift_import_and_destroy()
+{
+    let s = subscription();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let manifest = |version: &str, max: u32, gpus: u32, team: &str| {
+        format!(
+            r#"cluster "train" {{
+  cloud              = "azure"
+  name               = "train"
+  kubernetes_version = "{version}"
+  tags               = {{ env = "dev" }}
+}}
+
+gpu_pool "mig" {{
+  cluster       = cluster.train
+  name          = "a100mig"
+  accelerator   = "A100-80GB"
+  gpus_per_node = 1
+  max_nodes     = {max}
+  labels        = {{ team = "{team}" }}
+  taints        = [{{ key = "nvidia.com/gpu", value = "present", effect = "NoSchedule" }}]
+  sharing {{
+    mode    = "mig"
+    profile = "1g.10gb"
+  }}
+}}
+
+gpu_pool "t4" {{
+  cluster       = cluster.train
+  name          = "t4spot"
+  accelerator   = "T4"
+  gpus_per_node = {gpus}
+  max_nodes     = 2
+  capacity      = "spot"
+}}
+"#
+        )
+    };
+    write(d, &s, &manifest("1.31", 4, 1, "research"));
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    ok(&r);
+    assert!(r.stdout.contains("3 added"), "{}", r.stdout);
+    let c = format!("/subscriptions/{s}/resourceGroups/ml-test/providers/Microsoft.ContainerService/managedClusters/train");
+    let (_, body) = http("GET", &format!("{c}/agentPools/a100mig{AKS}"), "");
+    let pool: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        pool["properties"]["vmSize"], "Standard_NC24ads_A100_v4",
+        "{pool}"
+    );
+    assert_eq!(pool["properties"]["gpuInstanceProfile"], "MIG1g", "{pool}");
+    assert_eq!(
+        pool["properties"]["nodeTaints"][0], "nvidia.com/gpu=present:NoSchedule",
+        "{pool}"
+    );
+    assert_eq!(pool["properties"]["minCount"], 0, "{pool}");
+    let (_, body) = http("GET", &format!("{c}/agentPools/t4spot{AKS}"), "");
+    let spot: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(spot["properties"]["scaleSetPriority"], "Spot", "{spot}");
+    assert_eq!(
+        spot["properties"]["vmSize"], "Standard_NC4as_T4_v3",
+        "{spot}"
+    );
+    let (_, body) = http("GET", &format!("{c}{AKS}"), "");
+    let cl: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        cl["properties"]["oidcIssuerProfile"]["enabled"], true,
+        "{cl}"
+    );
+    assert_eq!(
+        cl["properties"]["securityProfile"]["workloadIdentity"]["enabled"], true,
+        "{cl}"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // Autoscaling bounds and labels change in place; a two-minor jump is refused offline.
+    write(d, &s, &manifest("1.33", 4, 1, "research"));
+    let r = run(d, &["plan", "--refresh=false", "--no-color"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("one minor version at a time"),
+        "{}",
+        r.stderr
+    );
+    write(d, &s, &manifest("1.32", 8, 1, "fraud"));
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout.contains("0 to add, 2 to change, 0 to destroy"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let (_, body) = http("GET", &format!("{c}/agentPools/a100mig{AKS}"), "");
+    let pool: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(pool["properties"]["maxCount"], 8, "{pool}");
+    assert_eq!(pool["properties"]["nodeLabels"]["team"], "fraud", "{pool}");
+    // The upgrade moved the control plane and every pool behind it.
+    assert_eq!(pool["properties"]["orchestratorVersion"], "1.32", "{pool}");
+    let (_, body) = http("GET", &format!("{c}/agentPools/system{AKS}"), "");
+    assert!(body.contains("\"orchestratorVersion\": \"1.32\""), "{body}");
+    let (_, body) = http("GET", &format!("{c}/agentPools/t4spot{AKS}"), "");
+    assert!(body.contains("\"orchestratorVersion\": \"1.32\""), "{body}");
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A new GPU count is a new VM size: the pool is replaced, and the plan says why.
+    write(d, &s, &manifest("1.32", 8, 4, "fraud"));
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout
+            .contains("AKS cannot change an agent pool's VM size in place"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let (_, body) = http("GET", &format!("{c}/agentPools/t4spot{AKS}"), "");
+    assert!(body.contains("Standard_NC64as_T4_v3"), "{body}");
+
+    // Drift: a pool deleted outside mlinfra is planned again.
+    let (code, _) = http("DELETE", &format!("{c}/agentPools/t4spot{AKS}"), "");
+    assert_eq!(code, 202);
+    let (_, _) = http("POST", "/__double/operations/complete", "");
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout.contains("gpu_pool.t4 has been deleted"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+
+    // Import: a pool taken back by CLUSTER/POOL plans clean.
+    ok(&run(d, &["state", "rm", "gpu_pool.mig"]));
+    ok(&run(
+        d,
+        &["import", "gpu_pool.mig", "train/a100mig", "--no-color"],
+    ));
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(resources(&s), Vec::<String>::new());
+}
+
+#[test]
+fn aks_rules_are_checked_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = subscription();
+    let cluster = "cluster \"train\" {\n  cloud = \"azure\"\n}\n";
+    let cases: &[(&str, &str)] = &[
+        (
+            "gpu_pool \"p\" {\n  cluster = cluster.train\n  name = \"h100-spot\"\n  accelerator = \"H100\"\n  gpus_per_node = 8\n  max_nodes = 2\n}\n",
+            "is not a valid AKS agent pool name",
+        ),
+        (
+            "gpu_pool \"p\" {\n  cluster = cluster.train\n  name = \"l4\"\n  accelerator = \"T4\"\n  gpus_per_node = 1\n  max_nodes = 2\n  sharing {\n    mode = \"mps\"\n    replicas = 4\n  }\n}\n",
+            "not offered on AKS",
+        ),
+        (
+            "gpu_pool \"p\" {\n  cluster = cluster.train\n  name = \"res\"\n  accelerator = \"T4\"\n  gpus_per_node = 1\n  max_nodes = 2\n  capacity = \"reserved\"\n}\n",
+            "capacity reservation group",
+        ),
+        (
+            "gpu_pool \"p\" {\n  cluster = cluster.train\n  name = \"mig\"\n  accelerator = \"T4\"\n  gpus_per_node = 1\n  max_nodes = 2\n  sharing {\n    mode = \"mig\"\n    profile = \"1g.5gb\"\n  }\n}\n",
+            "MIG on AKS needs A100 or H100",
+        ),
+    ];
+    for (body, want) in cases {
+        write(d, &s, &format!("{cluster}\n{body}"));
+        let r = run(d, &["plan", "--refresh=false", "--no-color"]);
+        assert_ne!(r.code, 0, "{body}\n{}", r.stdout);
+        assert!(r.stderr.contains(want), "{body}\n{}", r.stderr);
+    }
+    assert_eq!(resources(&s), Vec::<String>::new());
+}

@@ -191,6 +191,21 @@ impl Arm {
         }
     }
 
+    /// `call`, again while ARM answers that another operation on the resource (an AKS
+    /// cluster and its pools run one at a time) is in progress, or another fault that
+    /// passes; until `deadline`.
+    pub async fn retrying_busy<T, F, Fut>(
+        &self,
+        deadline: Instant,
+        call: F,
+    ) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        mlinfra_provider_api::wait::retry(deadline, 60, call).await
+    }
+
     /// PATCH (merge) and wait until ARM says the resource is provisioned.
     pub async fn patch(
         &self,

@@ -63,7 +63,9 @@ pub fn classify(
     } else {
         match status {
             404 => ErrorKind::NotFound,
-            409 if BUSY.contains(&c) || c.is_empty() => ErrorKind::Transient,
+            409 if BUSY.contains(&c) || c.is_empty() || c == "OperationNotAllowed" => {
+                ErrorKind::Transient
+            }
             409 => ErrorKind::AlreadyExists,
             429 => ErrorKind::Throttled,
             401 | 403 => ErrorKind::Auth,

@@ -6,6 +6,7 @@
 //! CLI's login. The api-versions are pinned to the ARM schemas the double validates against.
 
 mod acr;
+mod aks;
 pub mod arm;
 mod attrs;
 mod clients;
@@ -23,7 +24,7 @@ use mlinfra_schema::Cloud;
 pub use clients::Clients;
 
 /// The kinds this provider creates on Azure.
-pub const KINDS: &[&str] = &["bucket", "container_registry"];
+pub const KINDS: &[&str] = &["bucket", "cluster", "container_registry", "gpu_pool"];
 
 /// The Azure provider; holds one ARM client per provider configuration.
 #[derive(Default)]
@@ -84,6 +85,8 @@ impl Provider for AzureProvider {
             match req.kind.as_str() {
                 "bucket" => storage::read(&c, &req.id, &req.prior).await,
                 "container_registry" => acr::read(&c, &req.id, &req.prior).await,
+                "cluster" => aks::read_cluster(&c, &req.id, &req.prior).await,
+                "gpu_pool" => aks::read_pool(&c, &req.id, &req.prior).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -95,6 +98,8 @@ impl Provider for AzureProvider {
             match req.kind.as_str() {
                 "bucket" => storage::apply(&c, &req).await,
                 "container_registry" => acr::apply(&c, &req).await,
+                "cluster" => aks::apply_cluster(&c, &req).await,
+                "gpu_pool" => aks::apply_pool(&c, &req).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -104,6 +109,10 @@ impl Provider for AzureProvider {
         Box::pin(async move {
             let id = match (req.kind.as_str(), &req.handle) {
                 (_, Some(h)) => h.clone(),
+                ("gpu_pool", None) => {
+                    let cluster = attrs::str_attr(&req.planned, "cluster").unwrap_or_default();
+                    format!("{cluster}/{}", req.name)
+                }
                 ("bucket", None) => {
                     let account =
                         attrs::str_attr(&req.planned, "storage_account").unwrap_or_default();
@@ -123,6 +132,8 @@ impl Provider for AzureProvider {
             let found = match req.kind.as_str() {
                 "bucket" => storage::read(&c, &req.id, &none).await?,
                 "container_registry" => acr::read(&c, &req.id, &none).await?,
+                "cluster" => aks::read_cluster(&c, &req.id, &none).await?,
+                "gpu_pool" => aks::read_pool(&c, &req.id, &none).await?,
                 other => return Err(unsupported(other)),
             };
             match found {

@@ -65,6 +65,20 @@ pub fn rules(kind: &str) -> &'static [&'static str] {
             "scan_on_push: ACR images are scanned by Microsoft Defender for Containers, enabled per subscription; the value has no effect on the registry",
             "name replaces the registry",
         ],
+        "cluster" => &[
+            "name: an AKS cluster name (1–63 letters, digits, '-' and '_', starting and ending with a letter or digit)",
+            "region: a lowercase Azure location name; dns_prefix defaults to the name",
+            "kubernetes_version upgrades one minor version at a time and never downgrades; the control plane first, then every agent pool",
+            "name, region, dns_prefix and public_endpoint replace the cluster",
+        ],
+        "gpu_pool" => &[
+            "name: an AKS agent pool name (1–12 lowercase letters and digits, starting with a letter; no '-'), not \"system\" (every cluster's CPU pool)",
+            "instance_type: the VM size, from the GPU catalog (T4 → NCasT4_v3, A10 → NVads A10 v5, A100 → NC/ND A100 v4, H100 → NC/ND H100 v5)",
+            "capacity: on_demand or spot (Spot priority, evicted VMs deleted, paying up to the on-demand price); reserved needs a capacity reservation group and is refused",
+            "sharing: mig takes one profile (1g.* … 7g.*) as AKS's gpuInstanceProfile on A100 and H100 sizes; time_slicing is the device plugin's; mps is not offered on AKS",
+            "min_nodes, max_nodes, labels, taints and tags change in place",
+            "accelerator, gpus_per_node, instance_type, capacity, disk_size_gb, sharing, cluster and name replace the pool (the old pool is deleted before the new one is made)",
+        ],
         _ => &[],
     }
 }
@@ -166,9 +180,147 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
                 resp = resp.replace(&["name"], "Azure cannot rename a container registry");
             }
         }
+        "cluster" => {
+            if let Some(name) = str_attr(p, "name") {
+                crate::aks::check_cluster_name(name).map_err(invalid)?;
+                if p.get("dns_prefix").is_some_and(Value::is_unknown) {
+                    resp.planned.insert("dns_prefix".into(), Value::from(name));
+                }
+            }
+            if let Some(l) = str_attr(p, "region") {
+                if !is_location(l) {
+                    return Err(invalid(format!(
+                        "region \"{l}\" is not an Azure location name; use one like eastus or westeurope"
+                    )));
+                }
+            }
+            if changed(req, "name") {
+                resp = resp.replace(&["name"], "AKS cannot rename a cluster");
+            } else {
+                version_step(req)?;
+            }
+            for (attr, why) in [
+                ("region", "an AKS cluster's location is fixed at creation"),
+                (
+                    "dns_prefix",
+                    "an AKS cluster's DNS prefix is fixed at creation",
+                ),
+                (
+                    "public_endpoint",
+                    "an AKS cluster is made private or public at creation",
+                ),
+            ] {
+                if changed(req, attr) {
+                    resp = resp.replace(&[attr], why);
+                }
+            }
+        }
+        "gpu_pool" => {
+            if let Some(name) = str_attr(p, "name") {
+                crate::aks::check_pool_name(name).map_err(invalid)?;
+                if let Some(cluster) = str_attr(p, "cluster") {
+                    resp = resp.private(format!("{cluster}/{name}"));
+                }
+            }
+            if str_attr(p, "capacity") == Some("reserved") {
+                return Err(invalid("capacity = \"reserved\" on AKS needs a capacity reservation group, which mlinfra does not manage yet; use on_demand or spot".into()));
+            }
+            if let Some(s) = p.get("sharing").and_then(Value::as_map) {
+                match s.get("mode").and_then(Value::as_str) {
+                    Some("mps") => {
+                        return Err(invalid("sharing mode \"mps\" is not offered on AKS (GKE has it); use time_slicing or mig".into()))
+                    }
+                    Some("mig") => {
+                        let accel = str_attr(p, "accelerator").unwrap_or_default();
+                        if !(accel.starts_with("A100") || accel.starts_with("H100")) {
+                            return Err(invalid(format!("MIG on AKS needs A100 or H100 GPUs; {accel} has no MIG")));
+                        }
+                        match s.get("profile") {
+                            Some(Value::String(profile)) => {
+                                crate::aks::mig_profile(profile).map_err(invalid)?;
+                            }
+                            Some(Value::Map(_)) => {
+                                return Err(invalid("AKS splits every GPU of a pool into one MIG profile (gpuInstanceProfile); give one profile, like profile = \"1g.10gb\", not a map".into()))
+                            }
+                            _ => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for (attr, why) in [
+                ("name", "AKS cannot rename an agent pool"),
+                ("cluster", "an AKS agent pool belongs to one cluster"),
+                (
+                    "accelerator",
+                    "AKS cannot change an agent pool's VM size in place",
+                ),
+                (
+                    "gpus_per_node",
+                    "AKS cannot change an agent pool's VM size in place",
+                ),
+                (
+                    "instance_type",
+                    "AKS cannot change an agent pool's VM size in place",
+                ),
+                (
+                    "capacity",
+                    "an AKS agent pool's priority (spot or regular) is fixed at creation",
+                ),
+                (
+                    "disk_size_gb",
+                    "an AKS agent pool's OS disk size is fixed at creation",
+                ),
+                (
+                    "sharing",
+                    "an AKS agent pool's MIG profile is fixed at creation",
+                ),
+            ] {
+                if changed(req, attr) {
+                    resp = resp.replace(&[attr], why);
+                }
+            }
+        }
         _ => {}
     }
     Ok(resp)
+}
+
+/// `1.31` → (1, 31).
+fn minor_version(v: &str) -> Option<(u64, u64)> {
+    let mut parts = v.split(['.', '-']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// AKS upgrades a control plane one minor version at a time and never downgrades it.
+fn version_step(req: &PlanRequest) -> Result<(), ProviderError> {
+    let Some(prior) = &req.prior else {
+        return Ok(());
+    };
+    let (Some(from), Some(to)) = (
+        str_attr(prior, "kubernetes_version"),
+        str_attr(&req.proposed, "kubernetes_version"),
+    ) else {
+        return Ok(());
+    };
+    let (Some(a), Some(b)) = (minor_version(from), minor_version(to)) else {
+        return Ok(());
+    };
+    if b < a {
+        return Err(invalid(format!(
+            "AKS cannot downgrade a cluster from {from} to {to}; keep {from}, or replace the cluster with mlinfra plan --replace"
+        )));
+    }
+    if b.0 == a.0 && b.1 > a.1 + 1 {
+        return Err(invalid(format!(
+            "AKS upgrades a cluster one minor version at a time, so the next after {from} is {}.{}; apply {}.{} first",
+            a.0,
+            a.1 + 1,
+            a.0,
+            a.1 + 1
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -110,3 +110,22 @@ fn container_registries_conform() {
         config: config(&s),
     });
 }
+
+#[test]
+fn aks_clusters_conform() {
+    let s = subscription(3);
+    check(Case {
+        kind: "cluster".into(),
+        create: attrs(&[
+            ("name", Value::from("conform")),
+            ("kubernetes_version", Value::from("1.31")),
+            ("public_endpoint", Value::Bool(true)),
+            ("tags", tags(&[("env", "dev")])),
+        ]),
+        update: attrs(&[
+            ("kubernetes_version", Value::from("1.32")),
+            ("tags", tags(&[("env", "prod")])),
+        ]),
+        config: config(&s),
+    });
+}

@@ -93,6 +93,155 @@ def _registry(r, store):
         sku["tier"] = sku["name"]
 
 
+def _hash(text, n):
+    import hashlib
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def _aks_cluster(r, store):
+    p = r.setdefault("properties", {})
+    loc = (r.get("location") or "eastus").lower()
+    prefix = p.get("dnsPrefix") or r["name"]
+    p["fqdn"] = "%s-%s.hcp.%s.azmk8s.io" % (prefix, _hash(r["id"].lower(), 8), loc)
+    p["azurePortalFQDN"] = "%s-%s.portal.hcp.%s.azmk8s.io" % (prefix, _hash(r["id"].lower(), 8), loc)
+    p["currentKubernetesVersion"] = p.get("kubernetesVersion")
+    rg = r["id"].split("/")[4]
+    p.setdefault("nodeResourceGroup", "MC_%s_%s_%s" % (rg, r["name"], loc))
+    p["powerState"] = {"code": "Running"}
+    p["maxAgentPools"] = 100
+    if (p.get("oidcIssuerProfile") or {}).get("enabled"):
+        p["oidcIssuerProfile"]["issuerURL"] = "https://%s.oic.prod-aks.azure.com/%s/" % (loc, _hash(r["id"], 32))
+    ident = r.get("identity")
+    if isinstance(ident, dict) and ident.get("type") == "SystemAssigned":
+        ident["principalId"] = str(uuid.UUID(_hash(r["id"] + "p", 32)))
+        ident["tenantId"] = "00000000-0000-0000-0000-0000000000aa"
+
+
+def _aks_pool(r, store):
+    p = r.setdefault("properties", {})
+    p.setdefault("count", 1 if not p.get("enableAutoScaling") else p.get("minCount", 1))
+    p.setdefault("mode", "User")
+    p.setdefault("osType", "Linux")
+    p.setdefault("type", "VirtualMachineScaleSets")
+    p.setdefault("osDiskSizeGB", 128)
+    if p.get("scaleSetPriority") == "Spot":
+        p.setdefault("scaleSetEvictionPolicy", "Delete")
+        p.setdefault("spotMaxPrice", -1)
+    cluster = store.resources.get(r["id"].lower().rsplit("/agentpools/", 1)[0])
+    version = (cluster or {}).get("properties", {}).get("kubernetesVersion")
+    p.setdefault("orchestratorVersion", version)
+    p["currentOrchestratorVersion"] = p.get("orchestratorVersion")
+    p["nodeImageVersion"] = "AKSUbuntu-2204gen2containerd-202611.01.0"
+    p["powerState"] = {"code": "Running"}
+
+
+def _cluster_key(ref):
+    return ref.key if ref.type_path == "managedClusters" else ref.parent_key
+
+
+def _check_cluster(store, ref, existing, body):
+    p = body.get("properties") or {}
+    if existing is None:
+        pools = p.get("agentPoolProfiles") or []
+        if not any((x.get("mode") == "System") for x in pools):
+            raise ArmError(400, "InvalidParameter", "A managed cluster needs at least one agent pool of mode "
+                           "'System' in properties.agentPoolProfiles.")
+        if not p.get("dnsPrefix") and not p.get("fqdnSubdomain"):
+            raise ArmError(400, "InvalidParameter", "properties.dnsPrefix is required.")
+        return
+    old, new = _minor(existing["properties"].get("kubernetesVersion")), _minor(p.get("kubernetesVersion"))
+    if old and new and new != old:
+        if new < old:
+            raise ArmError(400, "NotAllowedDowngrade", "Downgrading the control plane from %s to %s is not "
+                           "allowed." % (existing["properties"]["kubernetesVersion"], p["kubernetesVersion"]))
+        if new[0] == old[0] and new[1] > old[1] + 1:
+            raise ArmError(400, "UpgradeNotAllowed", "Upgrading from %s to %s skips a minor version; upgrade to "
+                           "%d.%d first." % (existing["properties"]["kubernetesVersion"], p["kubernetesVersion"],
+                                             old[0], old[1] + 1))
+    for k in ("dnsPrefix",):
+        if k in p and p[k] != existing["properties"].get(k):
+            raise ArmError(400, "PropertyChangeNotAllowed", "Changing property '%s' is not allowed." % k)
+
+
+def _check_pool(store, ref, existing, body):
+    p = body.get("properties") or {}
+    if not p.get("vmSize") and existing is None:
+        raise ArmError(400, "InvalidParameter", "properties.vmSize is required.")
+    if p.get("enableAutoScaling"):
+        lo, hi = p.get("minCount"), p.get("maxCount")
+        if lo is None or hi is None:
+            raise ArmError(400, "InvalidParameter", "minCount and maxCount are required when enableAutoScaling "
+                           "is true.")
+        if lo > hi:
+            raise ArmError(400, "InvalidParameter", "minCount (%d) is greater than maxCount (%d)." % (lo, hi))
+        if "count" in p and not lo <= p["count"] <= hi:
+            raise ArmError(400, "InvalidParameter", "count (%d) must be between minCount and maxCount." % p["count"])
+    gip = p.get("gpuInstanceProfile")
+    if gip and str(p.get("vmSize", (existing or {}).get("properties", {}).get("vmSize"))).lower() not in MIG_SIZES:
+        raise ArmError(400, "InvalidParameter", "gpuInstanceProfile %s needs a VM size with MIG-capable GPUs "
+                       "(A100 or H100); %s has none." % (gip, p.get("vmSize")))
+    for t in p.get("nodeTaints") or []:
+        if not re.fullmatch(r"[^=:]+(=[^=:]*)?:(NoSchedule|PreferNoSchedule|NoExecute)", t):
+            raise ArmError(400, "InvalidParameter", "nodeTaints %r is not key=value:Effect." % t)
+    if existing is not None:
+        for k in POOL_FIXED:
+            if k in p and p[k] != existing["properties"].get(k):
+                raise ArmError(400, "PropertyChangeNotAllowed", "Changing property '%s' is not allowed." % k)
+    cluster = store.resources.get(ref.parent_key)
+    if cluster is not None and p.get("orchestratorVersion"):
+        cv, pv = _minor(cluster["properties"].get("kubernetesVersion")), _minor(p["orchestratorVersion"])
+        if cv and pv and pv > cv:
+            raise ArmError(400, "InvalidParameter", "orchestratorVersion %s is newer than the control plane's %s."
+                           % (p["orchestratorVersion"], cluster["properties"]["kubernetesVersion"]))
+
+
+def _after_cluster(store, ref, r):
+    """The agent pools a cluster PUT lists become (or update) its agentPools children."""
+    for prof in (r.get("properties") or {}).get("agentPoolProfiles") or []:
+        name = prof.get("name")
+        key = ref.key + "/agentpools/" + name.lower()
+        child = store.resources.get(key) or {"id": r["id"] + "/agentPools/" + name, "name": name,
+                                             "type": "Microsoft.ContainerService/managedClusters/agentPools",
+                                             "properties": {}}
+        child["properties"].update({k: copy.deepcopy(v) for k, v in prof.items() if k != "name"})
+        if not prof.get("orchestratorVersion"):
+            child["properties"]["orchestratorVersion"] = r["properties"].get("kubernetesVersion")
+        store.resources[key] = child
+        _aks_pool(child, store)
+        child["properties"]["provisioningState"] = "Succeeded"
+
+
+def _view_cluster(store, r):
+    """A cluster answers its agent pools as agentPoolProfiles, as AKS does."""
+    prefix = r["id"].lower() + "/agentpools/"
+    profiles = []
+    for k, child in sorted(store.resources.items()):
+        if k.startswith(prefix) and "/" not in k[len(prefix):]:
+            prof = {"name": child["name"]}
+            prof.update(copy.deepcopy(child.get("properties", {})))
+            profiles.append(prof)
+    r.setdefault("properties", {})["agentPoolProfiles"] = profiles
+    return r
+
+
+# VM sizes that AKS splits into MIG instances (gpuInstanceProfile).
+MIG_SIZES = ("standard_nc24ads_a100_v4", "standard_nc48ads_a100_v4", "standard_nc96ads_a100_v4",
+             "standard_nd96asr_v4", "standard_nd96amsr_a100_v4", "standard_nc40ads_h100_v5",
+             "standard_nc80adis_h100_v5", "standard_nd96isr_h100_v5")
+
+# What AKS refuses to change on an existing agent pool.
+POOL_FIXED = ("vmSize", "gpuInstanceProfile", "scaleSetPriority", "scaleSetEvictionPolicy", "osDiskSizeGB",
+              "osType", "osSKU", "mode_user_to_system", "gpuProfile")
+
+
+def _minor(v):
+    try:
+        a, b = str(v).split(".")[:2]
+        return int(a), int(b)
+    except (ValueError, TypeError):
+        return None
+
+
 # api-versions Microsoft.Resources answers for resource groups (the ones in common use).
 RESOURCE_GROUP_VERSIONS = ("2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01")
 
@@ -111,6 +260,11 @@ TYPES = {
         put="sync", delete=None, implicit="default", computed=_blob_service),
     ("Microsoft.Storage", "storageAccounts/blobServices/containers"): dict(
         put="sync", delete="sync", computed=_container, patch=True),
+    ("Microsoft.ContainerService", "managedClusters"): dict(
+        put="async", delete="async", tracked=True, requires=("location",), computed=_aks_cluster,
+        patch="async", busy=_cluster_key, check=_check_cluster, after=_after_cluster, view=_view_cluster),
+    ("Microsoft.ContainerService", "managedClusters/agentPools"): dict(
+        put="async", delete="async", computed=_aks_pool, busy=_cluster_key, check=_check_pool),
     ("Microsoft.ContainerRegistry", "registries"): dict(
         put="async", delete="location", tracked=True, requires=("sku", "location"),
         global_name="AlreadyInUse", computed=_registry, patch=True),
@@ -329,17 +483,14 @@ class Store:
     def get(self, key):
         with self.lock:
             self._tick_resource(key)
-            r = self.resources.get(key)
-            return copy.deepcopy(r) if r is not None else None
+            return self._view(self.resources.get(key))
 
     def list(self, prefix_key, ns, rtype):
-        depth = rtype.count("/")
         with self.lock:
             out = []
             for k, r in sorted(self.resources.items()):
                 if r["type"].lower() == ("%s/%s" % (ns, rtype)).lower() and k.startswith(prefix_key):
-                    out.append(copy.deepcopy(r))
-            del depth
+                    out.append(self._view(r))
             return out
 
     def put(self, ref, body, fault, patch=False):
@@ -374,6 +525,10 @@ class Store:
             except Invalid as e:
                 raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
                                "deserialized: %s" % e)
+            if spec.get("busy"):
+                self._refuse_if_busy(spec["busy"](ref))
+            if spec.get("check"):
+                spec["check"](self, ref, existing, body)
             if existing is None:
                 for req in spec.get("requires", ()):
                     if not body.get(req):
@@ -406,6 +561,8 @@ class Store:
                        "lastModifiedAt": stamp})
             r["systemData"] = sd
             spec["computed"](r, self)
+            if spec.get("after"):
+                spec["after"](self, ref, r)
             mode = spec["put"]
             if patch and isinstance(spec.get("patch"), str):
                 mode = spec["patch"]  # some types answer PATCH otherwise than PUT
@@ -416,7 +573,7 @@ class Store:
                     r.setdefault("properties", {})["provisioningState"] = "Succeeded"
                 self.resources[ref.key] = r
                 # an implicit child always exists: writing it is an update
-                return (200 if existing or spec.get("implicit") else 201), copy.deepcopy(r), {}
+                return (200 if existing or spec.get("implicit") else 201), self._view(r), {}
             state = "Updating" if existing else "Creating"
             r.setdefault("properties", {})["provisioningState"] = state
             self.resources[ref.key] = r
@@ -428,7 +585,7 @@ class Store:
             op = self._new_op(ref.ns, r.get("location"), ref.key, "update" if existing else "create", done, fault)
             if mode == "async":
                 hdr = {"Azure-AsyncOperation": self._op_url(ref, op, "operations")}
-                return (200 if existing else 201), copy.deepcopy(self.resources[ref.key]), hdr
+                return (200 if existing else 201), self._view(self.resources[ref.key]), hdr
             hdr = {"Location": self._op_url(ref, op, "operationResults")}
             return 202, None, hdr
 
@@ -441,6 +598,8 @@ class Store:
                 return 204, None, {}
             if spec.get("delete") is None:
                 raise ArmError(405, "MethodNotAllowed", "%s cannot be deleted." % ref.full_type)
+            if spec.get("busy"):
+                self._refuse_if_busy(spec["busy"](ref))
 
             def done(op, key=ref.key):
                 if op.status == "Succeeded":
@@ -486,6 +645,22 @@ class Store:
         spec["computed"](r, self)
         return r
 
+    def _refuse_if_busy(self, scope_key):
+        """AKS runs one operation at a time per cluster (its pools included)."""
+        for op in self.operations.values():
+            if op.status == "InProgress" and (op.resource_key == scope_key or
+                                              op.resource_key.startswith(scope_key + "/")):
+                raise ArmError(409, "AnotherOperationInProgress", "Operation is not allowed because there's an "
+                               "in-progress %s operation (%s) on the managed cluster." % (op.kind, op.id))
+
+    def _view(self, r):
+        if r is None:
+            return None
+        ns, rtype = r["type"].split("/", 1)
+        spec = TYPES.get((ns, rtype)) or {}
+        r = copy.deepcopy(r)
+        return spec["view"](self, r) if spec.get("view") else r
+
     def get_or_implicit_parent(self, ref):
         with self.lock:
             return self._existing(ref.parent_key, ref.parent_type)
@@ -493,8 +668,7 @@ class Store:
     def get_or_implicit(self, ref):
         with self.lock:
             self._tick_resource(ref.key)
-            r = self._existing(ref.key, ref.full_type)
-            return copy.deepcopy(r) if r is not None else None
+            return self._view(self._existing(ref.key, ref.full_type))
 
     def _op_url(self, ref, op, kind):
         return "%s/subscriptions/%s/providers/%s/locations/%s/%s/%s?api-version=%s" % (
@@ -504,18 +678,25 @@ class Store:
 
 def _writable(r):
     out = {k: v for k, v in r.items() if k not in ("id", "name", "type", "systemData", "etag")}
-    props = out.get("properties")
-    if isinstance(props, dict):
-        out["properties"] = {k: v for k, v in props.items() if k not in READ_ONLY}
-    if isinstance(out.get("sku"), dict):
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = _strip(out["properties"])
+    if isinstance(out.get("sku"), dict) and "Microsoft.ContainerService" not in r.get("type", ""):
         out["sku"] = {k: v for k, v in out["sku"].items() if k != "tier"}
+    if isinstance(out.get("identity"), dict):
+        out["identity"] = {k: v for k, v in out["identity"].items() if k not in ("principalId", "tenantId")}
     return out
+
+
+def _strip(d):
+    return {k: (_strip(v) if isinstance(v, dict) else v) for k, v in d.items() if k not in READ_ONLY}
 
 
 # Properties the service sets; a PATCH merges onto the resource without them.
 READ_ONLY = {"provisioningState", "creationTime", "creationDate", "primaryEndpoints", "primaryLocation",
              "statusOfPrimary", "loginServer", "hasImmutabilityPolicy", "hasLegalHold", "leaseState",
-             "leaseStatus", "deleted", "remainingRetentionDays", "lastModifiedTime"}
+             "leaseStatus", "deleted", "remainingRetentionDays", "lastModifiedTime", "fqdn", "azurePortalFQDN",
+             "currentKubernetesVersion", "maxAgentPools", "powerState", "issuerURL", "currentOrchestratorVersion",
+             "nodeImageVersion"}
 
 
 def _merge(dst, src):

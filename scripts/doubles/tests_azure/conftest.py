@@ -24,6 +24,7 @@ SCOPE = "https://management.azure.com/.default"
 # The api-versions mlinfra pins (providers/azure): the newest stable ones in the ARM schemas.
 STORAGE_API = "2026-04-01"
 REGISTRY_API = "2025-11-01"
+AKS_API = "2026-05-01"
 RESOURCES_API = "2024-03-01"
 
 

@@ -10,7 +10,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.storage import StorageManagementClient
 from azure.mgmt.storage import models as st
 
-from conftest import REGISTRY_API, RESOURCES_API, SCOPE, STORAGE_API, SUBSCRIPTION, fault_hits, faults
+from conftest import AKS_API, REGISTRY_API, RESOURCES_API, SCOPE, STORAGE_API, SUBSCRIPTION, fault_hits, faults
 
 RG = "ml-check"
 
@@ -132,3 +132,66 @@ def test_a_missing_parent_is_404_as_arm_answers(client):
     with pytest.raises(ResourceNotFoundError) as e:
         sm.storage_accounts.get_properties("no-such-group", "nosuchacct")
     assert e.value.error.code == "ResourceGroupNotFound"
+
+
+def test_aks_cluster_and_agent_pools_through_the_pollers(client, double):
+    from azure.mgmt.containerservice import ContainerServiceClient
+    from azure.mgmt.containerservice import models as aks
+    _group(client)
+    cs = client(ContainerServiceClient, api_version=AKS_API)
+    mc = aks.ManagedCluster(
+        location="eastus", tags={"env": "dev"}, identity=aks.ManagedClusterIdentity(type="SystemAssigned"),
+        sku=aks.ManagedClusterSKU(name="Base", tier="Standard"),
+        kubernetes_version="1.31", dns_prefix="train", enable_rbac=True,
+        agent_pool_profiles=[aks.ManagedClusterAgentPoolProfile(
+            name="system", mode="System", vm_size="Standard_D4ds_v5", os_type="Linux",
+            type="VirtualMachineScaleSets", count=1, enable_auto_scaling=True, min_count=1, max_count=3)],
+        network_profile=aks.ContainerServiceNetworkProfile(network_plugin="azure", network_plugin_mode="overlay"),
+        oidc_issuer_profile=aks.ManagedClusterOIDCIssuerProfile(enabled=True),
+        security_profile=aks.ManagedClusterSecurityProfile(
+            workload_identity=aks.ManagedClusterSecurityProfileWorkloadIdentity(enabled=True)),
+        api_server_access_profile=aks.ManagedClusterAPIServerAccessProfile(enable_private_cluster=False))
+    got = cs.managed_clusters.begin_create_or_update(RG, "train", mc).result()
+    assert got.provisioning_state == "Succeeded" and got.fqdn.endswith(".hcp.eastus.azmk8s.io")
+    assert got.oidc_issuer_profile.issuer_url.startswith("https://")
+    assert [p.name for p in got.agent_pool_profiles] == ["system"]
+
+    pool = aks.AgentPool(
+        mode="User", vm_size="Standard_NC24ads_A100_v4", os_type="Linux", type_properties_type="VirtualMachineScaleSets",
+        enable_auto_scaling=True, min_count=0, max_count=4, count=0, gpu_instance_profile="MIG1g",
+        gpu_profile=aks.GPUProfile(driver="Install"), node_labels={"team": "research"},
+        node_taints=["nvidia.com/gpu=present:NoSchedule"], orchestrator_version="1.31")
+    p = cs.agent_pools.begin_create_or_update(RG, "train", "a100mig", pool).result()
+    assert p.provisioning_state == "Succeeded" and p.gpu_instance_profile == "MIG1g"
+    assert sorted(x.name for x in cs.agent_pools.list(RG, "train")) == ["a100mig", "system"]
+
+    # AKS refuses a VM size change in place, and a second operation while one runs.
+    pool.vm_size = "Standard_NC48ads_A100_v4"
+    with pytest.raises(HttpResponseError) as e:
+        cs.agent_pools.begin_create_or_update(RG, "train", "a100mig", pool).result()
+    assert e.value.error.code == "PropertyChangeNotAllowed"
+    pool.vm_size = "Standard_NC24ads_A100_v4"
+    pool.max_count = 8
+    cs.agent_pools.begin_create_or_update(RG, "train", "a100mig", pool, polling=False)
+    state = requests.get(double["base"] + "/__double/state", verify=double["ca"]).json()
+    assert [o["status"] for o in state["operations"] if o["resource"].endswith("/a100mig")][-1] == "InProgress"
+    with pytest.raises(HttpResponseError) as e:
+        cs.agent_pools.begin_delete(RG, "train", "a100mig").result()
+    assert e.value.status_code == 409 and e.value.error.code == "AnotherOperationInProgress"
+    requests.post(double["base"] + "/__double/operations/complete", verify=double["ca"]).raise_for_status()
+    assert cs.agent_pools.get(RG, "train", "a100mig").max_count == 8
+
+    # One minor at a time: 1.31 -> 1.33 is refused, 1.32 is taken.
+    mc.kubernetes_version = "1.33"
+    with pytest.raises(HttpResponseError) as e:
+        cs.managed_clusters.begin_create_or_update(RG, "train", mc).result()
+    assert e.value.error.code == "UpgradeNotAllowed"
+    mc.kubernetes_version = "1.32"
+    assert cs.managed_clusters.begin_create_or_update(RG, "train", mc).result().kubernetes_version == "1.32"
+    tagged = cs.managed_clusters.begin_update_tags(RG, "train", aks.TagsObject(tags={"env": "prod"})).result()
+    assert tagged.tags == {"env": "prod"}
+
+    cs.agent_pools.begin_delete(RG, "train", "a100mig").result()
+    cs.managed_clusters.begin_delete(RG, "train").result()
+    with pytest.raises(ResourceNotFoundError):
+        cs.managed_clusters.get(RG, "train")
