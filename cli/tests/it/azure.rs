@@ -665,3 +665,93 @@ fn aks_rules_are_checked_before_any_call() {
     }
     assert_eq!(resources(&s), Vec::<String>::new());
 }
+
+fn recorded(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("mlinfra.state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|j| j["resources"].as_array().map(|a| a.len()))
+        .unwrap_or(0)
+}
+
+fn pending(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("mlinfra.state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|j| !j["pending"].is_null())
+}
+
+/// Start an apply in the background, and SIGKILL it once `ready` says so.
+fn kill_apply_when(dir: &Path, ready: impl Fn() -> bool) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mlinfra"));
+    cmd.args(["apply", "--auto-approve", "--parallelism", "4"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in CREDENTIALS {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    let mut child = cmd.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while !ready() && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+}
+
+#[test]
+fn an_azure_apply_killed_at_four_instants_leaves_no_orphan_and_no_duplicate() {
+    let n = 30;
+    // Kill with nothing recorded yet, early, midway and late.
+    for (round, at) in [0usize, 4, 15, 26].into_iter().enumerate() {
+        let s = subscription();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let prefix = format!("k{}{round}", &s[..8]);
+        write(
+            d,
+            &s,
+            &format!("container_registry \"r\" {{\n  count = {n}\n  cloud = \"azure\"\n  name  = \"{prefix}x${{count.index}}\"\n}}\n"),
+        );
+        // Each registry PUT answers 40 ms late, so the apply is still going when it is killed.
+        let (code, _) = http(
+            "POST",
+            "/__double/faults",
+            &format!(
+                r#"{{"method": "PUT", "path": "/subscriptions/{s}/.*/registries/", "latency_ms": 40, "times": {n}}}"#
+            ),
+        );
+        assert_eq!(code, 200);
+        kill_apply_when(d, || {
+            d.join("mlinfra.state.json.lock").exists()
+                && (recorded(d) >= at && (at > 0 || pending(d)))
+        });
+        let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+        assert_eq!(r.code, 0, "round {round}: {}\n{}", r.stdout, r.stderr);
+        let mut want: Vec<String> = (0..n)
+            .map(|i| format!("resourcegroups/ml-test/providers/microsoft.containerregistry/registries/{prefix}x{i}"))
+            .collect();
+        want.sort();
+        assert_eq!(
+            resources(&s),
+            want,
+            "round {round}: the live registries are the manifest's, once each"
+        );
+        assert_eq!(
+            recorded(d),
+            n,
+            "round {round}: every registry is in state once"
+        );
+        assert!(!pending(d), "round {round}: no intent left");
+        let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+        assert_eq!(r.code, 0, "round {round}: {}\n{}", r.stdout, r.stderr);
+        ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+        assert_eq!(resources(&s), Vec::<String>::new(), "round {round}");
+    }
+}

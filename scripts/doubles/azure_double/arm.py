@@ -278,6 +278,9 @@ class Fault:
         self.id = next(self._ids)
         self.method = spec.get("method")
         self.path = re.compile(spec.get("path", ".*"), re.I)
+        # latency_ms alone delays the call and lets it through; with a status it delays the error
+        self.latency_ms = float(spec.get("latency_ms", 0))
+        self.delay_only = "status" not in spec and self.latency_ms > 0
         self.status = int(spec.get("status", 500))
         self.code = spec.get("code") or {429: "TooManyRequests", 409: "Conflict", 404: "ResourceNotFound",
                                          503: "ServiceUnavailable"}.get(self.status, "InternalServerError")
@@ -296,7 +299,7 @@ class Fault:
     def view(self):
         return {"id": self.id, "method": self.method, "path": self.path.pattern, "status": self.status,
                 "code": self.code, "times": self.times, "retryAfter": self.retry_after,
-                "operation": self.operation, "hits": self.hits}
+                "operation": self.operation, "latencyMs": self.latency_ms, "hits": self.hits}
 
 
 class Operation:

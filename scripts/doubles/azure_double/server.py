@@ -233,6 +233,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ArmError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is "
                            "required for all requests.")
         fault = store.fault_for(self.command, path)
+        if fault is not None and fault.latency_ms:
+            time.sleep(fault.latency_ms / 1000.0)
+            if fault.delay_only:
+                fault = None
         if fault is not None and not fault.operation:
             hdr = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
             raise ArmError(fault.status, fault.code, fault.message, hdr)
