@@ -672,6 +672,13 @@ fn model_registry() -> KindSchema {
         )
         .required()
         .on(GCP),
+        Attribute::new(
+            "regions",
+            AttrType::List(Box::new(AttrType::String)),
+            "Regions an Azure ML registry replicates its models to; the provider's location first, by default.",
+        )
+        .computed()
+        .on(AZURE),
         tags(),
     ]);
     KindSchema {

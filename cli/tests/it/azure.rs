@@ -755,3 +755,84 @@ fn an_azure_apply_killed_at_four_instants_leaves_no_orphan_and_no_duplicate() {
         assert_eq!(resources(&s), Vec::<String>::new(), "round {round}");
     }
 }
+
+#[test]
+fn an_azure_ml_registry_adds_regions_and_changes_its_description_in_place_and_destroys() {
+    let s = subscription();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let manifest = |description: &str, regions: &str| {
+        format!("model_registry \"fraud\" {{\n  cloud       = \"azure\"\n  name        = \"fraud-models\"\n  description = \"{description}\"\n  {regions}\n  tags        = {{ env = \"dev\" }}\n}}\n")
+    };
+    write(d, &s, &manifest("Fraud scoring models", ""));
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let path = format!("/subscriptions/{s}/resourceGroups/ml-test/providers/Microsoft.MachineLearningServices/registries/fraud-models?api-version=2026-05-01");
+    let (_, body) = http("GET", &path, "");
+    let reg: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        reg["properties"]["regionDetails"][0]["location"], "eastus",
+        "{reg}"
+    );
+    assert_eq!(reg["tags"]["description"], "Fraud scoring models", "{reg}");
+    assert_eq!(reg["identity"]["type"], "SystemAssigned", "{reg}");
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A new description and a second region are changes in place.
+    write(
+        d,
+        &s,
+        &manifest("Fraud models, v2", "regions = [\"eastus\", \"westeurope\"]"),
+    );
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout
+            .contains("model_registry.fraud will be updated in-place"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let (_, body) = http("GET", &path, "");
+    assert!(
+        body.contains("westeurope") && body.contains("Fraud models, v2"),
+        "{body}"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A registry cannot leave a region: refused at plan time.
+    write(
+        d,
+        &s,
+        &manifest("Fraud models, v2", "regions = [\"eastus\"]"),
+    );
+    let r = run(d, &["plan", "--no-color"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("cannot leave a region (westeurope)"),
+        "{}",
+        r.stderr
+    );
+
+    // Import by name plans clean.
+    write(
+        d,
+        &s,
+        &manifest("Fraud models, v2", "regions = [\"eastus\", \"westeurope\"]"),
+    );
+    ok(&run(d, &["state", "rm", "model_registry.fraud"]));
+    ok(&run(
+        d,
+        &[
+            "import",
+            "model_registry.fraud",
+            "fraud-models",
+            "--no-color",
+        ],
+    ));
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(resources(&s), Vec::<String>::new());
+}

@@ -11,6 +11,7 @@ pub mod arm;
 mod attrs;
 mod clients;
 mod errors;
+mod ml_registry;
 mod plan;
 mod storage;
 
@@ -24,7 +25,13 @@ use mlinfra_schema::Cloud;
 pub use clients::Clients;
 
 /// The kinds this provider creates on Azure.
-pub const KINDS: &[&str] = &["bucket", "cluster", "container_registry", "gpu_pool"];
+pub const KINDS: &[&str] = &[
+    "bucket",
+    "cluster",
+    "container_registry",
+    "gpu_pool",
+    "model_registry",
+];
 
 /// The Azure provider; holds one ARM client per provider configuration.
 #[derive(Default)]
@@ -87,6 +94,7 @@ impl Provider for AzureProvider {
                 "container_registry" => acr::read(&c, &req.id, &req.prior).await,
                 "cluster" => aks::read_cluster(&c, &req.id, &req.prior).await,
                 "gpu_pool" => aks::read_pool(&c, &req.id, &req.prior).await,
+                "model_registry" => ml_registry::read(&c, &req.id, &req.prior).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -100,6 +108,7 @@ impl Provider for AzureProvider {
                 "container_registry" => acr::apply(&c, &req).await,
                 "cluster" => aks::apply_cluster(&c, &req).await,
                 "gpu_pool" => aks::apply_pool(&c, &req).await,
+                "model_registry" => ml_registry::apply(&c, &req).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -134,6 +143,7 @@ impl Provider for AzureProvider {
                 "container_registry" => acr::read(&c, &req.id, &none).await?,
                 "cluster" => aks::read_cluster(&c, &req.id, &none).await?,
                 "gpu_pool" => aks::read_pool(&c, &req.id, &none).await?,
+                "model_registry" => ml_registry::read(&c, &req.id, &none).await?,
                 other => return Err(unsupported(other)),
             };
             match found {

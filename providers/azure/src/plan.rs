@@ -65,6 +65,12 @@ pub fn rules(kind: &str) -> &'static [&'static str] {
             "scan_on_push: ACR images are scanned by Microsoft Defender for Containers, enabled per subscription; the value has no effect on the registry",
             "name replaces the registry",
         ],
+        "model_registry" => &[
+            "name: an Azure ML registry name (3–33 letters, digits, '-' and '_', starting with a letter or digit)",
+            "regions: Azure locations the registry replicates to (default: the provider's location); regions can be added in place, not removed",
+            "description is kept in the tag \"description\" (an Azure ML registry has no description field)",
+            "name replaces the registry",
+        ],
         "cluster" => &[
             "name: an AKS cluster name (1–63 letters, digits, '-' and '_', starting and ending with a letter or digit)",
             "region: a lowercase Azure location name; dns_prefix defaults to the name",
@@ -178,6 +184,55 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
             }
             if changed(req, "name") {
                 resp = resp.replace(&["name"], "Azure cannot rename a container registry");
+            }
+        }
+        "model_registry" => {
+            if let Some(name) = str_attr(p, "name") {
+                crate::ml_registry::check_name(name).map_err(invalid)?;
+            }
+            // Without regions, the registry lives in the provider's location.
+            if p.get("regions").is_none_or(Value::is_unknown) {
+                let here = req.config.attributes.get("location").and_then(Value::as_str);
+                let kept = req.prior.as_ref().and_then(|a| a.get("regions")).cloned();
+                if let Some(v) = kept.or_else(|| here.map(|l| Value::List(vec![Value::from(l)]))) {
+                    resp.planned.insert("regions".into(), v);
+                }
+            }
+            if p.get("tags")
+                .and_then(Value::as_map)
+                .is_some_and(|m| m.contains_key("description"))
+            {
+                return Err(invalid("tag \"description\" holds the registry's description on Azure; set description instead".into()));
+            }
+            let list = |a: &Attributes| -> Vec<String> {
+                a.get("regions")
+                    .and_then(Value::as_list)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            };
+            let now = list(p);
+            for r in &now {
+                if !is_location(r) {
+                    return Err(invalid(format!("region \"{r}\" is not an Azure location name; use one like eastus or westeurope")));
+                }
+            }
+            if let Some(prior) = &req.prior {
+                let gone: Vec<String> = list(prior)
+                    .into_iter()
+                    .filter(|r| !now.contains(r))
+                    .collect();
+                if !gone.is_empty()
+                    && !p.get("regions").is_some_and(Value::is_unknown)
+                    && !now.is_empty()
+                {
+                    return Err(invalid(format!("an Azure ML registry cannot leave a region ({}); keep it in regions, or replace the registry with mlinfra plan --replace", gone.join(", "))));
+                }
+            }
+            if changed(req, "name") {
+                resp = resp.replace(&["name"], "Azure ML cannot rename a registry");
             }
         }
         "cluster" => {

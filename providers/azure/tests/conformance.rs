@@ -129,3 +129,21 @@ fn aks_clusters_conform() {
         config: config(&s),
     });
 }
+
+#[test]
+fn azure_ml_registries_conform() {
+    let s = subscription(4);
+    check(Case {
+        kind: "model_registry".into(),
+        create: attrs(&[
+            ("name", Value::from(format!("conf-{}", &s[..8]).as_str())),
+            ("description", Value::from("models")),
+            ("tags", tags(&[("env", "dev")])),
+        ]),
+        update: attrs(&[
+            ("description", Value::from("models, v2")),
+            ("tags", tags(&[("env", "prod")])),
+        ]),
+        config: config(&s),
+    });
+}

@@ -242,6 +242,47 @@ def _minor(v):
         return None
 
 
+def _ml_registry(r, store):
+    p = r.setdefault("properties", {})
+    loc = (r.get("location") or "eastus").lower()
+    name = r["name"]
+    sub = r["id"].split("/")[2]
+    p["discoveryUrl"] = "https://%s.api.azureml.ms/registrymanagement/v1.0/registries/%s/discovery" % (loc, name)
+    p["mlFlowRegistryUri"] = "azureml://%s.api.azureml.ms/mlflow/v1.0/subscriptions/%s/resourceGroups/" \
+        "azureml-rg-%s/providers/Microsoft.MachineLearningServices/registries/%s" % (loc, sub, name, name)
+    p["managedResourceGroup"] = {"resourceId": "/subscriptions/%s/resourceGroups/azureml-rg-%s_%s" % (
+        sub, name, _hash(r["id"].lower(), 8))}
+    for region in p.get("regionDetails") or []:
+        for sa in region.get("storageAccountDetails") or []:
+            c = sa.get("systemCreatedStorageAccount")
+            if isinstance(c, dict):
+                c.setdefault("storageAccountName", ("%s%s" % (name, _hash(region.get("location", "") + name, 6)))
+                             .replace("-", "").replace("_", "").lower()[:24])
+        for acr in region.get("acrDetails") or []:
+            c = acr.get("systemCreatedAcrAccount")
+            if isinstance(c, dict):
+                c.setdefault("acrAccountName", ("%s%s" % (name, _hash(region.get("location", "") + name, 6)))
+                             .replace("-", "").replace("_", "").lower()[:50])
+    ident = r.get("identity")
+    if isinstance(ident, dict) and "SystemAssigned" in ident.get("type", ""):
+        ident["principalId"] = str(uuid.UUID(_hash(r["id"] + "p", 32)))
+        ident["tenantId"] = "00000000-0000-0000-0000-0000000000aa"
+
+
+def _check_ml_registry(store, ref, existing, body):
+    p = body.get("properties") or {}
+    regions = [x.get("location", "").lower() for x in p.get("regionDetails") or []]
+    if not regions:
+        raise ArmError(400, "BadRequest", "properties.regionDetails needs at least one region.")
+    if (body.get("location") or "").lower() not in regions:
+        raise ArmError(400, "BadRequest", "The registry's location must be one of its regionDetails.")
+    if existing is not None:
+        before = [x.get("location", "").lower() for x in existing["properties"].get("regionDetails") or []]
+        gone = [x for x in before if x not in regions]
+        if gone:
+            raise ArmError(400, "BadRequest", "Regions cannot be removed from a registry (%s)." % ", ".join(gone))
+
+
 # api-versions Microsoft.Resources answers for resource groups (the ones in common use).
 RESOURCE_GROUP_VERSIONS = ("2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01")
 
@@ -265,6 +306,9 @@ TYPES = {
         patch="async", busy=_cluster_key, check=_check_cluster, after=_after_cluster, view=_view_cluster),
     ("Microsoft.ContainerService", "managedClusters/agentPools"): dict(
         put="async", delete="async", computed=_aks_pool, busy=_cluster_key, check=_check_pool),
+    ("Microsoft.MachineLearningServices", "registries"): dict(
+        put="async", delete="async", tracked=True, requires=("location",), computed=_ml_registry,
+        check=_check_ml_registry, patch="async"),
     ("Microsoft.ContainerRegistry", "registries"): dict(
         put="async", delete="location", tracked=True, requires=("sku", "location"),
         global_name="AlreadyInUse", computed=_registry, patch=True),
@@ -699,7 +743,7 @@ READ_ONLY = {"provisioningState", "creationTime", "creationDate", "primaryEndpoi
              "statusOfPrimary", "loginServer", "hasImmutabilityPolicy", "hasLegalHold", "leaseState",
              "leaseStatus", "deleted", "remainingRetentionDays", "lastModifiedTime", "fqdn", "azurePortalFQDN",
              "currentKubernetesVersion", "maxAgentPools", "powerState", "issuerURL", "currentOrchestratorVersion",
-             "nodeImageVersion"}
+             "nodeImageVersion", "discoveryUrl", "mlFlowRegistryUri", "managedResourceGroup"}
 
 
 def _merge(dst, src):

@@ -117,17 +117,11 @@ class Schemas:
                     raise errors[0]
                 raise Invalid(path, "matches none of the allowed forms (%s)" % "; ".join(str(e) for e in errors))
         if "allOf" in s:
-            # allOf composes object parts: the object is checked against their union
+            # allOf composes object parts (a base and, through a oneOf, its discriminated
+            # variants): the object is checked against the union of their properties
             merged = {"type": "object", "properties": {}, "required": []}
-            closed = True
-            for part in s["allOf"]:
-                part = self._resolve(ns, part["$ref"]) if "$ref" in part else part
-                merged["properties"].update(part.get("properties", {}))
-                merged["required"] += part.get("required", [])
-                if "additionalProperties" in part:
-                    closed = False
-            merged["properties"].update(s.get("properties", {}))
-            if not closed:
+            opened = self._collect(ns, s, merged, top=True)
+            if opened:
                 merged["additionalProperties"] = True
             return self._check(ns, merged, v, path)
         t = s.get("type")
@@ -175,8 +169,32 @@ class Schemas:
         elif t == "boolean":
             if not isinstance(v, bool):
                 raise Invalid(path, "expected a boolean, got %s" % _kind(v))
+        if "const" in s and v != s["const"]:
+            raise Invalid(path, "%r is not %r" % (v, s["const"]))
         if "enum" in s and v not in s["enum"]:
             raise Invalid(path, "%r is not one of %s" % (v, ", ".join(map(str, s["enum"]))))
+
+
+def _collect_doc(self, ns, s, merged, top):
+    """Adds the properties of S and of its allOf/oneOf parts to MERGED; True when a part is open."""
+    if "$ref" in s:
+        if s["$ref"].endswith("/definitions/expression"):
+            return False
+        s = self._resolve(ns, s["$ref"])
+    opened = isinstance(s.get("additionalProperties"), dict) or s.get("additionalProperties") is True
+    for k, sub in s.get("properties", {}).items():
+        if k not in merged["properties"] or "const" not in sub:
+            merged["properties"].setdefault(k, sub)
+    if top:
+        merged["required"] += s.get("required", [])
+    for part in s.get("allOf", []):
+        opened |= self._collect(ns, part, merged, top)
+    for part in s.get("oneOf", []) + s.get("anyOf", []):
+        opened |= self._collect(ns, part, merged, False)
+    return opened
+
+
+Schemas._collect = _collect_doc
 
 
 def _bounds(s, v, path):
