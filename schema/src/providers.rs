@@ -81,6 +81,10 @@ const AZURE: ProviderBlock = ProviderBlock {
             "fall back to the Azure CLI's login (az login); default true",
         ),
         a("use_msi", "use the managed identity of the machine"),
+        a(
+            "ml_workspace",
+            "the Azure ML workspace endpoints live in (created if absent); default mlinfra",
+        ),
         a("endpoint", "the ARM base URL (the Azure double)"),
         a(
             "authority_host",

@@ -836,3 +836,133 @@ fn an_azure_ml_registry_adds_regions_and_changes_its_description_in_place_and_de
     ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
     assert_eq!(resources(&s), Vec::<String>::new());
 }
+
+#[test]
+fn an_azure_ml_endpoint_rolls_a_new_image_out_blue_green_and_never_goes_without_traffic() {
+    let s = subscription();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let manifest = |tag: &str, count: u32| {
+        format!(
+            r#"endpoint "scorer" {{
+  cloud    = "azure"
+  name     = "fraud-scorer"
+  model    = {{ image = "acme.azurecr.io/scorer:{tag}", artifact = "https://acme.blob.core.windows.net/models/fraud.tar.gz" }}
+  instance = {{ type = "Standard_DS3_v2", count = {count} }}
+  tags     = {{ env = "dev" }}
+  rollout {{
+    strategy       = "canary"
+    canary_percent = 10
+    bake_minutes   = 0
+  }}
+}}
+"#
+        )
+    };
+    write(d, &s, &manifest("3", 2));
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    ok(&r);
+    let ws = format!("/subscriptions/{s}/resourceGroups/ml-test/providers/Microsoft.MachineLearningServices/workspaces/mlinfra");
+    let ep = format!("{ws}/onlineEndpoints/fraud-scorer");
+    let api = "?api-version=2026-05-01";
+    let (_, body) = http("GET", &format!("{ep}{api}"), "");
+    let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let traffic = e["properties"]["traffic"].as_object().unwrap().clone();
+    assert_eq!(traffic.len(), 1, "{e}");
+    let first = traffic.keys().next().unwrap().clone();
+    assert_eq!(traffic[&first], 100, "{e}");
+    let r = run(d, &["state", "show", "endpoint.scorer", "--no-color"]);
+    assert!(
+        r.stdout
+            .contains("https://fraud-scorer.eastus.inference.ml.azure.com/score"),
+        "{}",
+        r.stdout
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // The instance count changes in place: same deployment, new capacity.
+    write(d, &s, &manifest("3", 3));
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let (_, body) = http("GET", &format!("{ep}/deployments/{first}{api}"), "");
+    assert!(body.contains("\"capacity\": 3"), "{body}");
+
+    // A new image is a new deployment beside the old one, with a canary first.
+    write(d, &s, &manifest("4", 3));
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let (_, body) = http("GET", &format!("{ep}{api}"), "");
+    let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let traffic = e["properties"]["traffic"].as_object().unwrap().clone();
+    let second = traffic.keys().next().unwrap().clone();
+    assert_ne!(second, first);
+    assert_eq!(traffic.len(), 1, "the old deployment is gone: {e}");
+    let (code, _) = http("GET", &format!("{ep}/deployments/{first}{api}"), "");
+    assert_eq!(code, 404);
+    // Every traffic split the endpoint was given sent all its traffic somewhere, and the
+    // canary came before the switch.
+    let (_, state) = http("GET", "/__double/state", "");
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let history = state["trafficHistory"][ep.to_ascii_lowercase()]
+        .as_array()
+        .unwrap()
+        .clone();
+    let splits: Vec<serde_json::Map<String, serde_json::Value>> = history
+        .iter()
+        .map(|t| t.as_object().unwrap().clone())
+        .filter(|t| !t.is_empty())
+        .collect();
+    for t in &splits {
+        let sum: i64 = t.values().map(|v| v.as_i64().unwrap()).sum();
+        assert_eq!(sum, 100, "a split without all traffic: {history:?}");
+    }
+    assert!(
+        splits
+            .iter()
+            .any(|t| t.get(&second).and_then(|v| v.as_i64()) == Some(10)
+                && t.get(&first).and_then(|v| v.as_i64()) == Some(90)),
+        "the canary: {history:?}"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // Autoscaling is refused before any call.
+    let scaled = manifest("4", 3).replace(
+        "  rollout {",
+        "  autoscaling {\n    min = 1\n    max = 4\n  }\n  rollout {",
+    );
+    write(d, &s, &scaled);
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("autoscaling on Azure ML endpoints"),
+        "{}",
+        r.stderr
+    );
+
+    // Import by name plans clean; destroy leaves the workspace (the provider's) and nothing else.
+    write(d, &s, &manifest("4", 3));
+    ok(&run(d, &["state", "rm", "endpoint.scorer"]));
+    ok(&run(
+        d,
+        &["import", "endpoint.scorer", "fraud-scorer", "--no-color"],
+    ));
+    // The rollout is mlinfra's, not the endpoint's: the plan after an import adds it back
+    // to the state, and changes nothing on Azure.
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("~ model"), "{}", r.stdout);
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    let left: Vec<String> = resources(&s)
+        .into_iter()
+        .filter(|id| !id.ends_with("/workspaces/mlinfra") && !id.contains("/storageaccounts/mlws"))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+}

@@ -66,3 +66,13 @@ pub fn read_back(found: ReadResponse, what: &str) -> Result<ApplyResponse, Provi
 pub fn last_segment(id: &str) -> &str {
     id.trim_end_matches('/').rsplit('/').next().unwrap_or(id)
 }
+
+/// FNV-1a, for short stable names derived from what they stand for.
+pub fn fnv(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

@@ -28,9 +28,12 @@ pub struct Clients {
     pub subscription: String,
     pub resource_group: String,
     pub location: String,
+    /// The Azure ML workspace endpoints live in (`ml_workspace`, default `mlinfra`).
+    pub ml_workspace: String,
     credential: Arc<dyn TokenCredential>,
     source: String,
     group_ready: Mutex<bool>,
+    workspace_ready: Mutex<bool>,
 }
 
 impl Clients {
@@ -78,6 +81,76 @@ impl Clients {
                     &json!({ "location": self.location, "tags": { "created-by": "mlinfra" } }),
                     deadline,
                 )
+                .await?;
+        }
+        *ready = true;
+        Ok(())
+    }
+}
+
+impl Clients {
+    /// `{group}/providers/Microsoft.MachineLearningServices/workspaces/{ml_workspace}`.
+    pub fn workspace_path(&self) -> String {
+        self.path(
+            "Microsoft.MachineLearningServices",
+            &format!("workspaces/{}", self.ml_workspace),
+        )
+    }
+
+    /// The Azure ML workspace, created when it is not there: a system-assigned identity and
+    /// a storage account of its own, reached with that identity (no keys). An existing one
+    /// is used as it is. Once per run.
+    pub async fn ensure_workspace(&self, deadline: Instant) -> Result<(), ProviderError> {
+        let mut ready = self.workspace_ready.lock().await;
+        if *ready {
+            return Ok(());
+        }
+        self.ensure_group(deadline).await?;
+        let path = self.workspace_path();
+        if self
+            .arm
+            .get(&path, crate::ml_registry::API)
+            .await?
+            .is_none()
+        {
+            let account = format!(
+                "mlws{:012x}",
+                crate::attrs::fnv(&format!(
+                    "{}/{}/{}",
+                    self.subscription, self.resource_group, self.ml_workspace
+                )) & 0xffff_ffff_ffff
+            );
+            let apath = self.path("Microsoft.Storage", &format!("storageAccounts/{account}"));
+            if self.arm.get(&apath, crate::storage::API).await?.is_none() {
+                let body = json!({
+                    "location": self.location,
+                    "sku": { "name": "Standard_LRS" },
+                    "kind": "StorageV2",
+                    "tags": { "created-by": "mlinfra", "mlinfra-workspace": self.ml_workspace },
+                    "properties": {
+                        "minimumTlsVersion": "TLS1_2",
+                        "allowBlobPublicAccess": false,
+                        "supportsHttpsTrafficOnly": true,
+                    },
+                });
+                self.arm
+                    .create(&apath, crate::storage::API, &body, deadline)
+                    .await?;
+            }
+            let body = json!({
+                "location": self.location,
+                "kind": "Default",
+                "identity": { "type": "SystemAssigned" },
+                "tags": { "created-by": "mlinfra" },
+                "properties": {
+                    "friendlyName": self.ml_workspace,
+                    "storageAccount": apath,
+                    "systemDatastoresAuthMode": "Identity",
+                    "publicNetworkAccess": "Enabled",
+                },
+            });
+            self.arm
+                .create(&path, crate::ml_registry::API, &body, deadline)
                 .await?;
         }
         *ready = true;
@@ -172,6 +245,17 @@ pub fn check_block(cfg: &ProviderConfig) -> Result<(), ProviderError> {
             )))
         }
         Some(_) => {}
+    }
+    if let Some(w) = attr(cfg, "ml_workspace") {
+        let ok = (3..=33).contains(&w.len())
+            && w.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(ProviderError::invalid(format!(
+                "ml_workspace \"{w}\" is not a valid Azure ML workspace name: 3 to 33 letters, digits, '-' and '_', starting with a letter or digit"
+            )));
+        }
     }
     for name in ["endpoint", "authority_host"] {
         if let Some(u) = attr(cfg, name) {
@@ -327,9 +411,11 @@ fn build(cfg: &ProviderConfig) -> Result<Clients, ProviderError> {
         subscription: attr(cfg, "subscription_id").unwrap_or_default().to_string(),
         resource_group: attr(cfg, "resource_group").unwrap_or_default().to_string(),
         location: attr(cfg, "location").unwrap_or("eastus").to_string(),
+        ml_workspace: attr(cfg, "ml_workspace").unwrap_or("mlinfra").to_string(),
         credential,
         source,
         group_ready: Mutex::new(false),
+        workspace_ready: Mutex::new(false),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod arm;
 mod attrs;
 mod clients;
 mod errors;
+mod ml_endpoint;
 mod ml_registry;
 mod plan;
 mod storage;
@@ -29,6 +30,7 @@ pub const KINDS: &[&str] = &[
     "bucket",
     "cluster",
     "container_registry",
+    "endpoint",
     "gpu_pool",
     "model_registry",
 ];
@@ -95,6 +97,7 @@ impl Provider for AzureProvider {
                 "cluster" => aks::read_cluster(&c, &req.id, &req.prior).await,
                 "gpu_pool" => aks::read_pool(&c, &req.id, &req.prior).await,
                 "model_registry" => ml_registry::read(&c, &req.id, &req.prior).await,
+                "endpoint" => ml_endpoint::read(&c, &req.id, &req.prior).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -109,6 +112,7 @@ impl Provider for AzureProvider {
                 "cluster" => aks::apply_cluster(&c, &req).await,
                 "gpu_pool" => aks::apply_pool(&c, &req).await,
                 "model_registry" => ml_registry::apply(&c, &req).await,
+                "endpoint" => ml_endpoint::apply(&c, &req).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -144,6 +148,7 @@ impl Provider for AzureProvider {
                 "cluster" => aks::read_cluster(&c, &req.id, &none).await?,
                 "gpu_pool" => aks::read_pool(&c, &req.id, &none).await?,
                 "model_registry" => ml_registry::read(&c, &req.id, &none).await?,
+                "endpoint" => ml_endpoint::read(&c, &req.id, &none).await?,
                 other => return Err(unsupported(other)),
             };
             match found {

@@ -65,6 +65,14 @@ pub fn rules(kind: &str) -> &'static [&'static str] {
             "scan_on_push: ACR images are scanned by Microsoft Defender for Containers, enabled per subscription; the value has no effect on the registry",
             "name replaces the registry",
         ],
+        "endpoint" => &[
+            "name: an Azure ML online endpoint name (3–32 letters, digits and '-', starting with a letter; NAME.REGION.inference.ml.azure.com)",
+            "lives in the provider's ml_workspace (default mlinfra), created with its own storage account when absent",
+            "model (image, artifact, environment) or instance.type: a new deployment beside the old, traffic moved by rollout, the old one deleted once the new takes all traffic",
+            "instance.count and tags change in place",
+            "autoscaling (Azure Monitor autoscale settings) is not applied yet: apply refuses it before any call",
+            "name replaces the endpoint",
+        ],
         "model_registry" => &[
             "name: an Azure ML registry name (3–33 letters, digits, '-' and '_', starting with a letter or digit)",
             "regions: Azure locations the registry replicates to (default: the provider's location); regions can be added in place, not removed",
@@ -186,13 +194,25 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
                 resp = resp.replace(&["name"], "Azure cannot rename a container registry");
             }
         }
+        "endpoint" => {
+            if let Some(name) = str_attr(p, "name") {
+                crate::ml_endpoint::check_name(name).map_err(invalid)?;
+            }
+            if changed(req, "name") {
+                resp = resp.replace(&["name"], "Azure ML cannot rename an online endpoint");
+            }
+        }
         "model_registry" => {
             if let Some(name) = str_attr(p, "name") {
                 crate::ml_registry::check_name(name).map_err(invalid)?;
             }
             // Without regions, the registry lives in the provider's location.
             if p.get("regions").is_none_or(Value::is_unknown) {
-                let here = req.config.attributes.get("location").and_then(Value::as_str);
+                let here = req
+                    .config
+                    .attributes
+                    .get("location")
+                    .and_then(Value::as_str);
                 let kept = req.prior.as_ref().and_then(|a| a.get("regions")).cloned();
                 if let Some(v) = kept.or_else(|| here.map(|l| Value::List(vec![Value::from(l)]))) {
                     resp.planned.insert("regions".into(), v);

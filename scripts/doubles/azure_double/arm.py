@@ -283,6 +283,95 @@ def _check_ml_registry(store, ref, existing, body):
             raise ArmError(400, "BadRequest", "Regions cannot be removed from a registry (%s)." % ", ".join(gone))
 
 
+def _workspace(r, store):
+    p = r.setdefault("properties", {})
+    loc = (r.get("location") or "eastus").lower()
+    p.setdefault("workspaceId", str(uuid.UUID(_hash(r["id"].lower(), 32))))
+    p["discoveryUrl"] = "https://%s.api.azureml.ms/discovery" % loc
+    p["mlFlowTrackingUri"] = "azureml://%s.api.azureml.ms/mlflow/v1.0%s" % (loc, r["id"])
+    ident = r.get("identity")
+    if isinstance(ident, dict) and "SystemAssigned" in ident.get("type", ""):
+        ident["principalId"] = str(uuid.UUID(_hash(r["id"] + "p", 32)))
+        ident["tenantId"] = "00000000-0000-0000-0000-0000000000aa"
+
+
+def _online_endpoint(r, store):
+    p = r.setdefault("properties", {})
+    loc = (r.get("location") or "eastus").lower()
+    p["scoringUri"] = "https://%s.%s.inference.ml.azure.com/score" % (r["name"].lower(), loc)
+    p["swaggerUri"] = "https://%s.%s.inference.ml.azure.com/swagger.json" % (r["name"].lower(), loc)
+    p.setdefault("traffic", {})
+    ident = r.get("identity")
+    if isinstance(ident, dict) and "SystemAssigned" in ident.get("type", ""):
+        ident["principalId"] = str(uuid.UUID(_hash(r["id"] + "p", 32)))
+        ident["tenantId"] = "00000000-0000-0000-0000-0000000000aa"
+
+
+def _deployment(r, store):
+    r.setdefault("properties", {}).setdefault("scaleSettings", {"scaleType": "Default"})
+    sku = r.setdefault("sku", {"name": "Default", "capacity": 1})
+    sku.setdefault("capacity", 1)
+
+
+def _asset(r, store):
+    r.setdefault("properties", {})
+
+
+def _check_endpoint(store, ref, existing, body):
+    if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{2,31}", ref.name):
+        raise ArmError(400, "InvalidResourceName", "Endpoint name %r must be 3-32 letters, digits and '-', "
+                       "starting with a letter." % ref.name)
+    p = body.get("properties") or {}
+    traffic = p.get("traffic") or {}
+    for dep, pct in traffic.items():
+        d = store.resources.get(ref.key + "/deployments/" + dep.lower())
+        if d is None:
+            raise ArmError(400, "BadRequest", "Traffic names deployment %r, which does not exist." % dep)
+        if d["properties"].get("provisioningState") != "Succeeded" and pct > 0:
+            raise ArmError(400, "BadRequest", "Deployment %r is %s; traffic can only go to a deployment that "
+                           "succeeded." % (dep, d["properties"].get("provisioningState")))
+        if not 0 <= pct <= 100:
+            raise ArmError(400, "BadRequest", "Traffic for %r is %s, not 0-100." % (dep, pct))
+    total = sum(traffic.values())
+    if traffic and total not in (0, 100):
+        raise ArmError(400, "BadRequest", "Traffic values must add up to 100 (or all be 0), not %d." % total)
+    store.traffic_history.setdefault(ref.key, []).append(dict(traffic))
+
+
+def _check_deployment(store, ref, existing, body):
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9-]{2,31}", ref.name):
+        raise ArmError(400, "InvalidResourceName", "Deployment name %r must be 3-32 letters, digits and '-'." % ref.name)
+    p = body.get("properties") or {}
+    if p.get("endpointComputeType") != "Managed":
+        raise ArmError(400, "BadRequest", "endpointComputeType must be Managed for a managed online endpoint.")
+    cap = (body.get("sku") or {}).get("capacity", 1)
+    if cap < 1:
+        raise ArmError(400, "BadRequest", "sku.capacity (the instance count) must be at least 1.")
+    if existing is not None and p.get("instanceType") != existing["properties"].get("instanceType"):
+        raise ArmError(400, "BadRequest", "instanceType of a deployment cannot be changed; create a new deployment.")
+    for k in ("environmentId", "model"):
+        ref_id = p.get(k)
+        if ref_id and ref_id.startswith("/subscriptions/") and ref_id.lower() not in store.resources:
+            raise ArmError(400, "BadRequest", "%s %s does not exist." % (k, ref_id))
+
+
+def _check_version(store, ref, existing, body):
+    """Asset versions are immutable: a version is written once."""
+    if existing is None:
+        return
+    before = {k: v for k, v in existing.get("properties", {}).items() if k != "provisioningState"}
+    if before != (body.get("properties") or {}):
+        raise ArmError(409, "Conflict", "Version %s of %s already exists with other properties; asset versions "
+                       "are immutable, create a new version." % (ref.name, ref.parent_name))
+
+
+def _check_deployment_delete(store, ref):
+    ep = store.resources.get(ref.parent_key)
+    if ep is not None and (ep["properties"].get("traffic") or {}).get(ref.name, 0) > 0:
+        raise ArmError(400, "BadRequest", "Deployment %s takes %d%% of the endpoint's traffic; set its traffic to 0 "
+                       "before deleting it." % (ref.name, ep["properties"]["traffic"][ref.name]))
+
+
 # api-versions Microsoft.Resources answers for resource groups (the ones in common use).
 RESOURCE_GROUP_VERSIONS = ("2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01")
 
@@ -309,6 +398,22 @@ TYPES = {
     ("Microsoft.MachineLearningServices", "registries"): dict(
         put="async", delete="async", tracked=True, requires=("location",), computed=_ml_registry,
         check=_check_ml_registry, patch="async"),
+    ("Microsoft.MachineLearningServices", "workspaces"): dict(
+        put="async", delete="async", tracked=True, requires=("location",), computed=_workspace, patch="async"),
+    ("Microsoft.MachineLearningServices", "workspaces/onlineEndpoints"): dict(
+        put="async", delete="async", tracked=True, requires=("location",), computed=_online_endpoint,
+        check=_check_endpoint, patch="async"),
+    ("Microsoft.MachineLearningServices", "workspaces/onlineEndpoints/deployments"): dict(
+        put="async", delete="async", tracked=True, requires=("location",), computed=_deployment,
+        check=_check_deployment, check_delete=_check_deployment_delete, patch="async"),
+    ("Microsoft.MachineLearningServices", "workspaces/environments"): dict(
+        put="sync", delete="sync", computed=_asset),
+    ("Microsoft.MachineLearningServices", "workspaces/environments/versions"): dict(
+        put="sync", delete="sync", computed=_asset, check=_check_version, auto_parent=True),
+    ("Microsoft.MachineLearningServices", "workspaces/models"): dict(
+        put="sync", delete="sync", computed=_asset),
+    ("Microsoft.MachineLearningServices", "workspaces/models/versions"): dict(
+        put="sync", delete="sync", computed=_asset, check=_check_version, auto_parent=True),
     ("Microsoft.ContainerRegistry", "registries"): dict(
         put="async", delete="location", tracked=True, requires=("sku", "location"),
         global_name="AlreadyInUse", computed=_registry, patch=True),
@@ -368,6 +473,7 @@ class Store:
         self.operations = {}
         self.faults = []
         self.tokens = set()
+        self.traffic_history = {}  # endpoint key -> every traffic map it was given, in order
         self.ready_after_polls = ready_after_polls
         self.ready_after_ms = ready_after_ms
         self.latency_ms = latency_ms
@@ -382,6 +488,7 @@ class Store:
             self.groups.clear()
             self.operations.clear()
             self.faults.clear()
+            self.traffic_history.clear()
 
     def view(self):
         with self.lock:
@@ -391,6 +498,7 @@ class Store:
                 "operations": [{"id": o.id, "kind": o.kind, "status": o.status, "resource": o.resource_key,
                                 "polls": o.polls} for o in self.operations.values()],
                 "faults": [f.view() for f in self.faults],
+                "trafficHistory": {k: v for k, v in sorted(self.traffic_history.items())},
                 "config": {"readyAfterPolls": self.ready_after_polls, "readyAfterMs": self.ready_after_ms,
                            "latencyMs": self.latency_ms, "retryAfter": self.retry_after},
                 "requests": self.requests,
@@ -549,6 +657,8 @@ class Store:
             parent = None
             if ref.parent_key:
                 parent = self._existing(ref.parent_key, ref.parent_type)
+                if parent is None and spec.get("auto_parent"):
+                    parent = self._auto_parent(ref)
                 if parent is None:
                     raise ArmError(404, "ParentResourceNotFound",
                                    "Can not perform requested operation on nested resource. Parent resource "
@@ -647,6 +757,8 @@ class Store:
                 raise ArmError(405, "MethodNotAllowed", "%s cannot be deleted." % ref.full_type)
             if spec.get("busy"):
                 self._refuse_if_busy(spec["busy"](ref))
+            if spec.get("check_delete"):
+                spec["check_delete"](self, ref)
 
             def done(op, key=ref.key):
                 if op.status == "Succeeded":
@@ -691,6 +803,16 @@ class Store:
              "name": spec["implicit"], "type": full_type, "properties": {}}
         spec["computed"](r, self)
         return r
+
+    def _auto_parent(self, ref):
+        """An asset version's container (environments/NAME, models/NAME) is made with its first version."""
+        grand = ref.parent_key.rsplit("/", 2)[0]
+        if self.resources.get(grand) is None:
+            return None
+        pid = ref.id.rsplit("/", 2)[0]
+        c = {"id": pid, "name": ref.parent_name, "type": ref.parent_type, "properties": {"provisioningState": "Succeeded"}}
+        self.resources[ref.parent_key] = c
+        return c
 
     def _refuse_if_busy(self, scope_key):
         """AKS runs one operation at a time per cluster (its pools included)."""
@@ -743,7 +865,8 @@ READ_ONLY = {"provisioningState", "creationTime", "creationDate", "primaryEndpoi
              "statusOfPrimary", "loginServer", "hasImmutabilityPolicy", "hasLegalHold", "leaseState",
              "leaseStatus", "deleted", "remainingRetentionDays", "lastModifiedTime", "fqdn", "azurePortalFQDN",
              "currentKubernetesVersion", "maxAgentPools", "powerState", "issuerURL", "currentOrchestratorVersion",
-             "nodeImageVersion", "discoveryUrl", "mlFlowRegistryUri", "managedResourceGroup"}
+             "nodeImageVersion", "discoveryUrl", "mlFlowRegistryUri", "managedResourceGroup", "workspaceId",
+             "mlFlowTrackingUri", "scoringUri", "swaggerUri"}
 
 
 def _merge(dst, src):

@@ -1,0 +1,555 @@
+//! `endpoint` → an Azure ML managed online endpoint and its deployment, in the provider's
+//! ML workspace (Microsoft.MachineLearningServices).
+//!
+//! The serving image is an environment version and the artifact a model version, both
+//! named from what they hold. A deployment is named from its image, artifact, environment
+//! variables and instance type (`d` + 8 hex digits), so a change of any of them is a new
+//! deployment beside the old: blue/green, traffic moved as `rollout` says (all at once;
+//! canary: `canary_percent`, then 100 after `bake_minutes`; linear: steps of
+//! `linear_step_percent`), and the old deployment deleted only once the new one takes all
+//! traffic. The instance count changes in place. The endpoint always has a deployment
+//! taking its traffic.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use mlinfra_provider_api::wait::deadline;
+use mlinfra_provider_api::{
+    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ProviderError,
+    ReadResponse,
+};
+use mlinfra_schema::Value;
+use serde_json::{json, Map, Value as Json};
+
+use crate::attrs::{fnv, last_segment, name_of, named, read_back, tags_json, tags_value};
+use crate::clients::Clients;
+use crate::ml_registry::API;
+
+/// An online endpoint name: 3–32 letters, digits and '-', starting with a letter (it is a
+/// DNS label: NAME.REGION.inference.ml.azure.com, unique per region).
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = (3..=32).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !name.ends_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("\"{name}\" is not a valid Azure ML online endpoint name: use 3 to 32 letters, digits and '-', starting with a letter and not ending with '-' (it becomes NAME.REGION.inference.ml.azure.com)"))
+    }
+}
+
+/// What a deployment serves.
+#[derive(Clone, Debug, PartialEq)]
+struct Spec {
+    image: String,
+    artifact: Option<String>,
+    environment: BTreeMap<String, String>,
+    instance_type: String,
+    count: i64,
+}
+
+fn spec(a: &Attributes) -> Result<Spec, ProviderError> {
+    let model = a.get("model").and_then(Value::as_map);
+    let instance = a.get("instance").and_then(Value::as_map);
+    let image = model
+        .and_then(|m| m.get("image"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| ProviderError::invalid("endpoint has no model.image"))?
+        .to_string();
+    let artifact = model
+        .and_then(|m| m.get("artifact"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let environment = model
+        .and_then(|m| m.get("environment"))
+        .and_then(Value::as_map)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let instance_type = instance
+        .and_then(|m| m.get("type"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| ProviderError::invalid("endpoint has no instance.type"))?
+        .to_string();
+    let count = instance
+        .and_then(|m| m.get("count"))
+        .and_then(Value::as_f64)
+        .unwrap_or(1.0) as i64;
+    Ok(Spec {
+        image,
+        artifact,
+        environment,
+        instance_type,
+        count,
+    })
+}
+
+impl Spec {
+    /// The deployment's name: what it serves, hashed (the count is not part of it).
+    fn deployment(&self) -> String {
+        let env: Vec<String> = self
+            .environment
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let key = format!(
+            "{}|{}|{}|{}",
+            self.image,
+            self.artifact.as_deref().unwrap_or(""),
+            env.join(","),
+            self.instance_type
+        );
+        format!("d{:08x}", fnv(&key) & 0xffff_ffff)
+    }
+}
+
+fn endpoint_path(c: &Clients, name: &str) -> String {
+    format!("{}/onlineEndpoints/{name}", c.workspace_path())
+}
+
+fn deployment_path(c: &Clients, name: &str, dep: &str) -> String {
+    format!("{}/deployments/{dep}", endpoint_path(c, name))
+}
+
+fn rollout(a: &Attributes) -> (String, i64, i64, u64) {
+    let m = a.get("rollout").and_then(Value::as_map);
+    let get = |k: &str| m.and_then(|m| m.get(k));
+    let strategy = get("strategy")
+        .and_then(Value::as_str)
+        .unwrap_or("all_at_once")
+        .to_string();
+    let canary = get("canary_percent")
+        .and_then(Value::as_f64)
+        .unwrap_or(10.0) as i64;
+    let step = get("linear_step_percent")
+        .and_then(Value::as_f64)
+        .unwrap_or(25.0) as i64;
+    let bake = get("bake_minutes")
+        .and_then(Value::as_f64)
+        .unwrap_or(10.0)
+        .max(0.0);
+    (
+        strategy,
+        canary.clamp(1, 99),
+        step.clamp(1, 100),
+        (bake * 60.0) as u64,
+    )
+}
+
+/// The environment version that holds `image`, made when it is not there.
+async fn environment(
+    c: &Clients,
+    name: &str,
+    s: &Spec,
+    limit: Instant,
+) -> Result<String, ProviderError> {
+    let path = format!(
+        "{}/environments/{name}-image/versions/{:08x}",
+        c.workspace_path(),
+        fnv(&s.image) & 0xffff_ffff
+    );
+    if c.arm.get(&path, API).await?.is_none() {
+        let body = json!({ "properties": { "image": s.image, "osType": "Linux" } });
+        c.arm.put(&path, API, &body, limit).await?;
+    }
+    Ok(path)
+}
+
+/// The model version that points at `artifact`, made when it is not there.
+async fn model(
+    c: &Clients,
+    name: &str,
+    s: &Spec,
+    limit: Instant,
+) -> Result<Option<String>, ProviderError> {
+    let Some(uri) = &s.artifact else {
+        return Ok(None);
+    };
+    let path = format!(
+        "{}/models/{name}-model/versions/{:08x}",
+        c.workspace_path(),
+        fnv(uri) & 0xffff_ffff
+    );
+    if c.arm.get(&path, API).await?.is_none() {
+        let body = json!({ "properties": { "modelUri": uri, "modelType": "custom_model" } });
+        c.arm.put(&path, API, &body, limit).await?;
+    }
+    Ok(Some(path))
+}
+
+/// Makes (or resizes) the deployment of `s`; answers its name.
+async fn deploy(
+    c: &Clients,
+    name: &str,
+    s: &Spec,
+    limit: Instant,
+) -> Result<String, ProviderError> {
+    let env = environment(c, name, s, limit).await?;
+    let model = model(c, name, s, limit).await?;
+    let dep = s.deployment();
+    let mut props = Map::new();
+    props.insert("endpointComputeType".into(), json!("Managed"));
+    props.insert("instanceType".into(), json!(s.instance_type));
+    props.insert("environmentId".into(), json!(env));
+    if let Some(m) = model {
+        props.insert("model".into(), json!(m));
+    }
+    props.insert("environmentVariables".into(), json!(s.environment));
+    props.insert("scaleSettings".into(), json!({ "scaleType": "Default" }));
+    props.insert("appInsightsEnabled".into(), json!(false));
+    let body = json!({
+        "location": c.location,
+        "sku": { "name": "Default", "capacity": s.count },
+        "properties": props,
+    });
+    c.arm
+        .put(&deployment_path(c, name, &dep), API, &body, limit)
+        .await?;
+    Ok(dep)
+}
+
+fn endpoint_body(c: &Clients, planned: &Attributes, traffic: &BTreeMap<String, i64>) -> Json {
+    json!({
+        "location": c.location,
+        "identity": { "type": "SystemAssigned" },
+        "tags": tags_json(planned),
+        "properties": { "authMode": "Key", "publicNetworkAccess": "Enabled", "traffic": traffic },
+    })
+}
+
+async fn traffic_of(c: &Clients, name: &str) -> Result<BTreeMap<String, i64>, ProviderError> {
+    Ok(c.arm
+        .get(&endpoint_path(c, name), API)
+        .await?
+        .and_then(|e| e.pointer("/properties/traffic").cloned())
+        .and_then(|t| t.as_object().cloned())
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k, v.as_i64().unwrap_or(0)))
+        .collect())
+}
+
+async fn set_traffic(
+    c: &Clients,
+    name: &str,
+    planned: &Attributes,
+    traffic: &BTreeMap<String, i64>,
+    limit: Instant,
+) -> Result<(), ProviderError> {
+    c.arm
+        .put(
+            &endpoint_path(c, name),
+            API,
+            &endpoint_body(c, planned, traffic),
+            limit,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Deletes every deployment but `keep` (they take no traffic by now).
+async fn delete_others(
+    c: &Clients,
+    name: &str,
+    keep: &str,
+    limit: Instant,
+) -> Result<(), ProviderError> {
+    let list = c
+        .arm
+        .get(&format!("{}/deployments", endpoint_path(c, name)), API)
+        .await?;
+    let names: Vec<String> = list
+        .as_ref()
+        .and_then(|l| l.get("value"))
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("name").and_then(Json::as_str).map(str::to_string))
+        .filter(|d| d != keep)
+        .collect();
+    for d in names {
+        c.arm
+            .delete(&deployment_path(c, name, &d), API, limit)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, ProviderError> {
+    let limit = deadline(req.timeout_seconds, Duration::from_secs(3600));
+    let p = &req.planned;
+    if req.action != ApplyAction::Delete
+        && p.get("autoscaling")
+            .is_some_and(|v| !matches!(v, Value::Null))
+    {
+        return Err(ProviderError::invalid(
+            "autoscaling on Azure ML endpoints (Azure Monitor autoscale settings) is not supported by this build yet; remove the autoscaling block or set instance.count",
+        ));
+    }
+    let prior = req.prior.as_ref().unwrap_or(p);
+    let name = match (req.action, prior.get("id").and_then(Value::as_str)) {
+        (ApplyAction::Create, _) | (_, None) => name_of(p, "endpoint")?.to_string(),
+        (_, Some(id)) => last_segment(id).to_string(),
+    };
+    let epath = endpoint_path(c, &name);
+    match req.action {
+        ApplyAction::Create => {
+            let s = spec(p)?;
+            c.ensure_workspace(limit).await?;
+            let exists = c.arm.get(&epath, API).await?.is_some();
+            if exists && !req.adopt_existing {
+                return Err(already_exists(
+                    &format!("Azure ML online endpoint {name}"),
+                    &name,
+                ));
+            }
+            let traffic = if exists {
+                traffic_of(c, &name).await?
+            } else {
+                BTreeMap::new()
+            };
+            if exists {
+                c.arm
+                    .put(&epath, API, &endpoint_body(c, p, &traffic), limit)
+                    .await?;
+            } else {
+                c.arm
+                    .create(&epath, API, &endpoint_body(c, p, &traffic), limit)
+                    .await?;
+            }
+            let dep = deploy(c, &name, &s, limit).await?;
+            set_traffic(c, &name, p, &BTreeMap::from([(dep.clone(), 100)]), limit).await?;
+            delete_others(c, &name, &dep, limit).await?;
+        }
+        ApplyAction::Update => {
+            let was = spec(prior)?;
+            let want = spec(p)?;
+            let live = traffic_of(c, &name).await?;
+            if want.deployment() != was.deployment() || !live.contains_key(&want.deployment()) {
+                // Blue/green: the new deployment beside the old, traffic moved by the rollout.
+                let new = deploy(c, &name, &want, limit).await?;
+                let old: Vec<String> = live
+                    .iter()
+                    .filter(|(d, pct)| **d != new && **pct > 0)
+                    .map(|(d, _)| d.clone())
+                    .collect();
+                let (strategy, canary, step, bake) = rollout(p);
+                let mut at = match (strategy.as_str(), old.is_empty()) {
+                    (_, true) => 100,
+                    ("canary", _) => canary,
+                    ("linear", _) => step,
+                    _ => 100,
+                };
+                loop {
+                    let mut split = BTreeMap::from([(new.clone(), at)]);
+                    if let Some(o) = old.first() {
+                        split.insert(o.clone(), 100 - at);
+                    }
+                    for o in old.iter().skip(1) {
+                        split.insert(o.clone(), 0);
+                    }
+                    set_traffic(c, &name, p, &split, limit).await?;
+                    if at >= 100 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(bake)).await;
+                    at = if strategy == "linear" {
+                        (at + step).min(100)
+                    } else {
+                        100
+                    };
+                }
+                // Only now, with all traffic on the new deployment, do the old ones go.
+                set_traffic(c, &name, p, &BTreeMap::from([(new.clone(), 100)]), limit).await?;
+                delete_others(c, &name, &new, limit).await?;
+            } else {
+                if want.count != was.count {
+                    deploy(c, &name, &want, limit).await?;
+                }
+                if prior.get("tags") != p.get("tags") {
+                    set_traffic(c, &name, p, &live, limit).await?;
+                }
+            }
+        }
+        ApplyAction::Delete => {
+            c.arm.delete(&epath, API, limit).await?;
+            for asset in [
+                format!("models/{name}-model"),
+                format!("environments/{name}-image"),
+            ] {
+                let path = format!("{}/{asset}", c.workspace_path());
+                let list = c.arm.get(&format!("{path}/versions"), API).await?;
+                let versions: Vec<String> = list
+                    .as_ref()
+                    .and_then(|l| l.get("value"))
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.get("name").and_then(Json::as_str).map(str::to_string))
+                    .collect();
+                for v in versions {
+                    c.arm
+                        .delete(&format!("{path}/versions/{v}"), API, limit)
+                        .await?;
+                }
+                c.arm.delete(&path, API, limit).await?;
+            }
+            return Ok(ApplyResponse::default());
+        }
+    }
+    read_back(
+        read(c, &name, p).await?,
+        &format!("Azure ML online endpoint {name}"),
+    )
+}
+
+pub async fn read(
+    c: &Clients,
+    id: &str,
+    prior: &Attributes,
+) -> Result<ReadResponse, ProviderError> {
+    let name = last_segment(id);
+    let Some(ep) = c.arm.get(&endpoint_path(c, name), API).await? else {
+        return Ok(ReadResponse::Gone);
+    };
+    let arm_id = ep
+        .get("id")
+        .and_then(Json::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| endpoint_path(c, name));
+    let mut attrs = named(
+        prior,
+        ep.get("name").and_then(Json::as_str).unwrap_or(name),
+        &arm_id,
+    );
+    attrs.insert("tags".into(), tags_value(ep.get("tags")));
+    if let Some(u) = ep.pointer("/properties/scoringUri").and_then(Json::as_str) {
+        attrs.insert("url".into(), Value::from(u));
+    }
+    // What serves: the deployment with the most traffic.
+    let live = ep
+        .pointer("/properties/traffic")
+        .and_then(Json::as_object)
+        .and_then(|t| {
+            t.iter()
+                .filter(|(_, v)| v.as_i64().unwrap_or(0) > 0)
+                .max_by_key(|(_, v)| v.as_i64().unwrap_or(0))
+                .map(|(k, _)| k.clone())
+        });
+    let Some(dep) = live else {
+        // No deployment takes traffic: what is planned is not what serves.
+        attrs.remove("model");
+        return Ok(ReadResponse::Found { attributes: attrs });
+    };
+    let Some(d) = c.arm.get(&deployment_path(c, name, &dep), API).await? else {
+        attrs.remove("model");
+        return Ok(ReadResponse::Found { attributes: attrs });
+    };
+    let props = d.get("properties").cloned().unwrap_or_default();
+    let recorded = |k: &str| -> BTreeMap<String, Value> {
+        prior
+            .get(k)
+            .and_then(Value::as_map)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut instance = recorded("instance");
+    if let Some(t) = props.get("instanceType").and_then(Json::as_str) {
+        instance.insert("type".to_string(), Value::from(t));
+    }
+    if let Some(n) = d.pointer("/sku/capacity").and_then(Json::as_f64) {
+        instance.insert("count".to_string(), Value::Number(n));
+    }
+    attrs.insert("instance".into(), Value::Map(instance));
+    let mut model = recorded("model");
+    let image = match props.get("environmentId").and_then(Json::as_str) {
+        Some(env) => c.arm.get(env, API).await?.and_then(|e| {
+            e.pointer("/properties/image")
+                .and_then(Json::as_str)
+                .map(str::to_string)
+        }),
+        None => None,
+    };
+    match image {
+        Some(i) => model.insert("image".to_string(), Value::String(i)),
+        None => model.remove("image"),
+    };
+    let artifact = match props.get("model").and_then(Json::as_str) {
+        Some(m) => c.arm.get(m, API).await?.and_then(|e| {
+            e.pointer("/properties/modelUri")
+                .and_then(Json::as_str)
+                .map(str::to_string)
+        }),
+        None => None,
+    };
+    match artifact {
+        Some(uri) => {
+            model.insert("artifact".to_string(), Value::String(uri));
+        }
+        None => {
+            model.insert("artifact".to_string(), Value::Null);
+        }
+    }
+    let env: BTreeMap<String, Value> = props
+        .get("environmentVariables")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str().unwrap_or_default())))
+        .collect();
+    // An empty environment keeps the manifest's shape (left out, or {}).
+    let had = model
+        .get("environment")
+        .and_then(Value::as_map)
+        .is_some_and(|m| !m.is_empty());
+    if !env.is_empty() || had {
+        model.insert("environment".to_string(), Value::Map(env));
+    }
+    // The configuration's shape: an optional part it leaves out evaluates to null.
+    model
+        .entry("environment".to_string())
+        .or_insert(Value::Null);
+    attrs.insert("model".into(), Value::Map(model));
+    Ok(ReadResponse::Found { attributes: attrs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_names_and_deployment_names() {
+        assert!(check_name("fraud-scorer").is_ok());
+        assert!(check_name("1scorer").is_err());
+        assert!(check_name("ab").is_err());
+        assert!(check_name("scorer-").is_err());
+        let s = Spec {
+            image: "acme.azurecr.io/scorer:3".into(),
+            artifact: None,
+            environment: BTreeMap::new(),
+            instance_type: "Standard_DS3_v2".into(),
+            count: 2,
+        };
+        let d = s.deployment();
+        assert!(d.starts_with('d') && d.len() == 9, "{d}");
+        assert_eq!(
+            Spec {
+                count: 5,
+                ..s.clone()
+            }
+            .deployment(),
+            d,
+            "the count is resized in place"
+        );
+        assert_ne!(
+            Spec {
+                image: "acme.azurecr.io/scorer:4".into(),
+                ..s
+            }
+            .deployment(),
+            d
+        );
+    }
+}
