@@ -966,3 +966,40 @@ fn an_azure_ml_endpoint_rolls_a_new_image_out_blue_green_and_never_goes_without_
         .collect();
     assert_eq!(left, Vec::<String>::new());
 }
+
+#[test]
+fn an_aks_pool_create_killed_while_arm_works_on_it_is_adopted_by_its_handle() {
+    let s = subscription();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        &s,
+        "cluster \"train\" {\n  cloud = \"azure\"\n}\n\ngpu_pool \"t4\" {\n  cluster       = cluster.train\n  name          = \"t4\"\n  accelerator   = \"T4\"\n  gpus_per_node = 1\n  max_nodes     = 2\n}\n",
+    );
+    // The pool PUT answers 1.5 s late: the run is killed while ARM has the request.
+    let (code, _) = http(
+        "POST",
+        "/__double/faults",
+        &format!(
+            r#"{{"method": "PUT", "path": "/subscriptions/{s}/.*/agentPools/t4", "latency_ms": 1500}}"#
+        ),
+    );
+    assert_eq!(code, 200);
+    kill_apply_when(d, || recorded(d) >= 1 && pending(d));
+    assert!(pending(d), "the pool's intent was recorded before the call");
+    std::thread::sleep(std::time::Duration::from_millis(1800));
+    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let pools: Vec<String> = resources(&s)
+        .into_iter()
+        .filter(|id| id.contains("/agentpools/"))
+        .map(|id| id.rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(pools, vec!["system", "t4"], "one GPU pool, not two");
+    assert!(!pending(d));
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(resources(&s), Vec::<String>::new());
+}
