@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::{mlinfra_env, Run};
+use crate::{kill_apply_when, mlinfra_env, pending, recorded, Run};
 
 fn endpoint() -> String {
     std::env::var("MLINFRA_TEST_AZURE_ENDPOINT").expect(
@@ -666,45 +666,6 @@ fn aks_rules_are_checked_before_any_call() {
     assert_eq!(resources(&s), Vec::<String>::new());
 }
 
-fn recorded(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("mlinfra.state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|j| j["resources"].as_array().map(|a| a.len()))
-        .unwrap_or(0)
-}
-
-fn pending(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("mlinfra.state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|j| !j["pending"].is_null())
-}
-
-/// Start an apply in the background, and SIGKILL it once `ready` says so.
-fn kill_apply_when(dir: &Path, ready: impl Fn() -> bool) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mlinfra"));
-    cmd.args(["apply", "--auto-approve", "--parallelism", "4"])
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    for (k, v) in CREDENTIALS {
-        if v.is_empty() {
-            cmd.env_remove(k);
-        } else {
-            cmd.env(k, v);
-        }
-    }
-    let mut child = cmd.spawn().unwrap();
-    let start = std::time::Instant::now();
-    while !ready() && start.elapsed() < std::time::Duration::from_secs(60) {
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    child.kill().unwrap(); // SIGKILL: no chance to clean up
-    child.wait().unwrap();
-}
-
 #[test]
 fn an_azure_apply_killed_at_four_instants_leaves_no_orphan_and_no_duplicate() {
     let n = 30;
@@ -728,7 +689,7 @@ fn an_azure_apply_killed_at_four_instants_leaves_no_orphan_and_no_duplicate() {
             ),
         );
         assert_eq!(code, 200);
-        kill_apply_when(d, || {
+        kill_apply_when(d, CREDENTIALS, || {
             d.join("mlinfra.state.json.lock").exists()
                 && (recorded(d) >= at && (at > 0 || pending(d)))
         });
@@ -986,7 +947,7 @@ fn an_aks_pool_create_killed_while_arm_works_on_it_is_adopted_by_its_handle() {
         ),
     );
     assert_eq!(code, 200);
-    kill_apply_when(d, || recorded(d) >= 1 && pending(d));
+    kill_apply_when(d, CREDENTIALS, || recorded(d) >= 1 && pending(d));
     assert!(pending(d), "the pool's intent was recorded before the call");
     std::thread::sleep(std::time::Duration::from_millis(1800));
     let r = run(d, &["apply", "--auto-approve", "--no-color"]);

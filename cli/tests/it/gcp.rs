@@ -7,11 +7,10 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::{mlinfra_env, Run};
+use crate::{kill_apply_when, mlinfra_env, pending, recorded, Run};
 
 fn endpoint() -> String {
     std::env::var("MLINFRA_TEST_GCP_ENDPOINT").expect(
@@ -677,40 +676,6 @@ fn a_vertex_endpoint_rolls_a_new_model_out_beside_the_old_and_rescales_in_place(
     assert_eq!(objects(&p), Vec::<String>::new());
 }
 
-fn recorded(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("mlinfra.state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|j| j["resources"].as_array().map(|a| a.len()))
-        .unwrap_or(0)
-}
-
-fn pending(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("mlinfra.state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|j| !j["pending"].is_null())
-}
-
-/// Start an apply in the background, and SIGKILL it once `ready` says so.
-fn kill_apply_when(dir: &Path, ready: impl Fn() -> bool) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlinfra"))
-        .args(["apply", "--auto-approve", "--parallelism", "4"])
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !ready() && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap(); // SIGKILL: no chance to clean up
-    child.wait().unwrap();
-}
-
 #[test]
 fn an_apply_killed_at_four_instants_leaves_no_orphan_and_no_duplicate() {
     let n = 40;
@@ -733,7 +698,7 @@ fn an_apply_killed_at_four_instants_leaves_no_orphan_and_no_duplicate() {
             ),
         );
         assert_eq!(code, 200);
-        kill_apply_when(d, || {
+        kill_apply_when(d, NO_GOOGLE, || {
             d.join("mlinfra.state.json.lock").exists()
                 && (recorded(d) >= at && (at > 0 || pending(d)))
         });
@@ -778,7 +743,7 @@ fn a_node_pool_create_killed_while_gke_works_on_it_is_adopted_by_its_handle() {
         ),
     );
     assert_eq!(code, 200);
-    kill_apply_when(d, || recorded(d) >= 1 && pending(d));
+    kill_apply_when(d, NO_GOOGLE, || recorded(d) >= 1 && pending(d));
     let st: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("mlinfra.state.json")).unwrap())
             .unwrap();

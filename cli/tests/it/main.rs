@@ -108,3 +108,45 @@ pub fn stable(s: &str) -> String {
     }
     out
 }
+
+/// How many resources the state file in `dir` records (0 when there is none yet).
+pub fn recorded(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("mlinfra.state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|j| j["resources"].as_array().map(|a| a.len()))
+        .unwrap_or(0)
+}
+
+/// Whether the state file in `dir` holds the intent of a create that has not finished.
+pub fn pending(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("mlinfra.state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|j| !j["pending"].is_null())
+}
+
+/// Start `mlinfra apply` in `dir` in the background (with `env`, where an empty value
+/// removes the variable), and SIGKILL it once `ready` says so.
+pub fn kill_apply_when(dir: &Path, env: &[(&str, &str)], ready: impl Fn() -> bool) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlinfra"));
+    cmd.args(["apply", "--auto-approve", "--parallelism", "4"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    let mut child = cmd.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while !ready() && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+}

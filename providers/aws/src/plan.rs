@@ -2,6 +2,7 @@
 //! credentials: name formats and lengths per service, version steps, and why a change
 //! cannot be made in place.
 
+use mlinfra_provider_api::versions::{self, Step};
 use mlinfra_provider_api::{Attributes, PlanRequest, PlanResponse, ProviderError};
 use mlinfra_schema::Value;
 
@@ -90,14 +91,6 @@ fn changed(req: &PlanRequest, name: &str) -> bool {
     req.changed
         .iter()
         .any(|p| p.first().is_some_and(|f| f == name))
-}
-
-/// `1.31` → (1, 31).
-fn minor_version(v: &str) -> Option<(u64, u64)> {
-    let mut parts = v.split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    Some((major, minor))
 }
 
 /// What [`plan`] checks, per kind (shown by `mlinfra schema KIND`).
@@ -255,24 +248,15 @@ fn version_step(req: &PlanRequest) -> Result<(), ProviderError> {
     ) else {
         return Ok(());
     };
-    let (Some(a), Some(b)) = (minor_version(from), minor_version(to)) else {
-        return Ok(());
-    };
-    if b < a {
-        return Err(invalid(format!(
+    match versions::step(from, to) {
+        Step::Downgrade => Err(invalid(format!(
             "Unsupported Kubernetes minor version update from {from} to {to}: EKS cannot downgrade a cluster; keep {from}, or replace the cluster with mlinfra plan --replace"
-        )));
+        ))),
+        Step::Skips { next } => Err(invalid(format!(
+            "Unsupported Kubernetes minor version update from {from} to {to}: EKS upgrades a cluster one minor version at a time, so the next is {next}; apply {next} first"
+        ))),
+        Step::Allowed => Ok(()),
     }
-    if b.0 != a.0 || b.1 > a.1 + 1 {
-        return Err(invalid(format!(
-            "Unsupported Kubernetes minor version update from {from} to {to}: EKS upgrades a cluster one minor version at a time, so the next is {}.{}; apply {}.{} first",
-            a.0,
-            a.1 + 1,
-            a.0,
-            a.1 + 1
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

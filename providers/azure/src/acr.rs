@@ -11,7 +11,7 @@ use mlinfra_provider_api::{
 use mlinfra_schema::Value;
 use serde_json::{json, Value as Json};
 
-use crate::attrs::{last_segment, name_of, named, read_back, str_attr, tags_json, tags_value};
+use crate::attrs::{get_named, last_segment, name_of, read_back, str_attr, tags_json, tags_value};
 use crate::clients::Clients;
 
 /// Microsoft.ContainerRegistry, as pinned from the ARM schemas.
@@ -92,19 +92,9 @@ pub async fn read(
     prior: &Attributes,
 ) -> Result<ReadResponse, ProviderError> {
     let name = last_segment(id);
-    let Some(r) = c.arm.get(&path(c, name), API).await? else {
+    let Some((r, mut attrs)) = get_named(c, &path(c, name), API, prior, name).await? else {
         return Ok(ReadResponse::Gone);
     };
-    let arm_id = r
-        .get("id")
-        .and_then(Json::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| path(c, name));
-    let mut attrs = named(
-        prior,
-        r.get("name").and_then(Json::as_str).unwrap_or(name),
-        &arm_id,
-    );
     if let Some(sku) = r.pointer("/sku/name").and_then(Json::as_str) {
         attrs.insert("sku".into(), Value::from(sku));
     }

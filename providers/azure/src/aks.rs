@@ -19,7 +19,7 @@ use mlinfra_schema::Value;
 use serde_json::{json, Map, Value as Json};
 
 use crate::attrs::{
-    flag, last_segment, name_of, named, read_back, str_attr, tags_json, tags_value,
+    flag, get_named, last_segment, name_of, named, read_back, str_attr, tags_json, tags_value,
 };
 use crate::clients::Clients;
 
@@ -276,19 +276,9 @@ pub async fn read_cluster(
     prior: &Attributes,
 ) -> Result<ReadResponse, ProviderError> {
     let name = last_segment(id);
-    let Some(r) = c.arm.get(&cluster_path(c, name), API).await? else {
+    let Some((r, mut attrs)) = get_named(c, &cluster_path(c, name), API, prior, name).await? else {
         return Ok(ReadResponse::Gone);
     };
-    let arm_id = r
-        .get("id")
-        .and_then(Json::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| cluster_path(c, name));
-    let mut attrs = named(
-        prior,
-        r.get("name").and_then(Json::as_str).unwrap_or(name),
-        &arm_id,
-    );
     let props = r.get("properties").cloned().unwrap_or_default();
     if let Some(l) = r.get("location").and_then(Json::as_str) {
         attrs.insert("region".into(), Value::from(l));

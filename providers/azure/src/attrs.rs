@@ -76,3 +76,28 @@ pub fn fnv(text: &str) -> u64 {
     }
     h
 }
+
+/// The resource at `path` and the identity attributes a read establishes (cloud, name as
+/// ARM spells it, and its ARM id), or `None` when ARM answers 404.
+pub async fn get_named(
+    c: &crate::clients::Clients,
+    path: &str,
+    api: &str,
+    prior: &Attributes,
+    name: &str,
+) -> Result<Option<(Json, Attributes)>, ProviderError> {
+    let Some(r) = c.arm.get(path, api).await? else {
+        return Ok(None);
+    };
+    let id = r
+        .get("id")
+        .and_then(Json::as_str)
+        .unwrap_or(path)
+        .to_string();
+    let attrs = named(
+        prior,
+        r.get("name").and_then(Json::as_str).unwrap_or(name),
+        &id,
+    );
+    Ok(Some((r, attrs)))
+}

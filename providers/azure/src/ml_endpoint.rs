@@ -21,7 +21,7 @@ use mlinfra_provider_api::{
 use mlinfra_schema::Value;
 use serde_json::{json, Map, Value as Json};
 
-use crate::attrs::{fnv, last_segment, name_of, named, read_back, tags_json, tags_value};
+use crate::attrs::{fnv, get_named, last_segment, name_of, read_back, tags_json, tags_value};
 use crate::clients::Clients;
 use crate::ml_registry::API;
 
@@ -411,19 +411,10 @@ pub async fn read(
     prior: &Attributes,
 ) -> Result<ReadResponse, ProviderError> {
     let name = last_segment(id);
-    let Some(ep) = c.arm.get(&endpoint_path(c, name), API).await? else {
+    let Some((ep, mut attrs)) = get_named(c, &endpoint_path(c, name), API, prior, name).await?
+    else {
         return Ok(ReadResponse::Gone);
     };
-    let arm_id = ep
-        .get("id")
-        .and_then(Json::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| endpoint_path(c, name));
-    let mut attrs = named(
-        prior,
-        ep.get("name").and_then(Json::as_str).unwrap_or(name),
-        &arm_id,
-    );
     attrs.insert("tags".into(), tags_value(ep.get("tags")));
     if let Some(u) = ep.pointer("/properties/scoringUri").and_then(Json::as_str) {
         attrs.insert("url".into(), Value::from(u));

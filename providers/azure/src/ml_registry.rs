@@ -13,7 +13,7 @@ use mlinfra_provider_api::{
 use mlinfra_schema::Value;
 use serde_json::{json, Value as Json};
 
-use crate::attrs::{last_segment, name_of, named, read_back, str_attr, tags_json, tags_value};
+use crate::attrs::{get_named, last_segment, name_of, read_back, str_attr, tags_json, tags_value};
 use crate::clients::Clients;
 
 /// Microsoft.MachineLearningServices, as pinned from the ARM schemas.
@@ -125,19 +125,9 @@ pub async fn read(
     prior: &Attributes,
 ) -> Result<ReadResponse, ProviderError> {
     let name = last_segment(id);
-    let Some(r) = c.arm.get(&path(c, name), API).await? else {
+    let Some((r, mut attrs)) = get_named(c, &path(c, name), API, prior, name).await? else {
         return Ok(ReadResponse::Gone);
     };
-    let arm_id = r
-        .get("id")
-        .and_then(Json::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| path(c, name));
-    let mut attrs = named(
-        prior,
-        r.get("name").and_then(Json::as_str).unwrap_or(name),
-        &arm_id,
-    );
     let mut tags = r.get("tags").cloned().unwrap_or_else(|| json!({}));
     let description = tags
         .as_object_mut()

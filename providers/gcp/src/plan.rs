@@ -1,6 +1,7 @@
 //! The GCP provider's own plan-time rules, checked with no call and no credentials: name
 //! formats and lengths per service, labels, regions, and why a change replaces.
 
+use mlinfra_provider_api::versions::{self, Step};
 use mlinfra_provider_api::{PlanRequest, PlanResponse, ProviderError};
 use mlinfra_schema::Value;
 
@@ -46,12 +47,6 @@ pub fn check_labels(a: &mlinfra_provider_api::Attributes) -> Result<(), Provider
     Ok(())
 }
 
-/// `1.31` → (1, 31).
-fn minor_version(v: &str) -> Option<(u64, u64)> {
-    let mut parts = v.split(['.', '-']);
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-}
-
 /// GKE upgrades a control plane one minor version at a time and never downgrades it.
 fn version_step(req: &PlanRequest) -> Result<(), ProviderError> {
     let Some(prior) = &req.prior else {
@@ -63,24 +58,15 @@ fn version_step(req: &PlanRequest) -> Result<(), ProviderError> {
     ) else {
         return Ok(());
     };
-    let (Some(a), Some(b)) = (minor_version(from), minor_version(to)) else {
-        return Ok(());
-    };
-    if b < a {
-        return Err(invalid(format!(
+    match versions::step(from, to) {
+        Step::Downgrade => Err(invalid(format!(
             "GKE cannot downgrade a cluster's control plane from {from} to {to}; keep {from}, or replace the cluster with mlinfra plan --replace"
-        )));
+        ))),
+        Step::Skips { next } => Err(invalid(format!(
+            "GKE upgrades a control plane one minor version at a time, so the next after {from} is {next}; apply {next} first"
+        ))),
+        Step::Allowed => Ok(()),
     }
-    if b.0 == a.0 && b.1 > a.1 + 1 {
-        return Err(invalid(format!(
-            "GKE upgrades a control plane one minor version at a time, so the next after {from} is {}.{}; apply {}.{} first",
-            a.0,
-            a.1 + 1,
-            a.0,
-            a.1 + 1
-        )));
-    }
-    Ok(())
 }
 
 /// What [`plan`] checks, per kind (shown by `mlinfra schema KIND`).

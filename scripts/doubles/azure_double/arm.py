@@ -231,7 +231,7 @@ MIG_SIZES = ("standard_nc24ads_a100_v4", "standard_nc48ads_a100_v4", "standard_n
 
 # What AKS refuses to change on an existing agent pool.
 POOL_FIXED = ("vmSize", "gpuInstanceProfile", "scaleSetPriority", "scaleSetEvictionPolicy", "osDiskSizeGB",
-              "osType", "osSKU", "mode_user_to_system", "gpuProfile")
+              "osType", "osSKU", "gpuProfile")
 
 
 def _minor(v):
