@@ -569,18 +569,77 @@ pub fn provider_checks(
                 continue;
             }
         };
+        let mut rotates = Vec::new();
         if !is_update && before.is_some() {
-            // The provider's reasons why the change cannot happen in place.
-            resp.requires_replace = provider
+            // The provider's reasons why the change cannot happen in place, and what it
+            // changes in place by rotation instead.
+            let as_update = provider
                 .plan(PlanRequest::new(
                     c.kind.clone(),
-                    before,
+                    before.clone(),
                     proposed,
                     changed.clone(),
                     cfg,
                 ))
-                .map(|r| r.requires_replace)
-                .unwrap_or_default();
+                .ok();
+            if let Some(r) = as_update {
+                resp.requires_replace = r.requires_replace;
+                rotates = r.rotates;
+            }
+        }
+        let covered = |path: &Vec<String>| {
+            rotates
+                .iter()
+                .any(|r| path.starts_with(&r.path) || r.path.starts_with(path))
+        };
+        let forced_elsewhere = resp.requires_replace.iter().any(|r| {
+            !covered(&r.path)
+                && changed
+                    .iter()
+                    .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
+        });
+        if c.action.is_replace()
+            && c.reason == Some(Reason::CannotUpdate)
+            && !rotates.is_empty()
+            && !forced_elsewhere
+            && c.replace_paths.iter().all(covered)
+        {
+            // The provider rotates what the schema would replace: an update, said as such.
+            let list: Vec<String> = c.replace_paths.iter().map(|p| p.join(".")).collect();
+            let mut how: Vec<String> = Vec::new();
+            for r in rotates.iter().filter(|r| {
+                c.replace_paths
+                    .iter()
+                    .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
+            }) {
+                if !how.contains(&r.reason) {
+                    how.push(r.reason.clone());
+                }
+            }
+            c.action = Action::Update;
+            c.replace_paths.clear();
+            c.reason = Some(Reason::ConfigChanged);
+            c.reason_message = format!(
+                "{} changed: rotated in place ({})",
+                list.join(", "),
+                how.join("; ")
+            );
+            let mut after = resp.planned;
+            for p in &resp.computed {
+                set_path_value(&mut after, p, Value::Unknown);
+            }
+            // An update keeps the object: its read-only values stay what they are.
+            if let Some(Value::Map(b)) = &c.before {
+                for a in &inst.kind.body.attributes {
+                    if a.read_only {
+                        if let Some(v) = b.get(a.name) {
+                            after.insert(a.name.to_string(), v.clone());
+                        }
+                    }
+                }
+            }
+            c.after = Some(Value::Map(after));
+            continue;
         }
         let mut after = resp.planned;
         for p in &resp.computed {

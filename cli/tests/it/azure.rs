@@ -593,19 +593,69 @@ gpu_pool "t4" {{
     let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 
-    // A new GPU count is a new VM size: the pool is replaced, and the plan says why.
+    // A new GPU count is a new VM size, which AKS fixes at creation: the pool is rotated
+    // in place through a temporary pool, and the plan says so.
     write(d, &s, &manifest("1.32", 8, 4, "fraud"));
     let r = run(d, &["plan", "--no-color"]);
     ok(&r);
     assert!(
+        r.stdout.contains("gpu_pool.t4 will be updated in-place"),
+        "{}",
         r.stdout
-            .contains("AKS cannot change an agent pool's VM size in place"),
+    );
+    assert!(r.stdout.contains("rotated in place"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("AKS cannot change an agent pool's VM size in place: a temporary pool"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("0 to add, 1 to change, 0 to destroy"),
         "{}",
         r.stdout
     );
     ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
     let (_, body) = http("GET", &format!("{c}/agentPools/t4spot{AKS}"), "");
     assert!(body.contains("Standard_NC64as_T4_v3"), "{body}");
+    // Throughout the rotation a T4 pool served: after every pool operation on the cluster,
+    // t4spot or its temporary pool was provisioned.
+    let (_, state) = http("GET", "/__double/state", "");
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let history = state["poolHistory"][c.to_ascii_lowercase()]
+        .as_array()
+        .unwrap()
+        .clone();
+    let first = history
+        .iter()
+        .position(|h| h.as_array().unwrap().iter().any(|p| p == "t4spot"))
+        .unwrap();
+    for h in &history[first..] {
+        let serving: Vec<&str> = h
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.as_str())
+            .collect();
+        assert!(
+            serving.iter().any(|p| p.starts_with("t4spot")),
+            "a moment with no T4 pool: {history:?}"
+        );
+    }
+    assert!(
+        history.iter().any(|h| h.as_array().unwrap().len() == 4),
+        "the temporary pool served beside the old one: {history:?}"
+    );
+    assert_eq!(
+        resources(&s)
+            .iter()
+            .filter(|id| id.contains("/agentpools/"))
+            .count(),
+        3,
+        "system, a100mig and t4spot; the temporary pool is gone"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 
     // Drift: a pool deleted outside mlinfra is planned again.
     let (code, _) = http("DELETE", &format!("{c}/agentPools/t4spot{AKS}"), "");
@@ -963,4 +1013,75 @@ fn an_aks_pool_create_killed_while_arm_works_on_it_is_adopted_by_its_handle() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
     assert_eq!(resources(&s), Vec::<String>::new());
+}
+
+#[test]
+fn a_gpu_pool_rotation_killed_at_three_instants_is_finished_by_the_next_apply() {
+    let manifest = |gpus: u32| {
+        format!("cluster \"train\" {{\n  cloud = \"azure\"\n}}\n\ngpu_pool \"t4\" {{\n  cluster       = cluster.train\n  name          = \"t4pool\"\n  accelerator   = \"T4\"\n  gpus_per_node = {gpus}\n  max_nodes     = 2\n}}\n")
+    };
+    let pools = |s: &str| -> Vec<String> {
+        resources(s)
+            .into_iter()
+            .filter(|id| id.contains("/agentpools/"))
+            .map(|id| id.rsplit('/').next().unwrap().to_string())
+            .collect()
+    };
+    // Killed with the temporary pool made; with the pool deleted; with the pool remade.
+    for round in 0..3 {
+        let s = subscription();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, &s, &manifest(1));
+        ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+        // Every pool call answers 300 ms late, so each step can be caught.
+        let (code, _) = http(
+            "POST",
+            "/__double/faults",
+            &format!(
+                r#"{{"path": "/subscriptions/{s}/.*/agentPools/", "latency_ms": 300, "times": null}}"#
+            ),
+        );
+        assert_eq!(code, 200);
+        write(d, &s, &manifest(4));
+        let temp = "t4poolr".to_string();
+        kill_apply_when(d, CREDENTIALS, || {
+            let now = pools(&s);
+            let has_temp = now.iter().any(|p| p.starts_with(&temp));
+            let has_pool = now.iter().any(|p| p == "t4pool");
+            match round {
+                0 => has_temp,
+                1 => has_temp && !has_pool,
+                _ => {
+                    has_temp
+                        && has_pool
+                        && {
+                            let (_, b) = http(
+                            "GET",
+                            &format!("/subscriptions/{s}/resourceGroups/ml-test/providers/Microsoft.ContainerService/managedClusters/train/agentPools/t4pool{AKS}"),
+                            "",
+                        );
+                            b.contains("Standard_NC64as_T4_v3")
+                        }
+                }
+            }
+        });
+        let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+        assert_eq!(r.code, 0, "round {round}: {}\n{}", r.stdout, r.stderr);
+        assert_eq!(
+            pools(&s),
+            vec!["system", "t4pool"],
+            "round {round}: the pool, and no temporary pool"
+        );
+        let (_, b) = http(
+            "GET",
+            &format!("/subscriptions/{s}/resourceGroups/ml-test/providers/Microsoft.ContainerService/managedClusters/train/agentPools/t4pool{AKS}"),
+            "",
+        );
+        assert!(b.contains("Standard_NC64as_T4_v3"), "round {round}: {b}");
+        let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+        assert_eq!(r.code, 0, "round {round}: {}\n{}", r.stdout, r.stderr);
+        ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+        assert_eq!(resources(&s), Vec::<String>::new(), "round {round}");
+    }
 }

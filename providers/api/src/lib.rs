@@ -266,6 +266,11 @@ pub struct PlanResponse {
     /// An opaque value the engine keeps with a pending create and hands to
     /// [`Provider::recover`], so recovery never assumes the cloud id is the name.
     pub private: Option<String>,
+    /// Paths the schema marks as forcing replacement that this provider changes in place by
+    /// rotation, each with how: the update makes a new object beside the old one and
+    /// removes the old one only once the new one serves (an AKS agent pool's VM size).
+    /// When every forced path of a replacement is one of these, the engine plans an update.
+    pub rotates: Vec<ReplacePath>,
 }
 
 impl PlanResponse {
@@ -280,6 +285,14 @@ impl PlanResponse {
         self.requires_replace.push(ReplacePath {
             path: path.iter().map(|s| s.to_string()).collect(),
             reason: reason.into(),
+        });
+        self
+    }
+
+    pub fn rotate(mut self, path: &[&str], how: impl Into<String>) -> Self {
+        self.rotates.push(ReplacePath {
+            path: path.iter().map(|s| s.to_string()).collect(),
+            reason: how.into(),
         });
         self
     }

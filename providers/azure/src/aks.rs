@@ -73,6 +73,25 @@ pub fn check_pool_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The temporary pool a rotation of `pool` uses: its first 9 characters, `r` and 2 hex
+/// digits of its name (at most 12 characters, as AKS allows).
+pub fn rotation_name(pool: &str) -> String {
+    let base: String = pool.chars().take(9).collect();
+    format!("{base}r{:02x}", crate::attrs::fnv(pool) & 0xff)
+}
+
+/// The settings AKS fixes at creation, as a pool body carries them.
+const FIXED: &[&str] = &[
+    "vmSize",
+    "scaleSetPriority",
+    "osDiskSizeGB",
+    "gpuInstanceProfile",
+];
+
+fn fixed_of(props: &Json) -> Vec<Option<Json>> {
+    FIXED.iter().map(|k| props.get(*k).cloned()).collect()
+}
+
 /// MIG profile (`1g.10gb`) → AKS's gpuInstanceProfile (`MIG1g`).
 pub fn mig_profile(profile: &str) -> Result<&'static str, String> {
     let slices = profile.split('g').next().unwrap_or_default();
@@ -447,6 +466,14 @@ pub async fn apply_pool(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse
                     }
                 })
                 .await?;
+            // A rotation killed after it deleted the pool left its temporary pool serving:
+            // the pool is back, so it goes.
+            let temp = pool_path(c, &cluster, &rotation_name(&pool));
+            if c.arm.get(&temp, API).await?.is_some() {
+                c.arm
+                    .retrying_busy(limit, || c.arm.delete(&temp, API, limit))
+                    .await?;
+            }
             finish_pool(c, &cluster, &pool, &req.planned).await
         }
         ApplyAction::Update => {
@@ -459,9 +486,23 @@ pub async fn apply_pool(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse
                     .map(str::to_string)
             });
             let body = pool_body(&req.planned, version.as_deref())?;
-            c.arm
-                .retrying_busy(limit, || c.arm.put(&p, API, &body, limit))
-                .await?;
+            let live = c.arm.get(&p, API).await?;
+            let want = fixed_of(&body["properties"]);
+            let is_now = live.as_ref().map(|l| fixed_of(&l["properties"]));
+            if is_now.as_ref() == Some(&want) {
+                c.arm
+                    .retrying_busy(limit, || c.arm.put(&p, API, &body, limit))
+                    .await?;
+                // A rotation killed after it remade the pool left its temporary pool.
+                let temp = pool_path(c, &cluster, &rotation_name(&pool));
+                if c.arm.get(&temp, API).await?.is_some() {
+                    c.arm
+                        .retrying_busy(limit, || c.arm.delete(&temp, API, limit))
+                        .await?;
+                }
+            } else {
+                rotate(c, &cluster, &pool, &body, live.is_some(), limit).await?;
+            }
             finish_pool(c, &cluster, &pool, &req.planned).await
         }
         ApplyAction::Delete => {
@@ -474,6 +515,45 @@ pub async fn apply_pool(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse
             Ok(ApplyResponse::default())
         }
     }
+}
+
+/// Changes what AKS fixes at creation without the pool's GPUs going away: a temporary
+/// pool with the new settings first; the pool deleted only once that one serves; the pool
+/// remade with the new settings; the temporary pool deleted. Each step is skipped when a
+/// killed earlier run already made it, so running it again finishes the rotation.
+async fn rotate(
+    c: &Clients,
+    cluster: &str,
+    pool: &str,
+    body: &Json,
+    exists: bool,
+    limit: Instant,
+) -> Result<(), ProviderError> {
+    let p = pool_path(c, cluster, pool);
+    let temp = pool_path(c, cluster, &rotation_name(pool));
+    let want = fixed_of(&body["properties"]);
+    let temp_ok = c
+        .arm
+        .get(&temp, API)
+        .await?
+        .is_some_and(|t| fixed_of(&t["properties"]) == want);
+    if !temp_ok {
+        c.arm
+            .retrying_busy(limit, || c.arm.put(&temp, API, body, limit))
+            .await?;
+    }
+    if exists {
+        c.arm
+            .retrying_busy(limit, || c.arm.delete(&p, API, limit))
+            .await?;
+    }
+    c.arm
+        .retrying_busy(limit, || c.arm.create(&p, API, body, limit))
+        .await?;
+    c.arm
+        .retrying_busy(limit, || c.arm.delete(&temp, API, limit))
+        .await?;
+    Ok(())
 }
 
 async fn finish_pool(
@@ -553,6 +633,30 @@ pub async fn read_pool(
         })
         .collect();
     attrs.insert("taints".into(), Value::List(taints));
+    // A rotation that did not finish (its temporary pool is still there) is not done: the
+    // settings it was changing read as they were, so the next plan finishes it.
+    let rotating = !prior.is_empty()
+        && c.arm
+            .get(&pool_path(c, &cluster, &rotation_name(&pool)), API)
+            .await?
+            .is_some();
+    if rotating {
+        for k in [
+            "accelerator",
+            "gpus_per_node",
+            "instance_type",
+            "capacity",
+            "disk_size_gb",
+        ] {
+            if let Some(v) = prior.get(k) {
+                attrs.insert(k.into(), v.clone());
+            }
+        }
+        if let Some(v) = prior.get("sharing") {
+            attrs.insert("sharing".into(), v.clone());
+        }
+        return Ok(ReadResponse::Found { attributes: attrs });
+    }
     // MIG is on the pool; time slicing lives in the device plugin, so the prior's is kept.
     let gip = p.get("gpuInstanceProfile").and_then(Json::as_str);
     let prior_mig = sharing(prior)

@@ -92,7 +92,8 @@ pub fn rules(kind: &str) -> &'static [&'static str] {
             "capacity: on_demand or spot (Spot priority, evicted VMs deleted, paying up to the on-demand price); reserved needs a capacity reservation group and is refused",
             "sharing: mig takes one profile (1g.* … 7g.*) as AKS's gpuInstanceProfile on A100 and H100 sizes; time_slicing is the device plugin's; mps is not offered on AKS",
             "min_nodes, max_nodes, labels, taints and tags change in place",
-            "accelerator, gpus_per_node, instance_type, capacity, disk_size_gb, sharing, cluster and name replace the pool (the old pool is deleted before the new one is made)",
+            "accelerator, gpus_per_node, instance_type, capacity, disk_size_gb and sharing change by rotation: a temporary pool (the name's first 9 characters, 'r' and 2 hex digits) with the new settings serves while the pool is remade, then goes, so GPU capacity never drops to zero",
+            "cluster and name replace the pool",
         ],
         _ => &[],
     }
@@ -327,33 +328,30 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
             for (attr, why) in [
                 ("name", "AKS cannot rename an agent pool"),
                 ("cluster", "an AKS agent pool belongs to one cluster"),
-                (
-                    "accelerator",
-                    "AKS cannot change an agent pool's VM size in place",
-                ),
-                (
-                    "gpus_per_node",
-                    "AKS cannot change an agent pool's VM size in place",
-                ),
-                (
-                    "instance_type",
-                    "AKS cannot change an agent pool's VM size in place",
-                ),
-                (
-                    "capacity",
-                    "an AKS agent pool's priority (spot or regular) is fixed at creation",
-                ),
-                (
-                    "disk_size_gb",
-                    "an AKS agent pool's OS disk size is fixed at creation",
-                ),
-                (
-                    "sharing",
-                    "an AKS agent pool's MIG profile is fixed at creation",
-                ),
             ] {
                 if changed(req, attr) {
                     resp = resp.replace(&[attr], why);
+                }
+            }
+            // What AKS fixes at creation, mlinfra changes by rotation: a temporary pool with
+            // the new settings serves while the pool is remade, so GPU capacity never drops
+            // to zero.
+            if req.prior.is_some() && !changed(req, "name") && !changed(req, "cluster") {
+                let temp = str_attr(p, "name")
+                    .map(crate::aks::rotation_name)
+                    .unwrap_or_default();
+                for (attr, what) in [
+                    ("accelerator", "VM size"),
+                    ("gpus_per_node", "VM size"),
+                    ("instance_type", "VM size"),
+                    ("capacity", "priority (spot or regular)"),
+                    ("disk_size_gb", "OS disk size"),
+                    ("sharing", "MIG profile"),
+                ] {
+                    resp = resp.rotate(
+                        &[attr],
+                        format!("AKS cannot change an agent pool's {what} in place: a temporary pool {temp} with the new settings serves while the pool is remade, then goes"),
+                    );
                 }
             }
         }

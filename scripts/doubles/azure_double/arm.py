@@ -474,6 +474,7 @@ class Store:
         self.faults = []
         self.tokens = set()
         self.traffic_history = {}  # endpoint key -> every traffic map it was given, in order
+        self.pool_history = {}  # cluster key -> the pools that served after each pool operation
         self.ready_after_polls = ready_after_polls
         self.ready_after_ms = ready_after_ms
         self.latency_ms = latency_ms
@@ -489,6 +490,7 @@ class Store:
             self.operations.clear()
             self.faults.clear()
             self.traffic_history.clear()
+            self.pool_history.clear()
 
     def view(self):
         with self.lock:
@@ -499,6 +501,7 @@ class Store:
                                 "polls": o.polls} for o in self.operations.values()],
                 "faults": [f.view() for f in self.faults],
                 "trafficHistory": {k: v for k, v in sorted(self.traffic_history.items())},
+                "poolHistory": {k: v for k, v in sorted(self.pool_history.items())},
                 "config": {"readyAfterPolls": self.ready_after_polls, "readyAfterMs": self.ready_after_ms,
                            "latencyMs": self.latency_ms, "retryAfter": self.retry_after},
                 "requests": self.requests,
@@ -559,6 +562,15 @@ class Store:
         else:
             op.status = "Succeeded"
         op.on_done(op)
+        if "/agentpools/" in op.resource_key:
+            self._record_pools(op.resource_key.split("/agentpools/")[0])
+
+    def _record_pools(self, cluster_key):
+        """The pools of a cluster that serve (provisioned, not being deleted), after every pool operation."""
+        prefix = cluster_key + "/agentpools/"
+        serving = sorted(r["name"] for k, r in self.resources.items()
+                         if k.startswith(prefix) and r.get("properties", {}).get("provisioningState") == "Succeeded")
+        self.pool_history.setdefault(cluster_key, []).append(serving)
 
     def poll(self, op_id):
         with self.lock:
