@@ -399,7 +399,7 @@ TYPES = {
         put="async", delete="async", tracked=True, requires=("location",), computed=_ml_registry,
         check=_check_ml_registry, patch="async"),
     ("Microsoft.MachineLearningServices", "workspaces"): dict(
-        put="async", delete="async", tracked=True, requires=("location",), computed=_workspace, patch="async"),
+        put="location", delete="async", tracked=True, requires=("location",), computed=_workspace, patch="async"),
     ("Microsoft.MachineLearningServices", "workspaces/onlineEndpoints"): dict(
         put="async", delete="async", tracked=True, requires=("location",), computed=_online_endpoint,
         check=_check_endpoint, patch="async"),
