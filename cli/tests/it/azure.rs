@@ -1085,3 +1085,69 @@ fn a_gpu_pool_rotation_killed_at_three_instants_is_finished_by_the_next_apply() 
         assert_eq!(resources(&s), Vec::<String>::new(), "round {round}");
     }
 }
+
+#[test]
+fn workload_identity_from_a_federated_token_file_is_used_when_there_is_no_secret() {
+    let s = subscription();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // What AKS workload identity or a CI system's OIDC step writes: a signed JWT. The
+    // double's token endpoint takes any assertion; the real credential code sends it.
+    let token = d.join("federated-token");
+    std::fs::write(
+        &token,
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtbGluZnJhIn0.c2lnbmF0dXJl",
+    )
+    .unwrap();
+    write(
+        d,
+        &s,
+        &format!(
+            "container_registry \"r\" {{\n  cloud = \"azure\"\n  name  = \"wid{}\"\n}}\n",
+            &s[..8]
+        ),
+    );
+    let r = mlinfra_env(
+        d,
+        &["apply", "--auto-approve", "--no-color"],
+        &[
+            ("AZURE_CLIENT_SECRET", ""),
+            ("ARM_CLIENT_SECRET", ""),
+            ("AZURE_CLIENT_ID", "mlinfra-ci"),
+            ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa"),
+            ("AZURE_FEDERATED_TOKEN_FILE", token.to_str().unwrap()),
+        ],
+    );
+    ok(&r);
+    let (_, state) = http("GET", "/__double/state", "");
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert!(
+        state["tokenRequests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["clientId"] == "mlinfra-ci" && t["method"] == "assertion"),
+        "the token was asked for with the federated assertion: {}",
+        state["tokenRequests"]
+    );
+    assert!(
+        resources(&s)
+            .iter()
+            .any(|id| id.ends_with(&format!("/registries/wid{}", &s[..8]))),
+        "{:?}",
+        resources(&s)
+    );
+    let r = mlinfra_env(
+        d,
+        &["destroy", "--auto-approve", "--no-color"],
+        &[
+            ("AZURE_CLIENT_SECRET", ""),
+            ("ARM_CLIENT_SECRET", ""),
+            ("AZURE_CLIENT_ID", "mlinfra-ci"),
+            ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa"),
+            ("AZURE_FEDERATED_TOKEN_FILE", token.to_str().unwrap()),
+        ],
+    );
+    ok(&r);
+    assert_eq!(resources(&s), Vec::<String>::new());
+}

@@ -473,6 +473,7 @@ class Store:
         self.operations = {}
         self.faults = []
         self.tokens = set()
+        self.token_requests = []  # who asked the token endpoint, and with a secret or an assertion
         self.traffic_history = {}  # endpoint key -> every traffic map it was given, in order
         self.pool_history = {}  # cluster key -> the pools that served after each pool operation
         self.ready_after_polls = ready_after_polls
@@ -502,6 +503,7 @@ class Store:
                 "faults": [f.view() for f in self.faults],
                 "trafficHistory": {k: v for k, v in sorted(self.traffic_history.items())},
                 "poolHistory": {k: v for k, v in sorted(self.pool_history.items())},
+                "tokenRequests": list(self.token_requests),
                 "config": {"readyAfterPolls": self.ready_after_polls, "readyAfterMs": self.ready_after_ms,
                            "latencyMs": self.latency_ms, "retryAfter": self.retry_after},
                 "requests": self.requests,

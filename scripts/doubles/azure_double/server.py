@@ -171,6 +171,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not scope.endswith("/.default"):
             return self.send(400, {"error": "invalid_scope",
                                    "error_description": "AADSTS1002012: the scope %r is not a .default scope" % scope})
+        self.server.store.token_requests.append({
+            "tenant": tenant, "clientId": form["client_id"],
+            "method": "assertion" if form.get("client_assertion") else "secret"})
         return self.send(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
                                "access_token": self.server.store.issue_token()})
 
