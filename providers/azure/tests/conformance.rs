@@ -1,7 +1,9 @@
 //! The provider conformance suite against the Azure double (started by ./scripts/test).
 //! Each case runs in a subscription of its own.
 
-use mlinfra_provider_api::{Attributes, ProviderConfig};
+use std::collections::BTreeMap;
+
+use mlinfra_provider_api::{ApplyAction, ApplyRequest, Attributes, Provider, ProviderConfig};
 use mlinfra_provider_testing::conformance::{run, Case};
 use mlinfra_schema::Value;
 
@@ -45,16 +47,24 @@ fn config(sub: &str) -> ProviderConfig {
     }
 }
 
-fn check(case: Case) {
-    // The double's token endpoint answers any client secret.
-    std::env::set_var("AZURE_CLIENT_ID", "conformance");
-    std::env::set_var("AZURE_CLIENT_SECRET", "not-a-secret");
-    std::env::set_var("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa");
-    let p = mlinfra_provider_azure::AzureProvider::new();
-    let passed = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// The double's token endpoint answers any client secret.
+fn credentials() {
+    std::env::set_var("AZURE_CLIENT_ID", "conformance");
+    std::env::set_var("AZURE_CLIENT_SECRET", "not-a-secret");
+    std::env::set_var("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa");
+}
+
+fn check(case: Case) {
+    credentials();
+    let p = mlinfra_provider_azure::AzureProvider::new();
+    let passed = runtime()
         .block_on(run(&p, &case))
         .unwrap_or_else(|f| panic!("{} on azure: {f}", case.kind));
     assert!(passed.contains(&"gone"), "{passed:?}");
@@ -144,6 +154,74 @@ fn azure_ml_registries_conform() {
             ("description", Value::from("models, v2")),
             ("tags", tags(&[("env", "prod")])),
         ]),
+        config: config(&s),
+    });
+}
+
+#[test]
+fn aks_gpu_pools_conform() {
+    let s = subscription(5);
+    credentials();
+    // A pool joins a cluster: make one first.
+    let cluster = |action: ApplyAction| {
+        let a = attrs(&[
+            ("name", Value::from("train")),
+            ("kubernetes_version", Value::from("1.31")),
+        ]);
+        runtime()
+            .block_on(
+                mlinfra_provider_azure::AzureProvider::new().apply(
+                    ApplyRequest::new("cluster", action, Some(a.clone()), a, config(&s))
+                        .with_timeout(Some(120)),
+                ),
+            )
+            .unwrap();
+    };
+    cluster(ApplyAction::Create);
+    let mut sharing = BTreeMap::new();
+    sharing.insert("mode".to_string(), Value::from("mig"));
+    sharing.insert("profile".to_string(), Value::from("1g.10gb"));
+    check(Case {
+        kind: "gpu_pool".into(),
+        create: attrs(&[
+            ("name", Value::from("a100")),
+            ("cluster", Value::from("train")),
+            ("accelerator", Value::from("A100-80GB")),
+            ("gpus_per_node", Value::Number(1.0)),
+            ("instance_type", Value::from("Standard_NC24ads_A100_v4")),
+            ("min_nodes", Value::Number(0.0)),
+            ("max_nodes", Value::Number(4.0)),
+            ("capacity", Value::from("spot")),
+            ("sharing", Value::Map(sharing)),
+        ]),
+        update: attrs(&[("max_nodes", Value::Number(8.0))]),
+        config: config(&s),
+    });
+    cluster(ApplyAction::Delete);
+}
+
+#[test]
+fn azure_ml_endpoints_conform() {
+    let s = subscription(6);
+    let mut model = BTreeMap::new();
+    model.insert("image".to_string(), Value::from("acme.azurecr.io/scorer:3"));
+    model.insert("artifact".to_string(), Value::Null);
+    // As a configuration evaluates: the optional parts left out are null.
+    model.insert("environment".to_string(), Value::Null);
+    let instance = |n: f64| {
+        let mut m = BTreeMap::new();
+        m.insert("type".to_string(), Value::from("Standard_DS3_v2"));
+        m.insert("count".to_string(), Value::Number(n));
+        Value::Map(m)
+    };
+    check(Case {
+        kind: "endpoint".into(),
+        create: attrs(&[
+            ("name", Value::from(format!("conf-{}", &s[..8]).as_str())),
+            ("model", Value::Map(model)),
+            ("instance", instance(1.0)),
+        ]),
+        update: attrs(&[("instance", instance(2.0))]),
         config: config(&s),
     });
 }
