@@ -132,7 +132,7 @@ fn cluster_body(c: &Clients, planned: &Attributes) -> Json {
         "location": str_attr(planned, "region").unwrap_or(&c.location),
         "tags": tags_json(planned),
         "identity": { "type": "SystemAssigned" },
-        "sku": { "name": "Base", "tier": "Standard" },
+        "sku": { "name": "Base", "tier": "Free" },
         "properties": {
             "kubernetesVersion": version,
             "dnsPrefix": str_attr(planned, "dns_prefix").unwrap_or(name),
