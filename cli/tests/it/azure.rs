@@ -1107,17 +1107,14 @@ fn workload_identity_from_a_federated_token_file_is_used_when_there_is_no_secret
             &s[..8]
         ),
     );
-    let r = mlinfra_env(
-        d,
-        &["apply", "--auto-approve", "--no-color"],
-        &[
-            ("AZURE_CLIENT_SECRET", ""),
-            ("ARM_CLIENT_SECRET", ""),
-            ("AZURE_CLIENT_ID", "mlinfra-ci"),
-            ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa"),
-            ("AZURE_FEDERATED_TOKEN_FILE", token.to_str().unwrap()),
-        ],
-    );
+    let env = [
+        ("AZURE_CLIENT_SECRET", ""),
+        ("ARM_CLIENT_SECRET", ""),
+        ("AZURE_CLIENT_ID", "mlinfra-ci"),
+        ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa"),
+        ("AZURE_FEDERATED_TOKEN_FILE", token.to_str().unwrap()),
+    ];
+    let r = mlinfra_env(d, &["apply", "--auto-approve", "--no-color"], &env);
     ok(&r);
     let (_, state) = http("GET", "/__double/state", "");
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
@@ -1137,17 +1134,7 @@ fn workload_identity_from_a_federated_token_file_is_used_when_there_is_no_secret
         "{:?}",
         resources(&s)
     );
-    let r = mlinfra_env(
-        d,
-        &["destroy", "--auto-approve", "--no-color"],
-        &[
-            ("AZURE_CLIENT_SECRET", ""),
-            ("ARM_CLIENT_SECRET", ""),
-            ("AZURE_CLIENT_ID", "mlinfra-ci"),
-            ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa"),
-            ("AZURE_FEDERATED_TOKEN_FILE", token.to_str().unwrap()),
-        ],
-    );
+    let r = mlinfra_env(d, &["destroy", "--auto-approve", "--no-color"], &env);
     ok(&r);
     assert_eq!(resources(&s), Vec::<String>::new());
 }

@@ -13,6 +13,7 @@
 //! Providers take endpoint overrides from their configuration so they can run against
 //! emulators. Waiting and retrying inside a provider goes through [`wait`].
 
+pub mod rollout;
 pub mod versions;
 pub mod wait;
 

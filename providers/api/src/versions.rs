@@ -1,6 +1,24 @@
 //! Kubernetes versions, as every managed Kubernetes service upgrades them: one minor
 //! version at a time, never down.
 
+use mlinfra_schema::Value;
+
+use crate::PlanRequest;
+
+/// The `kubernetes_version` an update moves from and to, when both are known.
+pub fn change(req: &PlanRequest) -> Option<(&str, &str)> {
+    let from = req
+        .prior
+        .as_ref()?
+        .get("kubernetes_version")
+        .and_then(Value::as_str)?;
+    let to = req
+        .proposed
+        .get("kubernetes_version")
+        .and_then(Value::as_str)?;
+    Some((from, to))
+}
+
 /// `1.31` (or `1.31.2`, `1.31-gke.1`) → (1, 31).
 pub fn minor(v: &str) -> Option<(u64, u64)> {
     let mut parts = v.split(['.', '-']);

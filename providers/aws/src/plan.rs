@@ -239,13 +239,7 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
 
 /// EKS upgrades one minor version at a time and never downgrades.
 fn version_step(req: &PlanRequest) -> Result<(), ProviderError> {
-    let Some(prior) = &req.prior else {
-        return Ok(());
-    };
-    let (Some(from), Some(to)) = (
-        known(prior, "kubernetes_version"),
-        known(&req.proposed, "kubernetes_version"),
-    ) else {
+    let Some((from, to)) = versions::change(req) else {
         return Ok(());
     };
     match versions::step(from, to) {

@@ -480,13 +480,12 @@ pub async fn apply_pool(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse
             let prior = req.prior.as_ref().unwrap_or(&req.planned);
             let (cluster, pool) = pool_names(str_attr(prior, "id"), prior)?;
             let p = pool_path(c, &cluster, &pool);
-            let version = c.arm.get(&p, API).await?.and_then(|r| {
-                r.pointer("/properties/orchestratorVersion")
-                    .and_then(Json::as_str)
-                    .map(str::to_string)
-            });
-            let body = pool_body(&req.planned, version.as_deref())?;
             let live = c.arm.get(&p, API).await?;
+            let version = live
+                .as_ref()
+                .and_then(|r| r.pointer("/properties/orchestratorVersion"))
+                .and_then(Json::as_str);
+            let body = pool_body(&req.planned, version)?;
             let want = fixed_of(&body["properties"]);
             let is_now = live.as_ref().map(|l| fixed_of(&l["properties"]));
             if is_now.as_ref() == Some(&want) {

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use mlinfra_provider_api::rollout::Rollout;
 use mlinfra_provider_api::wait::deadline;
 use mlinfra_provider_api::{
     already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ProviderError,
@@ -111,31 +112,6 @@ fn endpoint_path(c: &Clients, name: &str) -> String {
 
 fn deployment_path(c: &Clients, name: &str, dep: &str) -> String {
     format!("{}/deployments/{dep}", endpoint_path(c, name))
-}
-
-fn rollout(a: &Attributes) -> (String, i64, i64, u64) {
-    let m = a.get("rollout").and_then(Value::as_map);
-    let get = |k: &str| m.and_then(|m| m.get(k));
-    let strategy = get("strategy")
-        .and_then(Value::as_str)
-        .unwrap_or("all_at_once")
-        .to_string();
-    let canary = get("canary_percent")
-        .and_then(Value::as_f64)
-        .unwrap_or(10.0) as i64;
-    let step = get("linear_step_percent")
-        .and_then(Value::as_f64)
-        .unwrap_or(25.0) as i64;
-    let bake = get("bake_minutes")
-        .and_then(Value::as_f64)
-        .unwrap_or(10.0)
-        .max(0.0);
-    (
-        strategy,
-        canary.clamp(1, 99),
-        step.clamp(1, 100),
-        (bake * 60.0) as u64,
-    )
 }
 
 /// The environment version that holds `image`, made when it is not there.
@@ -335,12 +311,11 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                     .filter(|(d, pct)| **d != new && **pct > 0)
                     .map(|(d, _)| d.clone())
                     .collect();
-                let (strategy, canary, step, bake) = rollout(p);
-                let mut at = match (strategy.as_str(), old.is_empty()) {
-                    (_, true) => 100,
-                    ("canary", _) => canary,
-                    ("linear", _) => step,
-                    _ => 100,
+                let r = Rollout::of(p);
+                let mut at = if old.is_empty() {
+                    100
+                } else {
+                    r.first_percent()
                 };
                 loop {
                     let mut split = BTreeMap::from([(new.clone(), at)]);
@@ -354,12 +329,8 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                     if at >= 100 {
                         break;
                     }
-                    tokio::time::sleep(Duration::from_secs(bake)).await;
-                    at = if strategy == "linear" {
-                        (at + step).min(100)
-                    } else {
-                        100
-                    };
+                    tokio::time::sleep(Duration::from_secs(r.bake_seconds)).await;
+                    at = r.next_percent(at);
                 }
                 // Only now, with all traffic on the new deployment, do the old ones go.
                 set_traffic(c, &name, p, &BTreeMap::from([(new.clone(), 100)]), limit).await?;

@@ -362,13 +362,7 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
 
 /// AKS upgrades a control plane one minor version at a time and never downgrades it.
 fn version_step(req: &PlanRequest) -> Result<(), ProviderError> {
-    let Some(prior) = &req.prior else {
-        return Ok(());
-    };
-    let (Some(from), Some(to)) = (
-        str_attr(prior, "kubernetes_version"),
-        str_attr(&req.proposed, "kubernetes_version"),
-    ) else {
+    let Some((from, to)) = versions::change(req) else {
         return Ok(());
     };
     match versions::step(from, to) {

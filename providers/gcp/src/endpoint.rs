@@ -17,6 +17,7 @@ use google_cloud_aiplatform_v1::model::{
 };
 use google_cloud_longrunning::model::Operation;
 use google_cloud_wkt::FieldMask;
+use mlinfra_provider_api::rollout::Rollout;
 use mlinfra_provider_api::wait::deadline;
 use mlinfra_provider_api::{
     already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError,
@@ -426,31 +427,6 @@ async fn delete_model(c: &Clients, name: &str, limit: Instant) -> Result<(), Pro
     }
 }
 
-fn rollout(a: &Attributes) -> (String, i32, i32, u64) {
-    let m = a.get("rollout").and_then(Value::as_map);
-    let get = |k: &str| m.and_then(|m| m.get(k));
-    let strategy = get("strategy")
-        .and_then(Value::as_str)
-        .unwrap_or("all_at_once")
-        .to_string();
-    let canary = get("canary_percent")
-        .and_then(Value::as_f64)
-        .unwrap_or(10.0) as i32;
-    let step = get("linear_step_percent")
-        .and_then(Value::as_f64)
-        .unwrap_or(25.0) as i32;
-    let bake = get("bake_minutes")
-        .and_then(Value::as_f64)
-        .unwrap_or(10.0)
-        .max(0.0);
-    (
-        strategy,
-        canary.clamp(1, 99),
-        step.clamp(1, 100),
-        (bake * 60.0) as u64,
-    )
-}
-
 pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, ProviderError> {
     let limit = deadline(req.timeout_seconds, Duration::from_secs(3600));
     let id = name_of(&req.planned, "endpoint")?.to_string();
@@ -517,12 +493,8 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 || was.machine != want.machine;
             if rolls {
                 let model = upload(c, &id, &want, limit).await?;
-                let (strategy, canary, step, bake) = rollout(&req.planned);
-                let first = match strategy.as_str() {
-                    "canary" => canary,
-                    "linear" => step,
-                    _ => 100,
-                };
+                let r = Rollout::of(&req.planned);
+                let first = r.first_percent() as i32;
                 let new_id = deploy(c, &name, &model, &want, first, limit).await?;
                 let old: Vec<String> = get(c, &name)
                     .await?
@@ -534,12 +506,8 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                     .collect();
                 let mut at = first;
                 while at < 100 {
-                    tokio::time::sleep(Duration::from_secs(bake)).await;
-                    at = if strategy == "linear" {
-                        (at + step).min(100)
-                    } else {
-                        100
-                    };
+                    tokio::time::sleep(Duration::from_secs(r.bake_seconds)).await;
+                    at = r.next_percent(i64::from(at)) as i32;
                     let mut split = vec![(new_id.clone(), at)];
                     if let Some(o) = old.first() {
                         split.push((o.clone(), 100 - at));

@@ -49,13 +49,7 @@ pub fn check_labels(a: &mlinfra_provider_api::Attributes) -> Result<(), Provider
 
 /// GKE upgrades a control plane one minor version at a time and never downgrades it.
 fn version_step(req: &PlanRequest) -> Result<(), ProviderError> {
-    let Some(prior) = &req.prior else {
-        return Ok(());
-    };
-    let (Some(from), Some(to)) = (
-        str_attr(prior, "kubernetes_version"),
-        str_attr(&req.proposed, "kubernetes_version"),
-    ) else {
+    let Some((from, to)) = versions::change(req) else {
         return Ok(());
     };
     match versions::step(from, to) {
