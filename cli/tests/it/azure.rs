@@ -936,22 +936,122 @@ fn an_azure_ml_endpoint_rolls_a_new_image_out_blue_green_and_never_goes_without_
     let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 
-    // Autoscaling is refused before any call.
-    let scaled = manifest("4", 3).replace(
-        "  rollout {",
-        "  autoscaling {\n    min = 1\n    max = 4\n  }\n  rollout {",
+    // Autoscaling: an Azure Monitor autoscale setting on the serving deployment.
+    let scaled = |tag: &str, bounds: &str| {
+        manifest(tag, 3).replace(
+            "  rollout {",
+            &format!("  autoscaling {{\n{bounds}\n  }}\n  rollout {{"),
+        )
+    };
+    let insights = format!(
+        "/subscriptions/{s}/resourceGroups/ml-test/providers/Microsoft.Insights/autoscalesettings"
     );
-    write(d, &s, &scaled);
-    let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+    let aapi = "?api-version=2022-10-01";
+    let setting = |dep: &str| -> Option<serde_json::Value> {
+        let (code, body) = http("GET", &format!("{insights}/fraud-scorer-{dep}{aapi}"), "");
+        (code == 200).then(|| serde_json::from_str(&body).unwrap())
+    };
+    // Bounds the service refuses are refused by the plan, before any call.
+    write(d, &s, &scaled("4", "    min = 0\n    max = 4"));
+    let r = run(d, &["plan", "--no-color"]);
     assert_ne!(r.code, 0, "{}", r.stdout);
     assert!(
-        r.stderr.contains("autoscaling on Azure ML endpoints"),
+        r.stderr.contains("keeps at least 1 instance"),
         "{}",
         r.stderr
     );
+    write(
+        d,
+        &s,
+        &scaled(
+            "4",
+            "    min = 1\n    max = 4\n    target_invocations_per_instance = 100",
+        ),
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let a = setting(&second).expect("the deployment's autoscale setting");
+    let prof = &a["properties"]["profiles"][0];
+    assert_eq!(
+        prof["capacity"],
+        serde_json::json!({"minimum": "1", "maximum": "4", "default": "3"}),
+        "{a}"
+    );
+    assert_eq!(a["properties"]["enabled"], true, "{a}");
+    assert!(a["properties"]["targetResourceUri"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/deployments/{second}")));
+    assert_eq!(prof["rules"][0]["metricTrigger"]["threshold"], 100.0, "{a}");
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // The bounds change in place.
+    let wider = scaled(
+        "4",
+        "    min = 1\n    max = 6\n    target_invocations_per_instance = 100",
+    );
+    write(d, &s, &wider);
+    let r = run(d, &["plan", "--no-color"]);
+    assert!(
+        r.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    assert_eq!(
+        setting(&second).unwrap()["properties"]["profiles"][0]["capacity"]["maximum"],
+        "6"
+    );
+    // A setting deleted behind mlinfra's back is drift, and the next apply puts it back.
+    let (code, _) = http(
+        "DELETE",
+        &format!("{insights}/fraud-scorer-{second}{aapi}"),
+        "",
+    );
+    assert_eq!(code, 200);
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("autoscaling"), "{}", r.stdout);
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    assert!(setting(&second).is_some());
+    // A new image under autoscaling: the new deployment has its own setting before it
+    // takes traffic, and the old one's goes with it.
+    write(
+        d,
+        &s,
+        &scaled(
+            "5",
+            "    min = 1\n    max = 6\n    target_invocations_per_instance = 100",
+        ),
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    let (_, body) = http("GET", &format!("{ep}{api}"), "");
+    let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let third = e["properties"]["traffic"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    assert_ne!(third, second);
+    assert!(setting(&third).is_some());
+    assert!(
+        setting(&second).is_none(),
+        "the old deployment's setting is gone"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Without the block, the setting goes and the count is instance.count again.
+    write(d, &s, &manifest("5", 2));
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    assert!(setting(&third).is_none());
+    let (_, body) = http("GET", &format!("{ep}/deployments/{third}{api}"), "");
+    assert!(body.contains("\"capacity\": 2"), "{body}");
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 
     // Import by name plans clean; destroy leaves the workspace (the provider's) and nothing else.
-    write(d, &s, &manifest("4", 3));
+    write(d, &s, &manifest("5", 2));
     ok(&run(d, &["state", "rm", "endpoint.scorer"]));
     ok(&run(
         d,
@@ -1140,7 +1240,7 @@ fn workload_identity_from_a_federated_token_file_is_used_when_there_is_no_secret
 }
 
 #[test]
-fn the_quickstart_applies_on_three_local_clouds_but_for_its_endpoints_autoscaling() {
+fn the_quickstart_applies_replans_clean_and_destroys_on_three_local_clouds() {
     let aws = std::env::var("MLINFRA_TEST_AWS_ENDPOINT")
         .expect("MLINFRA_TEST_AWS_ENDPOINT is not set: run ./scripts/test, which starts moto");
     let gcp = std::env::var("MLINFRA_TEST_GCP_ENDPOINT").expect(
@@ -1171,15 +1271,6 @@ fn the_quickstart_applies_on_three_local_clouds_but_for_its_endpoints_autoscalin
         text = text.replace(&from, &to);
     }
     std::fs::write(&main, text).unwrap();
-    // Endpoint autoscaling on Azure (Azure Monitor autoscale settings) is not built: apply
-    // refuses it, so this run takes the block out of the module's copy.
-    let module = d.join("modules/serving/main.mlinfra.hcl");
-    let m = std::fs::read_to_string(&module).unwrap();
-    let start = m
-        .find("  autoscaling {")
-        .expect("the serving module has an autoscaling block");
-    let end = start + m[start..].find("\n  }\n").unwrap() + "\n  }\n".len();
-    std::fs::write(&module, format!("{}{}", &m[..start], &m[end..])).unwrap();
     let env: &[(&str, &str)] = &[
         ("AZURE_CLIENT_ID", "mlinfra-tests"),
         ("AZURE_CLIENT_SECRET", "not-a-secret"),
@@ -1197,6 +1288,12 @@ fn the_quickstart_applies_on_three_local_clouds_but_for_its_endpoints_autoscalin
         "{}",
         r.stdout
     );
+    // The endpoint's autoscaling block is an autoscale setting on its deployment.
+    let scaled: Vec<String> = resources(&s)
+        .into_iter()
+        .filter(|id| id.contains("/microsoft.insights/autoscalesettings/fraud-scorer-d"))
+        .collect();
+    assert_eq!(scaled.len(), 1, "{scaled:?}");
     let r = mlinfra_env(d, &["plan", "--detailed-exitcode", "--no-color"], env);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let r = mlinfra_env(d, &["destroy", "--auto-approve", "--no-color"], env);

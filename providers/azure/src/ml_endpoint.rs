@@ -9,6 +9,10 @@
 //! `linear_step_percent`), and the old deployment deleted only once the new one takes all
 //! traffic. The instance count changes in place. The endpoint always has a deployment
 //! taking its traffic.
+//!
+//! `autoscaling` is an Azure Monitor autoscale setting (Microsoft.Insights/autoscalesettings)
+//! per deployment, named `{endpoint}-{deployment}`: made right after its deployment, so a
+//! new deployment scales while it takes its share of traffic, and deleted right before it.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -40,6 +44,34 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// The `autoscaling` block's bounds as Azure Monitor takes them: a managed online deployment
+/// keeps at least one instance, and the bounds are whole numbers.
+pub fn check_scaling(sc: &BTreeMap<String, Value>) -> Result<(), String> {
+    let n = |k: &str| sc.get(k).and_then(Value::as_f64);
+    let (Some(min), Some(max)) = (n("min"), n("max")) else {
+        return Ok(()); // unknown until apply
+    };
+    if min.fract() != 0.0 || max.fract() != 0.0 {
+        return Err(format!(
+            "autoscaling min ({min}) and max ({max}) must be whole numbers of instances"
+        ));
+    }
+    if min < 1.0 {
+        return Err(format!("autoscaling min = {min}: an Azure ML managed online deployment keeps at least 1 instance; set min = 1 or more"));
+    }
+    if max < min {
+        return Err(format!(
+            "autoscaling max ({max}) is below min ({min}); set max >= min"
+        ));
+    }
+    if let Some(t) = n("target_invocations_per_instance") {
+        if t <= 0.0 {
+            return Err(format!("autoscaling target_invocations_per_instance = {t}: give a rate above 0 (requests per minute per instance)"));
+        }
+    }
+    Ok(())
+}
+
 /// What a deployment serves.
 #[derive(Clone, Debug, PartialEq)]
 struct Spec {
@@ -48,6 +80,15 @@ struct Spec {
     environment: BTreeMap<String, String>,
     instance_type: String,
     count: i64,
+    scaling: Option<Scaling>,
+}
+
+/// The `autoscaling` block: the bounds, and the request rate per instance to hold.
+#[derive(Clone, Debug, PartialEq)]
+struct Scaling {
+    min: i64,
+    max: i64,
+    target: Option<f64>,
 }
 
 fn spec(a: &Attributes) -> Result<Spec, ProviderError> {
@@ -78,12 +119,21 @@ fn spec(a: &Attributes) -> Result<Spec, ProviderError> {
         .and_then(|m| m.get("count"))
         .and_then(Value::as_f64)
         .unwrap_or(1.0) as i64;
+    let scaling = a.get("autoscaling").and_then(Value::as_map).map(|m| {
+        let n = |k: &str| m.get(k).and_then(Value::as_f64);
+        Scaling {
+            min: n("min").unwrap_or(1.0) as i64,
+            max: n("max").unwrap_or(1.0) as i64,
+            target: n("target_invocations_per_instance"),
+        }
+    });
     Ok(Spec {
         image,
         artifact,
         environment,
         instance_type,
         count,
+        scaling,
     })
 }
 
@@ -104,6 +154,160 @@ impl Spec {
         );
         format!("d{:08x}", fnv(&key) & 0xffff_ffff)
     }
+
+    /// The instance count a deployment starts with: `instance.count`, within the
+    /// autoscaling bounds when there are any.
+    fn start_count(&self) -> i64 {
+        match &self.scaling {
+            Some(sc) => self.count.clamp(sc.min, sc.max.max(sc.min)),
+            None => self.count,
+        }
+    }
+}
+
+/// The API of Microsoft.Insights autoscale settings (its newest stable one).
+pub const AUTOSCALE_API: &str = "2022-10-01";
+
+fn autoscale_path(c: &Clients, name: &str, dep: &str) -> String {
+    c.path(
+        "Microsoft.Insights",
+        &format!("autoscalesettings/{name}-{dep}"),
+    )
+}
+
+/// One rule of an autoscale profile.
+fn rule(
+    metric: &str,
+    namespace: &str,
+    resource: &str,
+    (operator, threshold): (&str, f64),
+    per_instance: Option<&str>,
+    (direction, window): (&str, &str),
+) -> Json {
+    let mut trigger = json!({
+        "metricName": metric,
+        "metricNamespace": namespace,
+        "metricResourceUri": resource,
+        "timeGrain": "PT1M",
+        "statistic": "Average",
+        "timeWindow": window,
+        "timeAggregation": "Average",
+        "operator": operator,
+        "threshold": threshold,
+    });
+    if let Some(dep) = per_instance {
+        trigger["dimensions"] =
+            json!([{ "DimensionName": "deployment", "Operator": "Equals", "Values": [dep] }]);
+        trigger["dividePerInstance"] = json!(true);
+    }
+    json!({
+        "metricTrigger": trigger,
+        "scaleAction": { "direction": direction, "type": "ChangeCount", "value": "1", "cooldown": window },
+    })
+}
+
+/// The autoscale setting of deployment `dep` (ARM id `dpath`, of the endpoint `epath`) as
+/// `s` wants it.
+fn autoscale_body(
+    location: &str,
+    (epath, dpath, dep): (&str, &str, &str),
+    s: &Spec,
+    sc: &Scaling,
+) -> Json {
+    let rules = match sc.target {
+        // Requests per minute per instance (the endpoint's metric, for this deployment).
+        Some(t) => {
+            let ns = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints";
+            vec![
+                rule(
+                    "RequestsPerMinute",
+                    ns,
+                    epath,
+                    ("GreaterThan", t),
+                    Some(dep),
+                    ("Increase", "PT5M"),
+                ),
+                rule(
+                    "RequestsPerMinute",
+                    ns,
+                    epath,
+                    ("LessThan", t / 2.0),
+                    Some(dep),
+                    ("Decrease", "PT10M"),
+                ),
+            ]
+        }
+        // No rate given: CPU utilization of the deployment's instances, 70 % out, 25 % in.
+        None => {
+            let ns = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments";
+            vec![
+                rule(
+                    "CpuUtilizationPercentage",
+                    ns,
+                    dpath,
+                    ("GreaterThan", 70.0),
+                    None,
+                    ("Increase", "PT5M"),
+                ),
+                rule(
+                    "CpuUtilizationPercentage",
+                    ns,
+                    dpath,
+                    ("LessThan", 25.0),
+                    None,
+                    ("Decrease", "PT10M"),
+                ),
+            ]
+        }
+    };
+    json!({
+        "location": location,
+        "tags": { "created-by": "mlinfra" },
+        "properties": {
+            "enabled": true,
+            "targetResourceUri": dpath,
+            "profiles": [{
+                "name": "mlinfra",
+                "capacity": {
+                    "minimum": sc.min.to_string(),
+                    "maximum": sc.max.to_string(),
+                    "default": s.start_count().to_string(),
+                },
+                "rules": rules,
+            }],
+        },
+    })
+}
+
+/// Makes the autoscale setting of `dep` what `s` says: written when `s` scales, deleted
+/// when it does not.
+async fn scale(
+    c: &Clients,
+    name: &str,
+    dep: &str,
+    s: &Spec,
+    limit: Instant,
+) -> Result<(), ProviderError> {
+    let path = autoscale_path(c, name, dep);
+    match &s.scaling {
+        Some(sc) => {
+            c.arm
+                .put(
+                    &path,
+                    AUTOSCALE_API,
+                    &autoscale_body(
+                        &c.location,
+                        (&endpoint_path(c, name), &deployment_path(c, name, dep), dep),
+                        s,
+                        sc,
+                    ),
+                    limit,
+                )
+                .await?;
+        }
+        None => c.arm.delete(&path, AUTOSCALE_API, limit).await?,
+    }
+    Ok(())
 }
 
 fn endpoint_path(c: &Clients, name: &str) -> String {
@@ -177,7 +381,7 @@ async fn deploy(
     props.insert("appInsightsEnabled".into(), json!(false));
     let body = json!({
         "location": c.location,
-        "sku": { "name": "Default", "capacity": s.count },
+        "sku": { "name": "Default", "capacity": s.start_count() },
         "properties": props,
     });
     c.arm
@@ -225,6 +429,22 @@ async fn set_traffic(
     Ok(())
 }
 
+/// The names of the endpoint's deployments.
+async fn deployments(c: &Clients, name: &str) -> Result<Vec<String>, ProviderError> {
+    let list = c
+        .arm
+        .get(&format!("{}/deployments", endpoint_path(c, name)), API)
+        .await?;
+    Ok(list
+        .as_ref()
+        .and_then(|l| l.get("value"))
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("name").and_then(Json::as_str).map(str::to_string))
+        .collect())
+}
+
 /// Deletes every deployment but `keep` (they take no traffic by now).
 async fn delete_others(
     c: &Clients,
@@ -232,20 +452,15 @@ async fn delete_others(
     keep: &str,
     limit: Instant,
 ) -> Result<(), ProviderError> {
-    let list = c
-        .arm
-        .get(&format!("{}/deployments", endpoint_path(c, name)), API)
-        .await?;
-    let names: Vec<String> = list
-        .as_ref()
-        .and_then(|l| l.get("value"))
-        .and_then(Json::as_array)
+    for d in deployments(c, name)
+        .await?
         .into_iter()
-        .flatten()
-        .filter_map(|d| d.get("name").and_then(Json::as_str).map(str::to_string))
         .filter(|d| d != keep)
-        .collect();
-    for d in names {
+    {
+        // The setting first: one left behind would point at nothing.
+        c.arm
+            .delete(&autoscale_path(c, name, &d), AUTOSCALE_API, limit)
+            .await?;
         c.arm
             .delete(&deployment_path(c, name, &d), API, limit)
             .await?;
@@ -256,14 +471,6 @@ async fn delete_others(
 pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, ProviderError> {
     let limit = deadline(req.timeout_seconds, Duration::from_secs(3600));
     let p = &req.planned;
-    if req.action != ApplyAction::Delete
-        && p.get("autoscaling")
-            .is_some_and(|v| !matches!(v, Value::Null))
-    {
-        return Err(ProviderError::invalid(
-            "autoscaling on Azure ML endpoints (Azure Monitor autoscale settings) is not supported by this build yet; remove the autoscaling block or set instance.count",
-        ));
-    }
     let prior = req.prior.as_ref().unwrap_or(p);
     let name = match (req.action, prior.get("id").and_then(Value::as_str)) {
         (ApplyAction::Create, _) | (_, None) => name_of(p, "endpoint")?.to_string(),
@@ -296,6 +503,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                     .await?;
             }
             let dep = deploy(c, &name, &s, limit).await?;
+            scale(c, &name, &dep, &s, limit).await?;
             set_traffic(c, &name, p, &BTreeMap::from([(dep.clone(), 100)]), limit).await?;
             delete_others(c, &name, &dep, limit).await?;
         }
@@ -306,6 +514,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
             if want.deployment() != was.deployment() || !live.contains_key(&want.deployment()) {
                 // Blue/green: the new deployment beside the old, traffic moved by the rollout.
                 let new = deploy(c, &name, &want, limit).await?;
+                scale(c, &name, &new, &want, limit).await?;
                 let old: Vec<String> = live
                     .iter()
                     .filter(|(d, pct)| **d != new && **pct > 0)
@@ -336,8 +545,22 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 set_traffic(c, &name, p, &BTreeMap::from([(new.clone(), 100)]), limit).await?;
                 delete_others(c, &name, &new, limit).await?;
             } else {
-                if want.count != was.count {
+                let dep = want.deployment();
+                // Under autoscaling the setting owns the live count; `instance.count` is
+                // the count it starts from.
+                if want.count != was.count && want.scaling.is_none() {
                     deploy(c, &name, &want, limit).await?;
+                }
+                if want.scaling != was.scaling
+                    || (want.scaling.is_some() && want.count != was.count)
+                {
+                    if was.scaling.is_some() && want.scaling.is_none() {
+                        // Back to a fixed count: the setting goes, then the count is set.
+                        scale(c, &name, &dep, &want, limit).await?;
+                        deploy(c, &name, &want, limit).await?;
+                    } else {
+                        scale(c, &name, &dep, &want, limit).await?;
+                    }
                 }
                 if prior.get("tags") != p.get("tags") {
                     set_traffic(c, &name, p, &live, limit).await?;
@@ -345,6 +568,12 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
             }
         }
         ApplyAction::Delete => {
+            // Autoscale settings live beside the endpoint, not in it: each goes first.
+            for d in deployments(c, &name).await? {
+                c.arm
+                    .delete(&autoscale_path(c, &name, &d), AUTOSCALE_API, limit)
+                    .await?;
+            }
             c.arm.delete(&epath, API, limit).await?;
             for asset in [
                 format!("models/{name}-model"),
@@ -421,8 +650,58 @@ pub async fn read(
     if let Some(t) = props.get("instanceType").and_then(Json::as_str) {
         instance.insert("type".to_string(), Value::from(t));
     }
-    if let Some(n) = d.pointer("/sku/capacity").and_then(Json::as_f64) {
-        instance.insert("count".to_string(), Value::Number(n));
+    let setting = c
+        .arm
+        .get(&autoscale_path(c, name, &dep), AUTOSCALE_API)
+        .await?;
+    match setting
+        .as_ref()
+        .and_then(|s| s.pointer("/properties/profiles/0"))
+    {
+        // Autoscaled: the setting holds the bounds and the count it starts from; the live
+        // count is the autoscaler's.
+        Some(profile) => {
+            let cap = |k: &str| {
+                profile
+                    .pointer(&format!("/capacity/{k}"))
+                    .and_then(Json::as_str)
+                    .and_then(|v| v.parse::<f64>().ok())
+            };
+            let mut scaling = recorded("autoscaling");
+            for (attr, k) in [("min", "minimum"), ("max", "maximum")] {
+                if let Some(n) = cap(k) {
+                    scaling.insert(attr.to_string(), Value::Number(n));
+                }
+            }
+            let target = profile
+                .get("rules")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .find(|r| {
+                    r.pointer("/metricTrigger/metricName")
+                        .and_then(Json::as_str)
+                        == Some("RequestsPerMinute")
+                        && r.pointer("/scaleAction/direction").and_then(Json::as_str)
+                            == Some("Increase")
+                })
+                .and_then(|r| r.pointer("/metricTrigger/threshold"))
+                .and_then(Json::as_f64);
+            scaling.insert(
+                "target_invocations_per_instance".to_string(),
+                target.map_or(Value::Null, Value::Number),
+            );
+            attrs.insert("autoscaling".into(), Value::Map(scaling));
+            if let Some(n) = cap("default") {
+                instance.insert("count".to_string(), Value::Number(n));
+            }
+        }
+        None => {
+            attrs.insert("autoscaling".into(), Value::Null);
+            if let Some(n) = d.pointer("/sku/capacity").and_then(Json::as_f64) {
+                instance.insert("count".to_string(), Value::Number(n));
+            }
+        }
     }
     attrs.insert("instance".into(), Value::Map(instance));
     let mut model = recorded("model");
@@ -493,6 +772,7 @@ mod tests {
             environment: BTreeMap::new(),
             instance_type: "Standard_DS3_v2".into(),
             count: 2,
+            scaling: None,
         };
         let d = s.deployment();
         assert!(d.starts_with('d') && d.len() == 9, "{d}");
@@ -512,6 +792,65 @@ mod tests {
             }
             .deployment(),
             d
+        );
+    }
+
+    #[test]
+    fn autoscale_settings_follow_the_block() {
+        let ep = "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w/onlineEndpoints/scorer";
+        let mut s = Spec {
+            image: "acme.azurecr.io/scorer:3".into(),
+            artifact: None,
+            environment: BTreeMap::new(),
+            instance_type: "Standard_DS3_v2".into(),
+            count: 12,
+            scaling: Some(Scaling {
+                min: 1,
+                max: 8,
+                target: Some(100.0),
+            }),
+        };
+        assert_eq!(s.start_count(), 8, "a count above max starts at max");
+        let dep = s.deployment();
+        let dp = format!("{ep}/deployments/{dep}");
+        let body = autoscale_body("eastus", (ep, &dp, &dep), &s, s.scaling.as_ref().unwrap());
+        let p = &body["properties"];
+        assert_eq!(p["enabled"], true);
+        assert!(p["targetResourceUri"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/onlineEndpoints/scorer/deployments/{dep}")));
+        let prof = &p["profiles"][0];
+        assert_eq!(
+            prof["capacity"],
+            json!({"minimum": "1", "maximum": "8", "default": "8"})
+        );
+        let out = &prof["rules"][0];
+        assert_eq!(out["metricTrigger"]["metricName"], "RequestsPerMinute");
+        assert_eq!(out["metricTrigger"]["threshold"], 100.0);
+        assert_eq!(out["metricTrigger"]["dividePerInstance"], true);
+        assert_eq!(
+            out["metricTrigger"]["dimensions"][0]["Values"][0],
+            dep.as_str()
+        );
+        assert_eq!(out["scaleAction"]["direction"], "Increase");
+        assert_eq!(prof["rules"][1]["metricTrigger"]["threshold"], 50.0);
+        assert_eq!(prof["rules"][1]["scaleAction"]["direction"], "Decrease");
+        s.scaling = Some(Scaling {
+            min: 2,
+            max: 4,
+            target: None,
+        });
+        let dp = format!("{ep}/deployments/{dep}");
+        let body = autoscale_body("eastus", (ep, &dp, &dep), &s, s.scaling.as_ref().unwrap());
+        let rules = &body["properties"]["profiles"][0]["rules"];
+        assert_eq!(
+            rules[0]["metricTrigger"]["metricName"],
+            "CpuUtilizationPercentage"
+        );
+        assert_eq!(
+            rules[0]["metricTrigger"]["metricResourceUri"],
+            body["properties"]["targetResourceUri"]
         );
     }
 }

@@ -71,7 +71,7 @@ pub fn rules(kind: &str) -> &'static [&'static str] {
             "lives in the provider's ml_workspace (default mlinfra), created with its own storage account when absent",
             "model (image, artifact, environment) or instance.type: a new deployment beside the old, traffic moved by rollout, the old one deleted once the new takes all traffic",
             "instance.count and tags change in place",
-            "autoscaling (Azure Monitor autoscale settings) is not applied yet: apply refuses it before any call",
+            "autoscaling: an Azure Monitor autoscale setting per deployment ({endpoint}-{deployment}), min 1 or more, max at least min; target_invocations_per_instance scales on requests per minute per instance, without it on CPU (out above 70 %, in below 25 %); bounds and target change in place",
             "name replaces the endpoint",
         ],
         "model_registry" => &[
@@ -199,6 +199,9 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
         "endpoint" => {
             if let Some(name) = str_attr(p, "name") {
                 crate::ml_endpoint::check_name(name).map_err(invalid)?;
+            }
+            if let Some(sc) = p.get("autoscaling").and_then(Value::as_map) {
+                crate::ml_endpoint::check_scaling(sc).map_err(invalid)?;
             }
             if changed(req, "name") {
                 resp = resp.replace(&["name"], "Azure ML cannot rename an online endpoint");

@@ -372,6 +372,78 @@ def _check_deployment_delete(store, ref):
                        "before deleting it." % (ref.name, ep["properties"]["traffic"][ref.name]))
 
 
+def _autoscale(r, store):
+    p = r.setdefault("properties", {})
+    p.setdefault("enabled", False)
+    p["name"] = r["name"]
+    p.setdefault("notifications", [])
+
+
+def _capacity(profile, where):
+    cap = profile.get("capacity") or {}
+    out = {}
+    for k in ("minimum", "maximum", "default"):
+        v = cap.get(k)
+        if not isinstance(v, str) or not re.fullmatch(r"\d+", v):
+            raise ArmError(400, "InvalidRequestContent", "%s.capacity.%s must be a whole number as a string, "
+                           "not %r." % (where, k, v))
+        out[k] = int(v)
+    if not out["minimum"] <= out["default"] <= out["maximum"]:
+        raise ArmError(400, "InvalidRequestContent", "%s.capacity: minimum (%d) <= default (%d) <= maximum (%d) "
+                       "does not hold." % (where, out["minimum"], out["default"], out["maximum"]))
+    return out
+
+
+def _check_autoscale(store, ref, existing, body):
+    """Azure Monitor checks what an autoscale setting points at: the target and every rule's
+    metric resource exist, one setting per target, at most 20 profiles of at most 10 rules."""
+    p = body.get("properties") or {}
+    target = p.get("targetResourceUri")
+    if not target:
+        raise ArmError(400, "TargetResourceUriRequired", "targetResourceUri is required.")
+    if store.resources.get(target.lower()) is None:
+        raise ArmError(400, "TargetResourceNotFound", "The target resource id '%s' was not found." % target)
+    for other in store.resources.values():
+        if other["type"].lower() == ref.full_type.lower() and other["id"].lower() != ref.id.lower() and \
+                (other["properties"].get("targetResourceUri") or "").lower() == target.lower():
+            raise ArmError(409, "Conflict", "The target resource '%s' already has an autoscale setting (%s); a "
+                           "resource has at most one." % (target, other["name"]))
+    profiles = p.get("profiles") or []
+    if not 1 <= len(profiles) <= 20:
+        raise ArmError(400, "InvalidRequestContent", "An autoscale setting has 1 to 20 profiles, not %d." % len(profiles))
+    for i, prof in enumerate(profiles):
+        where = "profiles[%d]" % i
+        _capacity(prof, where)
+        rules = prof.get("rules") or []
+        if len(rules) > 10:
+            raise ArmError(400, "InvalidRequestContent", "%s has %d rules; the most is 10." % (where, len(rules)))
+        for j, rule in enumerate(rules):
+            trig = rule["metricTrigger"]
+            if store.resources.get(trig["metricResourceUri"].lower()) is None:
+                raise ArmError(400, "InvalidRequestContent", "%s.rules[%d]: the metric resource '%s' was not "
+                               "found." % (where, j, trig["metricResourceUri"]))
+            for k in ("timeGrain", "timeWindow"):
+                if not re.fullmatch(r"PT(\d+H)?(\d+M)?(\d+S)?", trig[k]) or trig[k] == "PT":
+                    raise ArmError(400, "InvalidRequestContent", "%s.rules[%d].metricTrigger.%s %r is not an ISO "
+                                   "8601 duration." % (where, j, k, trig[k]))
+            act = rule["scaleAction"]
+            if act["type"] == "ChangeCount" and not re.fullmatch(r"[1-9]\d*", act.get("value", "1")):
+                raise ArmError(400, "InvalidRequestContent", "%s.rules[%d].scaleAction.value must be a positive "
+                               "whole number for ChangeCount." % (where, j))
+
+
+def _after_autoscale(store, ref, r):
+    """An enabled setting holds its target's instance count within the profile's bounds at
+    once, as Azure Monitor's first evaluation does (a managed online deployment's `sku.capacity`)."""
+    p = r["properties"]
+    target = store.resources.get((p.get("targetResourceUri") or "").lower())
+    if not p.get("enabled") or target is None or not isinstance(target.get("sku"), dict):
+        return
+    cap = _capacity(p["profiles"][0], "profiles[0]")
+    now_ = target["sku"].get("capacity", 1)
+    target["sku"]["capacity"] = min(max(now_, cap["minimum"]), cap["maximum"])
+
+
 # api-versions Microsoft.Resources answers for resource groups (the ones in common use).
 RESOURCE_GROUP_VERSIONS = ("2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01")
 
@@ -414,6 +486,9 @@ TYPES = {
         put="sync", delete="sync", computed=_asset),
     ("Microsoft.MachineLearningServices", "workspaces/models/versions"): dict(
         put="sync", delete="sync", computed=_asset, check=_check_version, auto_parent=True),
+    ("Microsoft.Insights", "autoscalesettings"): dict(
+        put="sync", delete="sync", tracked=True, requires=("location",), computed=_autoscale,
+        check=_check_autoscale, after=_after_autoscale, patch="sync"),
     ("Microsoft.ContainerRegistry", "registries"): dict(
         put="async", delete="location", tracked=True, requires=("sku", "location"),
         global_name="AlreadyInUse", computed=_registry, patch=True),

@@ -18,6 +18,7 @@ FILES = {
     "Microsoft.MachineLearningServices": "Microsoft.MachineLearningServices.json",
     "Microsoft.ContainerRegistry": "Microsoft.ContainerRegistry.json",
     "Microsoft.Storage": "Microsoft.Storage.json",
+    "Microsoft.Insights": "Microsoft.Insights.json",
 }
 
 # What a PUT body may carry beside the schema's own properties: ARM ignores the read-only
