@@ -569,6 +569,23 @@ pub fn provider_checks(
                 continue;
             }
         };
+        if is_update {
+            // How the provider makes an in-place change it does by making something new
+            // beside the old (a new immutable version): said in the reason.
+            let mut how: Vec<String> = Vec::new();
+            for r in resp.rotates.iter().filter(|r| {
+                changed
+                    .iter()
+                    .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
+            }) {
+                if !how.contains(&r.reason) {
+                    how.push(r.reason.clone());
+                }
+            }
+            if !how.is_empty() {
+                c.reason_message = format!("{}: {}", c.reason_message, how.join("; "));
+            }
+        }
         let mut rotates = Vec::new();
         if !is_update && before.is_some() {
             // The provider's reasons why the change cannot happen in place, and what it

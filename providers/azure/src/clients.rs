@@ -30,7 +30,9 @@ pub struct Clients {
     pub location: String,
     /// The Azure ML workspace endpoints live in (`ml_workspace`, default `mlinfra`).
     pub ml_workspace: String,
-    credential: Arc<dyn TokenCredential>,
+    pub(crate) credential: Arc<dyn TokenCredential>,
+    /// The transport and cloud settings every client of this configuration uses.
+    pub(crate) options: ClientOptions,
     source: String,
     group_ready: Mutex<bool>,
     workspace_ready: Mutex<bool>,
@@ -407,12 +409,13 @@ fn build(cfg: &ProviderConfig) -> Result<Clients, ProviderError> {
     let base = Url::parse(&format!("{}/", base.trim_end_matches('/')))
         .map_err(|e| ProviderError::invalid(format!("endpoint \"{base}\" is not a URL: {e}")))?;
     Ok(Clients {
-        arm: Arm::new(base, credential.clone(), options),
+        arm: Arm::new(base, credential.clone(), options.clone()),
         subscription: attr(cfg, "subscription_id").unwrap_or_default().to_string(),
         resource_group: attr(cfg, "resource_group").unwrap_or_default().to_string(),
         location: attr(cfg, "location").unwrap_or("eastus").to_string(),
         ml_workspace: attr(cfg, "ml_workspace").unwrap_or("mlinfra").to_string(),
         credential,
+        options,
         source,
         group_ready: Mutex::new(false),
         workspace_ready: Mutex::new(false),

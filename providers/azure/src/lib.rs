@@ -9,8 +9,10 @@ mod acr;
 mod aks;
 pub mod arm;
 mod attrs;
+mod blob;
 mod clients;
 mod errors;
+mod feature_store;
 mod ml_endpoint;
 mod ml_registry;
 mod plan;
@@ -31,6 +33,7 @@ pub const KINDS: &[&str] = &[
     "cluster",
     "container_registry",
     "endpoint",
+    "feature_store",
     "gpu_pool",
     "model_registry",
 ];
@@ -98,6 +101,7 @@ impl Provider for AzureProvider {
                 "gpu_pool" => aks::read_pool(&c, &req.id, &req.prior).await,
                 "model_registry" => ml_registry::read(&c, &req.id, &req.prior).await,
                 "endpoint" => ml_endpoint::read(&c, &req.id, &req.prior).await,
+                "feature_store" => feature_store::read(&c, &req.id, &req.prior).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -113,6 +117,7 @@ impl Provider for AzureProvider {
                 "gpu_pool" => aks::apply_pool(&c, &req).await,
                 "model_registry" => ml_registry::apply(&c, &req).await,
                 "endpoint" => ml_endpoint::apply(&c, &req).await,
+                "feature_store" => feature_store::apply(&c, &req).await,
                 other => Err(unsupported(other)),
             }
         })
@@ -149,6 +154,7 @@ impl Provider for AzureProvider {
                 "gpu_pool" => aks::read_pool(&c, &req.id, &none).await?,
                 "model_registry" => ml_registry::read(&c, &req.id, &none).await?,
                 "endpoint" => ml_endpoint::read(&c, &req.id, &none).await?,
+                "feature_store" => feature_store::read(&c, &req.id, &none).await?,
                 other => return Err(unsupported(other)),
             };
             match found {

@@ -95,6 +95,15 @@ pub fn rules(kind: &str) -> &'static [&'static str] {
             "accelerator, gpus_per_node, instance_type, capacity, disk_size_gb and sharing change by rotation: a temporary pool (the name's first 9 characters, 'r' and 2 hex digits) with the new settings serves while the pool is remade, then goes, so GPU capacity never drops to zero",
             "cluster and name replace the pool",
         ],
+        "feature_store" => &[
+            "name: an Azure ML workspace name (3–33 letters, digits, '-' and '_', starting with a letter or digit); the store is a workspace of kind FeatureStore",
+            "offline.bucket: the offline container's id (bucket.NAME.id) or \"ACCOUNT/CONTAINER\"; the workspace keeps its files in that account, and each feature set's specification is written under offline.prefix",
+            "online { enabled = false } is required: an Azure ML online store is an Azure Cache for Redis connection, which mlinfra does not create",
+            "feature types: string, int, float, bool, datetime or binary; a group needs a feature besides record_id and event_time",
+            "features added to a group: a new feature set version (N+1) beside the old; versions are immutable on Azure",
+            "a group removed: its feature set and its versions are deleted",
+            "name and offline replace the store",
+        ],
         _ => &[],
     }
 }
@@ -205,6 +214,77 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
             }
             if changed(req, "name") {
                 resp = resp.replace(&["name"], "Azure ML cannot rename an online endpoint");
+            }
+        }
+        "feature_store" => {
+            if let Some(name) = str_attr(p, "name") {
+                crate::feature_store::check_name(name).map_err(invalid)?;
+            }
+            let offline = p.get("offline").and_then(Value::as_map);
+            if let Some(b) = offline
+                .and_then(|m| m.get("bucket"))
+                .and_then(Value::as_str)
+            {
+                let (account, container) = crate::feature_store::offline_of(b).map_err(invalid)?;
+                check_account(&account).map_err(invalid)?;
+                check_container(&container).map_err(invalid)?;
+            }
+            let online = p.get("online").and_then(Value::as_map);
+            if online.and_then(|m| m.get("enabled")) != Some(&Value::Bool(false))
+                && !online
+                    .and_then(|m| m.get("enabled"))
+                    .is_some_and(Value::is_unknown)
+            {
+                return Err(invalid(
+                    "an Azure ML feature store's online store is an Azure Cache for Redis connection, which mlinfra does not create: add online { enabled = false }".into(),
+                ));
+            }
+            for (label, g) in p
+                .get("feature_group")
+                .and_then(Value::as_map)
+                .into_iter()
+                .flatten()
+            {
+                let Some(g) = g.as_map() else { continue };
+                let key = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or_default();
+                let mut columns = 0;
+                for (f, t) in g
+                    .get("features")
+                    .and_then(Value::as_map)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(t) = t.as_str() {
+                        if crate::feature_store::data_type(t).is_none() {
+                            return Err(invalid(format!("feature_group \"{label}\": feature {f} has type \"{t}\", which Azure ML does not have; use string, int, float, bool, datetime or binary")));
+                        }
+                    }
+                    if f != key("record_id") && f != key("event_time") {
+                        columns += 1;
+                    }
+                }
+                if columns == 0 && g.get("features").is_some_and(|v| !v.is_unknown()) {
+                    return Err(invalid(format!("feature_group \"{label}\" has no feature besides record_id and event_time; an Azure ML feature set needs one")));
+                }
+            }
+            if changed(req, "name") {
+                resp = resp.replace(&["name"], "Azure ML cannot rename a workspace");
+            }
+            if changed(req, "offline") {
+                resp = resp.replace(
+                    &["offline"],
+                    "a feature store's files stay in the storage account it was made with",
+                );
+            }
+            // Adding a feature is a new, immutable feature set version.
+            for path in &req.changed {
+                if path.len() >= 3 && path[0] == "feature_group" && path[2] == "features" {
+                    let label = path[1].as_str();
+                    resp = resp.rotate(
+                        &["feature_group", label, "features"],
+                        format!("feature set {label} gets a new version beside the last; Azure ML feature set versions are immutable"),
+                    );
+                }
             }
         }
         "model_registry" => {

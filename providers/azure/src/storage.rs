@@ -41,7 +41,7 @@ fn class_of(tier: &str) -> &'static str {
 }
 
 /// (account, container) of an id: an ARM id, `ACCOUNT/CONTAINER`, or attributes.
-fn split_id(id: &str) -> Option<(String, String)> {
+pub(crate) fn split_id(id: &str) -> Option<(String, String)> {
     if id.starts_with("/subscriptions/") {
         let parts: Vec<&str> = id.split('/').collect();
         let at = |key: &str| {

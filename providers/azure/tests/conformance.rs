@@ -225,3 +225,85 @@ fn azure_ml_endpoints_conform() {
         config: config(&s),
     });
 }
+
+/// A storage account whose blob data plane the double serves (Azurite): the feature store
+/// writes its feature set specifications there. `./scripts/test` names them.
+pub fn blob_account(i: usize) -> String {
+    env("MLINFRA_TEST_AZURE_BLOB_ACCOUNTS")
+        .split(',')
+        .nth(i)
+        .expect("MLINFRA_TEST_AZURE_BLOB_ACCOUNTS names too few accounts")
+        .to_string()
+}
+
+#[test]
+fn azure_ml_feature_stores_conform() {
+    let s = subscription(7);
+    credentials();
+    // The offline container comes first, in an account Azurite serves.
+    let account = blob_account(0);
+    let bucket = |action: ApplyAction| {
+        let a = attrs(&[
+            ("name", Value::from("offline")),
+            ("storage_account", Value::from(account.as_str())),
+            ("force_destroy", Value::Bool(true)),
+        ]);
+        runtime()
+            .block_on(
+                mlinfra_provider_azure::AzureProvider::new().apply(
+                    ApplyRequest::new("bucket", action, Some(a.clone()), a, config(&s))
+                        .with_timeout(Some(120)),
+                ),
+            )
+            .unwrap();
+    };
+    bucket(ApplyAction::Create);
+    let group = |extra: &[(&str, &str)]| {
+        let mut features: BTreeMap<String, Value> = [
+            ("account_id", "string"),
+            ("ts", "string"),
+            ("amount", "float"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| (k.to_string(), Value::from(*v)))
+        .collect();
+        features.insert("account_id".into(), Value::from("string"));
+        let mut g = BTreeMap::new();
+        g.insert("record_id".to_string(), Value::from("account_id"));
+        g.insert("event_time".to_string(), Value::from("ts"));
+        g.insert("features".to_string(), Value::Map(features));
+        // As a configuration evaluates: the optional parts left out are null.
+        g.insert("description".to_string(), Value::Null);
+        g.insert("bigquery_source".to_string(), Value::Null);
+        Value::Map(BTreeMap::from([(
+            "transactions".to_string(),
+            Value::Map(g),
+        )]))
+    };
+    let mut offline = BTreeMap::new();
+    offline.insert(
+        "bucket".to_string(),
+        Value::from(format!("{account}/offline").as_str()),
+    );
+    offline.insert("prefix".to_string(), Value::from("features"));
+    let mut online = BTreeMap::new();
+    online.insert("enabled".to_string(), Value::Bool(false));
+    online.insert("ttl".to_string(), Value::Null);
+    check(Case {
+        kind: "feature_store".into(),
+        create: attrs(&[
+            ("name", Value::from(format!("conf-{}", &s[..8]).as_str())),
+            ("offline", Value::Map(offline)),
+            ("online", Value::Map(online)),
+            ("feature_group", group(&[])),
+            ("tags", tags(&[("env", "dev")])),
+        ]),
+        update: attrs(&[
+            ("feature_group", group(&[("count_7d", "int")])),
+            ("tags", tags(&[("env", "prod")])),
+        ]),
+        config: config(&s),
+    });
+    bucket(ApplyAction::Delete);
+}

@@ -26,6 +26,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=None, help="seed of generated ids (repeatable runs)")
     ap.add_argument("--specs", default=os.environ.get("MLINFRA_AZURE_SPECS"),
                     help="folder of the ARM schemas (default scripts/doubles/specs/azure)")
+    ap.add_argument("--blob-accounts", default="",
+                    help="storage account names whose blob data plane Azurite serves (comma-separated; "
+                         "the launcher installs Azurite from npm)")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     ap.add_argument("--version", action="version", version=VERSION)
     args = ap.parse_args(argv)
@@ -54,6 +57,24 @@ def main(argv=None):
     store = Store(schemas, ready_after_polls=args.ready_after_polls, ready_after_ms=args.ready_after_ms,
                   latency_ms=args.latency_ms, retry_after=args.retry_after, seed=args.seed)
     httpd = ArmServer(("127.0.0.1", args.port), store, ctx)
+    if args.blob_accounts:
+        from .blob import BlobPlane
+        azurite = os.environ.get("MLINFRA_AZURITE_BLOB")
+        if not azurite:
+            sys.stderr.write("azure double: --blob-accounts needs Azurite; start the double through "
+                             "scripts/doubles/azure, which installs it\n")
+            httpd.server_close()
+            return 1
+        try:
+            store.blob = BlobPlane(azurite, [a.strip() for a in args.blob_accounts.split(",")],
+                                   paths["server.pem"], paths["server.key"], paths["ca.pem"], work,
+                                   lambda: store.issue_token("https://storage.azure.com/.default"))
+        except RuntimeError as e:
+            sys.stderr.write("azure double: %s\n" % e)
+            httpd.server_close()
+            return 1
+        sys.stderr.write("azure double: Azurite serves the blobs of %s on https://127.0.0.1:%d\n"
+                         % (args.blob_accounts, store.blob.port))
     httpd.verbose = args.verbose
     if args.port == 0:
         sys.stderr.write("azure double listening on https://127.0.0.1:%d\n" % httpd.server_address[1])
@@ -65,6 +86,8 @@ def main(argv=None):
     sys.stdout.flush()
     stop.wait()
     httpd.shutdown()
+    if store.blob is not None:
+        store.blob.stop()
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

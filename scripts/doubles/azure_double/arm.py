@@ -9,6 +9,7 @@ answers (synchronously, or as a long-running operation with `Azure-AsyncOperatio
 import copy
 import datetime
 import itertools
+import os
 import random
 import re
 import threading
@@ -42,6 +43,8 @@ def _storage_account(r, store):
     p.setdefault("creationTime", now())
     p["primaryEndpoints"] = {s: "https://%s.%s.core.windows.net/" % (name, s)
                              for s in ("blob", "queue", "table", "file", "dfs", "web")}
+    if store.blob is not None and store.blob.serves(name):
+        p["primaryEndpoints"]["blob"] = store.blob.endpoint(name)
     p["primaryLocation"] = r.get("location")
     p["statusOfPrimary"] = "available"
     p.setdefault("supportsHttpsTrafficOnly", True)
@@ -71,6 +74,40 @@ def _container(r, store):
     p["deleted"] = False
     p["remainingRetentionDays"] = 0
     p["lastModifiedTime"] = now()
+
+
+def _account_of(ref):
+    return ref.names[0]
+
+
+def _after_container(store, ref, r):
+    """A container of an account Azurite serves exists there too (its data plane)."""
+    if store.blob is not None and store.blob.serves(_account_of(ref)):
+        try:
+            store.blob.create_container(_account_of(ref), ref.name)
+        except RuntimeError as e:
+            raise ArmError(500, "InternalError", str(e))
+
+
+def _delete_container_data(store, ref):
+    """ARM deletes a container with its blobs: so does the data plane."""
+    if store.blob is not None and store.blob.serves(_account_of(ref)):
+        try:
+            store.blob.delete_container(_account_of(ref), ref.name)
+        except RuntimeError as e:
+            raise ArmError(500, "InternalError", str(e))
+
+
+def _delete_account_data(store, ref):
+    if store.blob is None or not store.blob.serves(ref.name):
+        return
+    prefix = ref.key + "/blobservices/default/containers/"
+    for k, c in list(store.resources.items()):
+        if k.startswith(prefix):
+            try:
+                store.blob.delete_container(ref.name, c["name"])
+            except RuntimeError as e:
+                raise ArmError(500, "InternalError", str(e))
 
 
 def _registry(r, store):
@@ -365,6 +402,107 @@ def _check_version(store, ref, existing, body):
                        "are immutable, create a new version." % (ref.name, ref.parent_name))
 
 
+# What a feature set specification's types may be (FeatureDataType).
+FEATURE_TYPES = ("string", "integer", "long", "float", "double", "binary", "datetime", "boolean")
+
+
+def _check_workspace(store, ref, existing, body):
+    p = body.get("properties") or {}
+    acct = p.get("storageAccount")
+    if acct and store.resources.get(acct.lower()) is None:
+        raise ArmError(400, "BadRequest", "The storage account %s of the workspace does not exist." % acct)
+    if existing is not None and (body.get("kind") or "Default").lower() != (existing.get("kind") or "Default").lower():
+        raise ArmError(400, "BadRequest", "A workspace's kind cannot change (%s to %s)." % (
+            existing.get("kind"), body.get("kind")))
+
+
+def _feature_store_of(store, ref):
+    ws_key = ref.key.split("/workspaces/")[0] + "/workspaces/" + ref.names[0].lower()
+    ws = store.resources.get(ws_key)
+    if ws is None or (ws.get("kind") or "").lower() != "featurestore":
+        raise ArmError(400, "BadRequest", "Workspace %s is not a feature store (kind FeatureStore); feature sets "
+                       "and entities live in one." % ref.names[0])
+    return ws
+
+
+def _check_entity_version(store, ref, existing, body):
+    _feature_store_of(store, ref)
+    _check_version(store, ref, existing, body)
+    cols = (body.get("properties") or {}).get("indexColumns") or []
+    if not cols:
+        raise ArmError(400, "BadRequest", "An entity needs at least one index column.")
+
+
+def _spec_of(store, path):
+    """The parsed FeaturesetSpec.yaml in the folder PATH (a blob URL), as Azure ML reads it."""
+    import yaml
+    if store.blob is None:
+        raise ArmError(400, "BadRequest", "The double serves no blob data (start it with --blob-accounts): the "
+                       "feature set specification at %s cannot be read." % path)
+    m = re.fullmatch(r"https://127\.0\.0\.1:%d/([^/]+)/([^/]+)/(.+?)/?" % store.blob.port, path or "")
+    if m is None:
+        raise ArmError(400, "BadRequest", "specification.path %r is not a folder in a storage account the double "
+                       "serves (%s)." % (path, store.blob.endpoint("ACCOUNT")))
+    account, container, folder = m.groups()
+    raw = store.blob.get_blob(account, container, folder + "/FeaturesetSpec.yaml")
+    if raw is None:
+        raise ArmError(400, "BadRequest", "No FeaturesetSpec.yaml in the specification folder %s." % path)
+    try:
+        spec = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml in %s is not YAML: %s" % (path, e))
+    if not isinstance(spec, dict):
+        raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml in %s is not a mapping." % path)
+    for k in ("source", "features", "index_columns"):
+        if k not in spec:
+            raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml in %s has no %r." % (path, k))
+    src = spec["source"]
+    if not isinstance(src, dict) or not src.get("type") or not src.get("path"):
+        raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml: source needs a type and a path.")
+    for what in ("features", "index_columns"):
+        items = spec[what]
+        if not isinstance(items, list) or not items:
+            raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml: %s must be a non-empty list." % what)
+        for f in items:
+            if not isinstance(f, dict) or not f.get("name") or str(f.get("type", "")).lower() not in FEATURE_TYPES:
+                raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml: every entry of %s needs a name and a type "
+                               "among %s, not %r." % (what, ", ".join(FEATURE_TYPES), f))
+    return spec
+
+
+def _check_featureset_version(store, ref, existing, body):
+    _feature_store_of(store, ref)
+    _check_version(store, ref, existing, body)
+    p = body.get("properties") or {}
+    for e in p.get("entities") or []:
+        m = re.fullmatch(r"azureml:([^:]+):([^:]+)", e)
+        if m is None:
+            raise ArmError(400, "BadRequest", "Entity reference %r is not azureml:NAME:VERSION." % e)
+        key = ref.key.split("/featuresets/")[0] + "/featurestoreentities/%s/versions/%s" % (
+            m.group(1).lower(), m.group(2).lower())
+        if store.resources.get(key) is None:
+            raise ArmError(400, "BadRequest", "Entity %s does not exist in the feature store." % e)
+    if not p.get("entities"):
+        raise ArmError(400, "BadRequest", "A feature set version needs at least one entity.")
+    _spec_of(store, (p.get("specification") or {}).get("path"))
+
+
+def _after_featureset_version(store, ref, r):
+    """Azure ML lists a version's features from its specification."""
+    spec = _spec_of(store, r["properties"]["specification"]["path"])
+    prefix = ref.key + "/features/"
+    for k in [k for k in store.resources if k.startswith(prefix)]:
+        del store.resources[k]
+    for f in spec["features"]:
+        fid = "%s/features/%s" % (r["id"], f["name"])
+        canon = {t.lower(): t for t in ("String", "Integer", "Long", "Float", "Double", "Binary", "Datetime",
+                                        "Boolean")}
+        store.resources[fid.lower()] = {
+            "id": fid, "name": f["name"], "type": ref.full_type + "/features",
+            "properties": {"featureName": f["name"], "dataType": canon[str(f["type"]).lower()],
+                           "description": f.get("description")}}
+
+
 def _check_deployment_delete(store, ref):
     ep = store.resources.get(ref.parent_key)
     if ep is not None and (ep["properties"].get("traffic") or {}).get(ref.name, 0) > 0:
@@ -457,11 +595,13 @@ RESOURCE_GROUP_VERSIONS = ("2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01
 TYPES = {
     ("Microsoft.Storage", "storageAccounts"): dict(
         put="location", delete="sync", tracked=True, requires=("sku", "kind", "location"),
-        global_name="StorageAccountAlreadyTaken", computed=_storage_account, patch="sync"),
+        global_name="StorageAccountAlreadyTaken", computed=_storage_account, patch="sync",
+        check_delete=_delete_account_data),
     ("Microsoft.Storage", "storageAccounts/blobServices"): dict(
         put="sync", delete=None, implicit="default", computed=_blob_service),
     ("Microsoft.Storage", "storageAccounts/blobServices/containers"): dict(
-        put="sync", delete="sync", computed=_container, patch=True),
+        put="sync", delete="sync", computed=_container, patch=True, after=_after_container,
+        check_delete=_delete_container_data),
     ("Microsoft.ContainerService", "managedClusters"): dict(
         put="async", delete="async", tracked=True, requires=("location",), computed=_aks_cluster,
         patch="async", busy=_cluster_key, check=_check_cluster, after=_after_cluster, view=_view_cluster),
@@ -471,7 +611,20 @@ TYPES = {
         put="async", delete="async", tracked=True, requires=("location",), computed=_ml_registry,
         check=_check_ml_registry, patch="async"),
     ("Microsoft.MachineLearningServices", "workspaces"): dict(
-        put="location", delete="async", tracked=True, requires=("location",), computed=_workspace, patch="async"),
+        put="location", delete="async", tracked=True, requires=("location",), computed=_workspace, patch="async",
+        check=_check_workspace),
+    ("Microsoft.MachineLearningServices", "workspaces/featurestoreEntities"): dict(
+        put="async", delete="location", computed=_asset),
+    ("Microsoft.MachineLearningServices", "workspaces/featurestoreEntities/versions"): dict(
+        put="async", delete="location", computed=_asset, check=_check_entity_version, auto_parent=True),
+    ("Microsoft.MachineLearningServices", "workspaces/featuresets"): dict(
+        put="async", delete="location", computed=_asset),
+    ("Microsoft.MachineLearningServices", "workspaces/featuresets/versions"): dict(
+        put="async", delete="location", computed=_asset, check=_check_featureset_version,
+        after=_after_featureset_version, auto_parent=True),
+    # Read-only: what Azure ML read from a version's specification.
+    ("Microsoft.MachineLearningServices", "workspaces/featuresets/versions/features"): dict(
+        put=None, delete=None, read_only=True, api="2026-05-01"),
     ("Microsoft.MachineLearningServices", "workspaces/onlineEndpoints"): dict(
         put="async", delete="async", tracked=True, requires=("location",), computed=_online_endpoint,
         check=_check_endpoint, patch="async"),
@@ -548,6 +701,8 @@ class Store:
         self.operations = {}
         self.faults = []
         self.tokens = set()
+        self.token_secret = os.urandom(32)
+        self.blob = None  # a BlobPlane (Azurite) when the double serves blob data
         self.token_requests = []  # who asked the token endpoint, and with a secret or an assertion
         self.traffic_history = {}  # endpoint key -> every traffic map it was given, in order
         self.pool_history = {}  # cluster key -> the pools that served after each pool operation
@@ -567,6 +722,8 @@ class Store:
             self.faults.clear()
             self.traffic_history.clear()
             self.pool_history.clear()
+            if self.blob is not None:
+                self.blob.reset()
 
     def view(self):
         with self.lock:
@@ -613,8 +770,18 @@ class Store:
                     self._finish(op)
 
     # -- tokens ----------------------------------------------------------------------------
-    def issue_token(self):
-        tok = "double-" + uuid.UUID(int=self.rand.getrandbits(128)).hex
+    def issue_token(self, scope="https://management.azure.com/.default", tenant="00000000-0000-0000-0000-0000000000aa",
+                    client_id="mlinfra-double"):
+        """A bearer token for SCOPE's resource: a JWT with Entra's claims (issuer, audience,
+        validity), which Azurite checks for the storage audience; the double keeps every
+        token it issued and takes only those for ARM writes."""
+        from .blob import jwt
+        now_ = int(time.time())
+        aud = scope[:-len("/.default")] if scope.endswith("/.default") else scope
+        claims = {"aud": aud, "iss": "https://sts.windows.net/%s/" % tenant, "iat": now_, "nbf": now_ - 60,
+                  "exp": now_ + 3600, "appid": client_id, "tid": tenant,
+                  "oid": str(uuid.UUID(int=self.rand.getrandbits(128))), "ver": "1.0"}
+        tok = jwt(claims, self.token_secret)
         with self.lock:
             self.tokens.add(tok)
         return tok

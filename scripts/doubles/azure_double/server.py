@@ -175,7 +175,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "tenant": tenant, "clientId": form["client_id"],
             "method": "assertion" if form.get("client_assertion") else "secret"})
         return self.send(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
-                               "access_token": self.server.store.issue_token()})
+                               "access_token": self.server.store.issue_token(
+                                   scope, tenant, form["client_id"])})
 
     def openid(self, tenant):
         host = "https://%s" % self.headers.get("Host", "127.0.0.1")
@@ -260,7 +261,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if len(rest) < 5 or rest[2].lower() != "providers":
             raise ArmError(404, "NotFound", "No route for %s on the Azure double." % path)
         ref = Ref(base, sub, rg, rest[3], rest[4:], api)
-        want = store.schemas.api_version(ref.ns, ref.type_path)
+        want = store.schemas.api_version(ref.ns, ref.type_path) or TYPES[(ref.ns, ref.type_path)].get("api")
         self._check_api(api, (want,), ref.type_path, ref.ns)
         return self.resource(ref, body, fault)
 
@@ -313,6 +314,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ArmError(404, "ResourceNotFound", "The Resource '%s/%s' under resource group '%s' was not "
                                "found." % (ref.full_type, ref.name, ref.rg))
             return self.send(200, r)
+        if self.command in ("PUT", "PATCH", "DELETE") and TYPES[(ref.ns, ref.type_path)].get("read_only"):
+            raise ArmError(405, "MethodNotAllowed", "%s is read-only: Azure ML derives it." % ref.full_type)
         if self.command in ("PUT", "PATCH"):
             if body is None:
                 raise ArmError(400, "InvalidRequestContent", "The request content was invalid: a JSON body is "
