@@ -64,6 +64,22 @@ fn write(dir: &Path, sub: &str, body: &str) {
 
 /// One HTTPS call to the double, with a token from its own token endpoint.
 fn http(method: &str, path: &str, body: &str) -> (u16, String) {
+    https(
+        method,
+        &format!("{}{path}", endpoint()),
+        body,
+        "https://management.azure.com/.default",
+    )
+}
+
+/// The blob at `url` (served by Azurite for the double), read with a storage token.
+fn blob(url: &str) -> Option<Vec<u8>> {
+    let (code, body) = https("GET", url, "", "https://storage.azure.com/.default");
+    (code == 200).then(|| body.into_bytes())
+}
+
+/// One HTTPS call to `url`, with a token for `scope` from the double's token endpoint.
+fn https(method: &str, url: &str, body: &str, scope: &str) -> (u16, String) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -79,7 +95,9 @@ fn http(method: &str, path: &str, body: &str) -> (u16, String) {
             &client
                 .post(format!("{base}/tests/oauth2/v2.0/token"))
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body("grant_type=client_credentials&client_id=t&client_secret=s&scope=https://management.azure.com/.default")
+                .body(format!(
+                    "grant_type=client_credentials&client_id=t&client_secret=s&scope={scope}"
+                ))
                 .send()
                 .await
                 .unwrap()
@@ -91,8 +109,9 @@ fn http(method: &str, path: &str, body: &str) -> (u16, String) {
         let token = token["access_token"].as_str().unwrap().to_string();
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let resp = client
-            .request(method, format!("{base}{path}"))
+            .request(method, url)
             .bearer_auth(token)
+            .header("x-ms-version", "2025-11-05")
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()
@@ -1305,4 +1324,319 @@ fn the_quickstart_applies_replans_clean_and_destroys_on_three_local_clouds() {
         .filter(|id| !id.ends_with("/workspaces/mlinfra") && !id.contains("/storageaccounts/mlws"))
         .collect();
     assert_eq!(left, Vec::<String>::new());
+}
+
+/// A storage account whose blob data the double serves through Azurite (`./scripts/test`
+/// names them in MLINFRA_TEST_AZURE_BLOB_ACCOUNTS; the conformance suite takes the first).
+fn blob_account(i: usize) -> String {
+    std::env::var("MLINFRA_TEST_AZURE_BLOB_ACCOUNTS")
+        .expect("MLINFRA_TEST_AZURE_BLOB_ACCOUNTS is not set: run ./scripts/test, which starts the Azure double with Azurite")
+        .split(',')
+        .nth(i)
+        .expect("MLINFRA_TEST_AZURE_BLOB_ACCOUNTS names too few accounts")
+        .to_string()
+}
+
+fn feature_store_manifest(account: &str, groups: &str) -> String {
+    format!(
+        r#"bucket "offline" {{
+  cloud           = "azure"
+  name            = "offline"
+  storage_account = "{account}"
+  force_destroy   = true
+}}
+
+feature_store "fraud" {{
+  cloud = "azure"
+  name  = "fraud-features"
+  offline {{
+    bucket = bucket.offline.id
+  }}
+  online {{
+    enabled = false
+  }}
+  tags = {{ team = "fraud" }}
+{groups}}}
+"#
+    )
+}
+
+fn group(label: &str, features: &[(&str, &str)]) -> String {
+    let f: Vec<String> = features
+        .iter()
+        .map(|(k, v)| format!("      {k} = \"{v}\""))
+        .collect();
+    format!(
+        "  feature_group \"{label}\" {{\n    record_id  = \"account_id\"\n    event_time = \"ts\"\n    features = {{\n      account_id = \"string\"\n      ts = \"string\"\n{}\n    }}\n  }}\n",
+        f.join("\n")
+    )
+}
+
+/// The version names of feature set `label` in the store, in order.
+fn featureset_versions(sub: &str, label: &str) -> Vec<String> {
+    let mut v: Vec<String> = resources(sub)
+        .into_iter()
+        .filter_map(|id| {
+            id.strip_prefix(&format!(
+                "resourcegroups/ml-test/providers/microsoft.machinelearningservices/workspaces/fraud-features/featuresets/{label}/versions/"
+            ))
+            .filter(|rest| !rest.contains('/'))
+            .map(str::to_string)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn an_azure_feature_store_adds_a_feature_as_a_new_version_drifts_imports_and_destroys() {
+    let s = subscription();
+    let account = blob_account(1);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let two = format!(
+        "{}{}",
+        group("transactions", &[("amount", "float")]),
+        group("profiles", &[("age_days", "int")])
+    );
+    write(d, &s, &feature_store_manifest(&account, &two));
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    assert_eq!(featureset_versions(&s, "transactions"), ["1"]);
+    assert_eq!(featureset_versions(&s, "profiles"), ["1"]);
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // The specification mlinfra wrote is one Microsoft's own loader reads.
+    let ws = format!("/subscriptions/{s}/resourceGroups/ml-test/providers/Microsoft.MachineLearningServices/workspaces/fraud-features");
+    let api = "?api-version=2026-05-01";
+    let (_, body) = http(
+        "GET",
+        &format!("{ws}/featuresets/transactions/versions/1{api}"),
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let folder = v["properties"]["specification"]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        folder.contains(&format!(
+            "/{account}/offline/features/featuresets/transactions/1"
+        )),
+        "{folder}"
+    );
+    let spec = blob(&format!("{folder}/FeatureSetSpec.yaml")).expect("the specification blob");
+    let file = d.join("FeatureSetSpec.yaml");
+    std::fs::write(&file, &spec).unwrap();
+    let python = std::env::var("MLINFRA_TEST_AZURE_CHECK_PYTHON").expect(
+        "MLINFRA_TEST_AZURE_CHECK_PYTHON is not set: run ./scripts/test, which installs azure-ai-ml",
+    );
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import sys\nfrom azure.ai.ml.entities._feature_set.featureset_spec_metadata import FeaturesetSpecMetadata as M\nm = M.load(sys.argv[1])\nprint(m.source.type, m.source.timestamp_column.name, [(f.name, f.data_type) for f in m.features], [(c.name, c.type.value) for c in m.index_columns])",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        said.trim(),
+        "parquet ts [('amount', 'double')] [('account_id', 'string')]"
+    );
+
+    // A feature added: a new version beside the last, and the plan says so.
+    let more = format!(
+        "{}{}",
+        group("transactions", &[("amount", "float"), ("count_7d", "int")]),
+        group("profiles", &[("age_days", "int")])
+    );
+    write(d, &s, &feature_store_manifest(&account, &more));
+    let r = run(d, &["plan", "--no-color"]);
+    ok(&r);
+    assert!(
+        r.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("feature set transactions gets a new version beside the last"),
+        "{}",
+        r.stdout
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    assert_eq!(featureset_versions(&s, "transactions"), ["1", "2"]);
+    assert_eq!(
+        featureset_versions(&s, "profiles"),
+        ["1"],
+        "the other group is untouched"
+    );
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A version deleted outside mlinfra is drift: the plan shows the feature it took away,
+    // and the apply writes the next version.
+    let (code, _) = http(
+        "DELETE",
+        &format!("{ws}/featuresets/transactions/versions/2{api}"),
+        "",
+    );
+    assert!(code == 200 || code == 202, "{code}");
+    let (_, _) = http("POST", "/__double/operations/complete", "");
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("+ count_7d"), "{}", r.stdout);
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    assert_eq!(featureset_versions(&s, "transactions"), ["1", "2"]);
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A group taken out: its feature set goes, with its specifications.
+    let (_, body) = http(
+        "GET",
+        &format!("{ws}/featuresets/profiles/versions/1{api}"),
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let profiles = v["properties"]["specification"]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    write(
+        d,
+        &s,
+        &feature_store_manifest(
+            &account,
+            &group("transactions", &[("amount", "float"), ("count_7d", "int")]),
+        ),
+    );
+    ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
+    assert_eq!(featureset_versions(&s, "profiles"), Vec::<String>::new());
+    assert!(blob(&format!("{profiles}/FeatureSetSpec.yaml")).is_none());
+
+    // Import by name plans clean.
+    ok(&run(d, &["state", "rm", "feature_store.fraud"]));
+    ok(&run(
+        d,
+        &[
+            "import",
+            "feature_store.fraud",
+            "fraud-features",
+            "--no-color",
+        ],
+    ));
+    let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // Destroy leaves nothing: the store, its specifications, the container and the account
+    // mlinfra made for it.
+    ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+    assert_eq!(resources(&s), Vec::<String>::new());
+    assert!(blob(&format!("{folder}/FeatureSetSpec.yaml")).is_none());
+}
+
+#[test]
+fn azure_feature_store_rules_are_checked_before_any_call() {
+    let s = subscription();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let account = blob_account(2);
+    let base = feature_store_manifest(&account, &group("transactions", &[("amount", "float")]));
+    for (from, to, says) in [
+        (
+            "    enabled = false",
+            "    enabled = true",
+            "add online { enabled = false }",
+        ),
+        (
+            "bucket = bucket.offline.id",
+            "bucket = \"offline\"",
+            "bucket.NAME.id",
+        ),
+        (
+            "amount = \"float\"",
+            "amount = \"vector\"",
+            "Azure ML does not have",
+        ),
+        (
+            "      amount = \"float\"\n",
+            "",
+            "no feature besides record_id and event_time",
+        ),
+        (
+            "name  = \"fraud-features\"",
+            "name  = \"-fraud\"",
+            "not a valid Azure ML feature store name",
+        ),
+    ] {
+        assert!(base.contains(from), "{from}");
+        write(d, &s, &base.replace(from, to));
+        let r = run(d, &["plan", "--no-color"]);
+        assert_ne!(r.code, 0, "{to}: {}", r.stdout);
+        assert!(r.stderr.contains(says), "{to}: {}", r.stderr);
+        assert!(r.stderr.contains("main.mlinfra.hcl:"), "{}", r.stderr);
+    }
+    assert_eq!(resources(&s), Vec::<String>::new(), "nothing was called");
+    assert!(
+        !d.join("mlinfra.state.json").exists(),
+        "nothing was written"
+    );
+}
+
+#[test]
+fn an_azure_feature_store_create_killed_at_two_instants_converges_with_one_version_per_group() {
+    let account = blob_account(3);
+    for (round, wait_for) in [
+        "workspaces/fraud-features",
+        "workspaces/fraud-features/featurestoreentities/account_id/versions/1",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = subscription();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(
+            d,
+            &s,
+            &feature_store_manifest(&account, &group("transactions", &[("amount", "float")])),
+        );
+        // The writes after the instant answer late, so the apply is killed between them.
+        let (code, _) = http(
+            "POST",
+            "/__double/faults",
+            &format!(
+                r#"[{{"method": "PUT", "path": "/subscriptions/{s}/.*/featurestoreEntities/", "latency_ms": 1500, "times": 1}},
+                   {{"method": "PUT", "path": "/subscriptions/{s}/.*/featuresets/", "latency_ms": 1500, "times": 1}}]"#
+            ),
+        );
+        assert_eq!(code, 200);
+        let key = format!(
+            "resourcegroups/ml-test/providers/microsoft.machinelearningservices/{wait_for}"
+        );
+        let start = std::time::Instant::now();
+        assert!(
+            kill_apply_when(d, CREDENTIALS, || resources(&s).contains(&key)),
+            "round {round}: the apply ended before {wait_for} appeared"
+        );
+        eprintln!("round {round}: killed after {:?}", start.elapsed());
+        let r = run(d, &["apply", "--auto-approve", "--no-color"]);
+        assert_eq!(r.code, 0, "round {round}: {}\n{}", r.stdout, r.stderr);
+        assert_eq!(
+            featureset_versions(&s, "transactions"),
+            ["1"],
+            "round {round}: one version, no duplicate"
+        );
+        assert!(!pending(d), "round {round}: no intent left");
+        let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
+        assert_eq!(r.code, 0, "round {round}: {}\n{}", r.stdout, r.stderr);
+        ok(&run(d, &["destroy", "--auto-approve", "--no-color"]));
+        assert_eq!(resources(&s), Vec::<String>::new(), "round {round}");
+    }
 }

@@ -127,8 +127,9 @@ pub fn pending(dir: &Path) -> bool {
 }
 
 /// Start `mlinfra apply` in `dir` in the background (with `env`, where an empty value
-/// removes the variable), and SIGKILL it once `ready` says so.
-pub fn kill_apply_when(dir: &Path, env: &[(&str, &str)], ready: impl Fn() -> bool) {
+/// removes the variable), and SIGKILL it once `ready` says so. Answers whether it was
+/// killed while it ran (false: it had ended, or `ready` never held within 60 s).
+pub fn kill_apply_when(dir: &Path, env: &[(&str, &str)], ready: impl Fn() -> bool) -> bool {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlinfra"));
     cmd.args(["apply", "--auto-approve", "--parallelism", "4"])
         .current_dir(dir)
@@ -144,9 +145,19 @@ pub fn kill_apply_when(dir: &Path, env: &[(&str, &str)], ready: impl Fn() -> boo
     }
     let mut child = cmd.spawn().unwrap();
     let start = std::time::Instant::now();
-    while !ready() && start.elapsed() < std::time::Duration::from_secs(60) {
+    let mut held = false;
+    while start.elapsed() < std::time::Duration::from_secs(60) {
+        if ready() {
+            held = true;
+            break;
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            break; // it ended on its own
+        }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
+    let running = child.try_wait().ok().flatten().is_none();
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
+    held && running
 }

@@ -1,5 +1,5 @@
 //! The Blob data plane (azure_storage_blob), for the files mlinfra keeps beside what it
-//! manages: an Azure ML feature set's specification (`FeaturesetSpec.yaml`) in the
+//! manages: an Azure ML feature set's specification (`FeatureSetSpec.yaml`) in the
 //! feature store's offline container. Calls take the provider's credentials (a token for
 //! `https://storage.azure.com/.default`) and transport (its `ca_file`).
 

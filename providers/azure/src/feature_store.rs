@@ -5,7 +5,7 @@
 //! (`offline.bucket`: a container's ARM id, as `bucket.NAME.id` gives it, or
 //! `ACCOUNT/CONTAINER`). Group `G` is feature set `G`; its record id is entity `RECORD_ID`
 //! (version 1, one index column). A feature set version is a specification,
-//! `FeaturesetSpec.yaml`, that mlinfra writes to
+//! `FeatureSetSpec.yaml`, that mlinfra writes to
 //! `{offline}/{prefix}/featuresets/G/{version}/` through the Blob data plane (JSON, which
 //! YAML readers take), and Azure ML reads it to list the version's features. Versions are
 //! immutable: adding a feature writes version N+1 beside N, and the plan says so.
@@ -204,7 +204,7 @@ fn spec_folder(blob: &str, o: &Offline, label: &str, v: u64) -> String {
     format!("{blob}{}/{prefix}featuresets/{label}/{v}", o.container)
 }
 
-/// `FeaturesetSpec.yaml` of group `g`: the source (the group's folder of the offline
+/// `FeatureSetSpec.yaml` of group `g`: the source (the group's folder of the offline
 /// store, parquet), its timestamp column, features and index column.
 fn spec_document(blob: &str, o: &Offline, g: &Group) -> Json {
     let prefix = if o.prefix.is_empty() {
@@ -282,7 +282,7 @@ async fn write_version(
     }
     let folder = spec_folder(blob, o, &g.label, v);
     let spec = serde_json::to_vec_pretty(&spec_document(blob, o, g)).unwrap_or_default();
-    c.put_blob(&format!("{folder}/FeaturesetSpec.yaml"), spec)
+    c.put_blob(&format!("{folder}/FeatureSetSpec.yaml"), spec)
         .await?;
     let mut props = serde_json::Map::new();
     props.insert("entities".into(), json!([entity_ref(g)]));
@@ -330,7 +330,7 @@ async fn delete_group(
             )
             .await?;
         let folder = spec_folder(blob, o, label, v);
-        c.delete_blob(&format!("{folder}/FeaturesetSpec.yaml"))
+        c.delete_blob(&format!("{folder}/FeatureSetSpec.yaml"))
             .await?;
     }
     c.arm
@@ -593,7 +593,7 @@ pub async fn read(
         let spec_url = props
             .pointer("/specification/path")
             .and_then(Json::as_str)
-            .map(|f| format!("{}/FeaturesetSpec.yaml", f.trim_end_matches('/')));
+            .map(|f| format!("{}/FeatureSetSpec.yaml", f.trim_end_matches('/')));
         let spec: Option<Json> = match &spec_url {
             Some(u) => c
                 .get_blob(u)

@@ -434,7 +434,7 @@ def _check_entity_version(store, ref, existing, body):
 
 
 def _spec_of(store, path):
-    """The parsed FeaturesetSpec.yaml in the folder PATH (a blob URL), as Azure ML reads it."""
+    """The parsed FeatureSetSpec.yaml in the folder PATH (a blob URL), as Azure ML reads it."""
     import yaml
     if store.blob is None:
         raise ArmError(400, "BadRequest", "The double serves no blob data (start it with --blob-accounts): the "
@@ -444,28 +444,28 @@ def _spec_of(store, path):
         raise ArmError(400, "BadRequest", "specification.path %r is not a folder in a storage account the double "
                        "serves (%s)." % (path, store.blob.endpoint("ACCOUNT")))
     account, container, folder = m.groups()
-    raw = store.blob.get_blob(account, container, folder + "/FeaturesetSpec.yaml")
+    raw = store.blob.get_blob(account, container, folder + "/FeatureSetSpec.yaml")
     if raw is None:
-        raise ArmError(400, "BadRequest", "No FeaturesetSpec.yaml in the specification folder %s." % path)
+        raise ArmError(400, "BadRequest", "No FeatureSetSpec.yaml in the specification folder %s." % path)
     try:
         spec = yaml.safe_load(raw)
     except yaml.YAMLError as e:
-        raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml in %s is not YAML: %s" % (path, e))
+        raise ArmError(400, "BadRequest", "FeatureSetSpec.yaml in %s is not YAML: %s" % (path, e))
     if not isinstance(spec, dict):
-        raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml in %s is not a mapping." % path)
+        raise ArmError(400, "BadRequest", "FeatureSetSpec.yaml in %s is not a mapping." % path)
     for k in ("source", "features", "index_columns"):
         if k not in spec:
-            raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml in %s has no %r." % (path, k))
+            raise ArmError(400, "BadRequest", "FeatureSetSpec.yaml in %s has no %r." % (path, k))
     src = spec["source"]
     if not isinstance(src, dict) or not src.get("type") or not src.get("path"):
-        raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml: source needs a type and a path.")
+        raise ArmError(400, "BadRequest", "FeatureSetSpec.yaml: source needs a type and a path.")
     for what in ("features", "index_columns"):
         items = spec[what]
         if not isinstance(items, list) or not items:
-            raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml: %s must be a non-empty list." % what)
+            raise ArmError(400, "BadRequest", "FeatureSetSpec.yaml: %s must be a non-empty list." % what)
         for f in items:
             if not isinstance(f, dict) or not f.get("name") or str(f.get("type", "")).lower() not in FEATURE_TYPES:
-                raise ArmError(400, "BadRequest", "FeaturesetSpec.yaml: every entry of %s needs a name and a type "
+                raise ArmError(400, "BadRequest", "FeatureSetSpec.yaml: every entry of %s needs a name and a type "
                                "among %s, not %r." % (what, ", ".join(FEATURE_TYPES), f))
     return spec
 

@@ -26,6 +26,8 @@ STORAGE_API = "2026-04-01"
 REGISTRY_API = "2025-11-01"
 AKS_API = "2026-05-01"
 RESOURCES_API = "2024-03-01"
+# Storage accounts whose blob data the double serves through Azurite (--blob-accounts).
+BLOB_ACCOUNTS = ("checkfs1",)
 
 
 def _free_port():
@@ -40,7 +42,8 @@ def _free_port():
 def double():
     port = _free_port()
     ca = os.path.join(tempfile.mkdtemp(prefix="azure-check-"), "ca.pem")
-    proc = subprocess.Popen([DOUBLE, "--port", str(port), "--ca-out", ca, "--seed", "7"],
+    proc = subprocess.Popen([DOUBLE, "--port", str(port), "--ca-out", ca, "--seed", "7",
+                             "--blob-accounts", ",".join(BLOB_ACCOUNTS)],
                             stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
     deadline = time.time() + 600
     line = ""

@@ -22,9 +22,21 @@ def _group(client):
 
 
 def test_azure_identity_gets_a_token_from_the_doubles_entra(credential):
+    """A JWT with Entra's claims: the audience of the scope asked for, an Entra issuer."""
+    import base64
+    import json
+
+    def claims(token):
+        part = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     tok = credential.get_token(SCOPE)
-    assert tok.token.startswith("double-")
     assert tok.expires_on > 0
+    c = claims(tok.token)
+    assert c["aud"] == "https://management.azure.com"
+    assert c["iss"].startswith("https://sts.windows.net/")
+    assert c["nbf"] <= c["iat"] < c["exp"]
+    assert claims(credential.get_token("https://storage.azure.com/.default").token)["aud"] == \
+        "https://storage.azure.com"
 
 
 def test_resource_groups_create_get_and_delete_through_the_poller(client):
