@@ -1,6 +1,8 @@
 //! Reading planned attributes, shared by every Azure kind.
 
-use mlinfra_provider_api::{ApplyResponse, Attributes, ErrorKind, ProviderError, ReadResponse};
+use mlinfra_provider_api::{
+    ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError, ReadResponse,
+};
 use mlinfra_schema::Value;
 use serde_json::{Map, Value as Json};
 
@@ -14,6 +16,16 @@ pub fn flag(a: &Attributes, name: &str, default: bool) -> bool {
 
 pub fn name_of<'a>(a: &'a Attributes, what: &str) -> Result<&'a str, ProviderError> {
     str_attr(a, "name").ok_or_else(|| ProviderError::invalid(format!("{what} has no name")))
+}
+
+/// The name an apply acts on: the planned `name` of a create, else the last segment of
+/// the recorded id (what ARM calls the object, whatever the manifest says now).
+pub fn acted_on<'a>(req: &'a ApplyRequest, what: &str) -> Result<&'a str, ProviderError> {
+    let prior = req.prior.as_ref().unwrap_or(&req.planned);
+    match (req.action, str_attr(prior, "id")) {
+        (ApplyAction::Create, _) | (_, None) => name_of(&req.planned, what),
+        (_, Some(id)) => Ok(last_segment(id)),
+    }
 }
 
 /// The `tags` map as ARM's `tags` object.

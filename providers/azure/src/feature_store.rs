@@ -21,7 +21,7 @@ use mlinfra_provider_api::{
 use mlinfra_schema::Value;
 use serde_json::{json, Value as Json};
 
-use crate::attrs::{get_named, last_segment, name_of, read_back, str_attr, tags_value};
+use crate::attrs::{acted_on, get_named, last_segment, read_back, str_attr, tags_value};
 use crate::clients::Clients;
 use crate::ml_registry::API;
 
@@ -31,16 +31,7 @@ pub const OFFLINE_TAG: &str = "mlinfra-offline";
 /// An Azure ML workspace name: 3–33 letters, digits, '-' and '_', starting with a letter
 /// or digit.
 pub fn check_name(name: &str) -> Result<(), String> {
-    let ok = (3..=33).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("\"{name}\" is not a valid Azure ML feature store name: use 3 to 33 letters, digits, '-' and '_', starting with a letter or digit"))
-    }
+    crate::ml_registry::check_ml_name("feature store", name)
 }
 
 /// (account, container) of `offline.bucket`: a container's ARM id or `ACCOUNT/CONTAINER`.
@@ -360,10 +351,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
     let limit = deadline(req.timeout_seconds, Duration::from_secs(3600));
     let p = &req.planned;
     let prior = req.prior.as_ref().unwrap_or(p);
-    let name = match (req.action, prior.get("id").and_then(Value::as_str)) {
-        (ApplyAction::Create, _) | (_, None) => name_of(p, "feature store")?.to_string(),
-        (_, Some(id)) => last_segment(id).to_string(),
-    };
+    let name = acted_on(req, "feature store")?.to_string();
     let ws = workspace_path(c, &name);
     match req.action {
         ApplyAction::Create => {

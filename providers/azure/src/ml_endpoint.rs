@@ -26,7 +26,7 @@ use mlinfra_provider_api::{
 use mlinfra_schema::Value;
 use serde_json::{json, Map, Value as Json};
 
-use crate::attrs::{fnv, get_named, last_segment, name_of, read_back, tags_json, tags_value};
+use crate::attrs::{acted_on, fnv, get_named, last_segment, read_back, tags_json, tags_value};
 use crate::clients::Clients;
 use crate::ml_registry::API;
 
@@ -472,10 +472,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
     let limit = deadline(req.timeout_seconds, Duration::from_secs(3600));
     let p = &req.planned;
     let prior = req.prior.as_ref().unwrap_or(p);
-    let name = match (req.action, prior.get("id").and_then(Value::as_str)) {
-        (ApplyAction::Create, _) | (_, None) => name_of(p, "endpoint")?.to_string(),
-        (_, Some(id)) => last_segment(id).to_string(),
-    };
+    let name = acted_on(req, "endpoint")?.to_string();
     let epath = endpoint_path(c, &name);
     match req.action {
         ApplyAction::Create => {

@@ -13,7 +13,7 @@ use mlinfra_provider_api::{
 use mlinfra_schema::Value;
 use serde_json::{json, Value as Json};
 
-use crate::attrs::{get_named, last_segment, name_of, read_back, str_attr, tags_json, tags_value};
+use crate::attrs::{acted_on, get_named, last_segment, read_back, str_attr, tags_json, tags_value};
 use crate::clients::Clients;
 
 /// Microsoft.MachineLearningServices, as pinned from the ARM schemas.
@@ -21,6 +21,12 @@ pub const API: &str = "2026-05-01";
 
 /// An Azure ML registry name: 3–33 letters, digits, '-' and '_', starting with a letter or digit.
 pub fn check_name(name: &str) -> Result<(), String> {
+    check_ml_name("registry", name)
+}
+
+/// An Azure ML registry or workspace name (`what`: registry, feature store): 3–33
+/// letters, digits, '-' and '_', starting with a letter or digit.
+pub fn check_ml_name(what: &str, name: &str) -> Result<(), String> {
     let ok = (3..=33).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name
@@ -29,7 +35,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("\"{name}\" is not a valid Azure ML registry name: use 3 to 33 letters, digits, '-' and '_', starting with a letter or digit"))
+        Err(format!("\"{name}\" is not a valid Azure ML {what} name: use 3 to 33 letters, digits, '-' and '_', starting with a letter or digit"))
     }
 }
 
@@ -86,11 +92,7 @@ fn body(c: &Clients, planned: &Attributes) -> Json {
 
 pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, ProviderError> {
     let limit = deadline(req.timeout_seconds, Duration::from_secs(1800));
-    let prior = req.prior.as_ref().unwrap_or(&req.planned);
-    let name = match (req.action, str_attr(prior, "id")) {
-        (ApplyAction::Create, _) | (_, None) => name_of(&req.planned, "model_registry")?,
-        (_, Some(id)) => last_segment(id),
-    };
+    let name = acted_on(req, "model_registry")?;
     let p = path(c, name);
     match req.action {
         ApplyAction::Create => {
