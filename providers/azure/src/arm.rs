@@ -139,6 +139,21 @@ impl Arm {
     }
 
     /// The resource at `path`, or `None` when ARM answers 404.
+    /// The names of a collection's members (`{"value": [{"name": …}, …]}`); none when the
+    /// collection or its parent is not there.
+    pub async fn names(&self, path: &str, api: &str) -> Result<Vec<String>, ProviderError> {
+        Ok(self
+            .get(path, api)
+            .await?
+            .as_ref()
+            .and_then(|l| l.get("value"))
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.get("name").and_then(Json::as_str).map(str::to_string))
+            .collect())
+    }
+
     pub async fn get(&self, path: &str, api: &str) -> Result<Option<Json>, ProviderError> {
         let r = self.send(Method::Get, path, Some(api), None).await?;
         match r.status {

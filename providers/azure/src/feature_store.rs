@@ -225,17 +225,11 @@ fn entity_ref(g: &Group) -> String {
 
 /// The version numbers of feature set `label`, lowest first.
 async fn versions(c: &Clients, ws: &str, label: &str) -> Result<Vec<u64>, ProviderError> {
-    let list = c
+    let mut out: Vec<u64> = c
         .arm
-        .get(&format!("{ws}/featuresets/{label}/versions"), API)
-        .await?;
-    let mut out: Vec<u64> = list
-        .as_ref()
-        .and_then(|l| l.get("value"))
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.get("name").and_then(Json::as_str))
+        .names(&format!("{ws}/featuresets/{label}/versions"), API)
+        .await?
+        .iter()
         .filter_map(|n| n.parse().ok())
         .collect();
     out.sort_unstable();
@@ -244,15 +238,7 @@ async fn versions(c: &Clients, ws: &str, label: &str) -> Result<Vec<u64>, Provid
 
 /// The names of every feature set in the workspace.
 async fn featuresets(c: &Clients, ws: &str) -> Result<Vec<String>, ProviderError> {
-    let list = c.arm.get(&format!("{ws}/featuresets"), API).await?;
-    Ok(list
-        .as_ref()
-        .and_then(|l| l.get("value"))
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.get("name").and_then(Json::as_str).map(str::to_string))
-        .collect())
+    c.arm.names(&format!("{ws}/featuresets"), API).await
 }
 
 /// Writes version `v` of group `g`: its entity (once), its specification, then the version.

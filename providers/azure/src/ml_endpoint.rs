@@ -431,18 +431,9 @@ async fn set_traffic(
 
 /// The names of the endpoint's deployments.
 async fn deployments(c: &Clients, name: &str) -> Result<Vec<String>, ProviderError> {
-    let list = c
-        .arm
-        .get(&format!("{}/deployments", endpoint_path(c, name)), API)
-        .await?;
-    Ok(list
-        .as_ref()
-        .and_then(|l| l.get("value"))
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d.get("name").and_then(Json::as_str).map(str::to_string))
-        .collect())
+    c.arm
+        .names(&format!("{}/deployments", endpoint_path(c, name)), API)
+        .await
 }
 
 /// Deletes every deployment but `keep` (they take no traffic by now).
@@ -577,16 +568,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 format!("environments/{name}-image"),
             ] {
                 let path = format!("{}/{asset}", c.workspace_path());
-                let list = c.arm.get(&format!("{path}/versions"), API).await?;
-                let versions: Vec<String> = list
-                    .as_ref()
-                    .and_then(|l| l.get("value"))
-                    .and_then(Json::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.get("name").and_then(Json::as_str).map(str::to_string))
-                    .collect();
-                for v in versions {
+                for v in c.arm.names(&format!("{path}/versions"), API).await? {
                     c.arm
                         .delete(&format!("{path}/versions/{v}"), API, limit)
                         .await?;

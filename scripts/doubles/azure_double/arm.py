@@ -80,34 +80,32 @@ def _account_of(ref):
     return ref.names[0]
 
 
+def _in_data_plane(store, account, method, *args):
+    """Calls the blob plane's METHOD(account, *args) when Azurite serves ACCOUNT; a failure
+    there is ARM's 500."""
+    if store.blob is None or not store.blob.serves(account):
+        return
+    try:
+        getattr(store.blob, method)(account, *args)
+    except RuntimeError as e:
+        raise ArmError(500, "InternalError", str(e))
+
+
 def _after_container(store, ref, r):
     """A container of an account Azurite serves exists there too (its data plane)."""
-    if store.blob is not None and store.blob.serves(_account_of(ref)):
-        try:
-            store.blob.create_container(_account_of(ref), ref.name)
-        except RuntimeError as e:
-            raise ArmError(500, "InternalError", str(e))
+    _in_data_plane(store, _account_of(ref), "create_container", ref.name)
 
 
 def _delete_container_data(store, ref):
     """ARM deletes a container with its blobs: so does the data plane."""
-    if store.blob is not None and store.blob.serves(_account_of(ref)):
-        try:
-            store.blob.delete_container(_account_of(ref), ref.name)
-        except RuntimeError as e:
-            raise ArmError(500, "InternalError", str(e))
+    _in_data_plane(store, _account_of(ref), "delete_container", ref.name)
 
 
 def _delete_account_data(store, ref):
-    if store.blob is None or not store.blob.serves(ref.name):
-        return
     prefix = ref.key + "/blobservices/default/containers/"
     for k, c in list(store.resources.items()):
         if k.startswith(prefix):
-            try:
-                store.blob.delete_container(ref.name, c["name"])
-            except RuntimeError as e:
-                raise ArmError(500, "InternalError", str(e))
+            _in_data_plane(store, ref.name, "delete_container", c["name"])
 
 
 def _registry(r, store):
