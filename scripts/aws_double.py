@@ -23,6 +23,18 @@ SageMaker (https://docs.aws.amazon.com/sagemaker/latest/APIReference/):
     LinearStepSize for LINEAR. The endpoint reports "Updating" on the next describe, then
     InService on the new config, with LastDeploymentConfig set.
 
+S3 (https://docs.aws.amazon.com/AmazonS3/latest/API/):
+  - Conditional writes (PutObject with If-Match or If-None-Match) are applied one at a
+    time, as S3 applies them atomically (moto checks and writes in two steps, so two
+    racing creates could both succeed).
+
+Faults, for the tests of what a client does when the service fails:
+  - POST /__double/faults with {"method": "PUT", "path": "REGEX", "status": 503,
+    "times": N, "after": true} answers the next N matching requests with that status and
+    an S3 error body; with "after", the request is carried out first and only its answer
+    is lost (the case of a retried conditional write that already landed).
+    DELETE /__double/faults clears them; GET lists them with the counts left.
+
 EKS (https://docs.aws.amazon.com/eks/latest/APIReference/):
   - UpdateClusterVersion: one minor version at a time, cluster UPDATING on the next
     describe, then ACTIVE on the new version.
@@ -32,7 +44,10 @@ EKS (https://docs.aws.amazon.com/eks/latest/APIReference/):
     on the next describe, then ACTIVE on the new version.
 """
 
+import json
+import re
 import sys
+import threading
 import uuid
 
 from moto.core.responses import ActionResult, EmptyResult
@@ -46,6 +61,7 @@ from moto.sagemaker.models import FeatureGroup, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 from moto.server import main
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 
 # ---------------------------------------------------------------- SageMaker
@@ -419,6 +435,79 @@ EKSResponse.update_cluster_version = update_cluster_version
 EKSResponse.update_cluster_config = update_cluster_config
 EKSResponse.describe_cluster = describe_cluster
 eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/updates$"] = eks_urls.response.dispatch
+
+
+# ---------------------------------------------------------------- S3 and faults
+
+_FAULTS = []
+_FAULTS_LOCK = threading.Lock()
+_CONDITIONAL = threading.Lock()
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def _answer(start_response, status, body, content_type="application/json"):
+    reason = {200: "OK", 400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
+    start_response(f"{status} {reason.get(status, 'Error')}", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _faults(environ, start_response):
+    method = environ["REQUEST_METHOD"]
+    with _FAULTS_LOCK:
+        if method == "POST":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                f = json.loads(environ["wsgi.input"].read(size) or b"{}")
+                re.compile(f.get("path", ""))
+                status = int(f.get("status", 503))
+            except (ValueError, re.error) as e:
+                return _answer(start_response, 400, json.dumps({"error": str(e)}).encode())
+            _FAULTS.append({"method": f.get("method", "*"), "path": f.get("path", ""), "status": status, "times": int(f.get("times", 1)), "after": bool(f.get("after", False))})
+        elif method == "DELETE":
+            _FAULTS.clear()
+        return _answer(start_response, 200, json.dumps(_FAULTS).encode())
+
+
+def _take_fault(method, path):
+    with _FAULTS_LOCK:
+        for f in _FAULTS:
+            if f["times"] > 0 and f["method"] in ("*", method) and re.search(f["path"], path):
+                f["times"] -= 1
+                return dict(f)
+    return None
+
+
+def _s3_error(status):
+    code = "ServiceUnavailable" if status == 503 else "InternalError"
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>injected by the double</Message><RequestId>{uuid.uuid4()}</RequestId></Error>').encode()
+
+
+def dispatch(self, environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    if path == "/__double/faults":
+        return _faults(environ, start_response)
+    method = environ["REQUEST_METHOD"]
+    fault = _take_fault(method, path)
+    if fault and not fault["after"]:
+        return _answer(start_response, fault["status"], _s3_error(fault["status"]), "application/xml")
+    conditional = method == "PUT" and ("HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ)
+    if conditional or (fault and fault["after"]):
+        # Carried out whole before anything else conditional, and its answer read out.
+        with _CONDITIONAL if conditional else threading.Lock():
+            captured = {}
+
+            def capture(status, headers, exc_info=None):
+                captured["status"], captured["headers"] = status, headers
+
+            body = b"".join(_dispatch(self, environ, capture))
+        if fault:
+            return _answer(start_response, fault["status"], _s3_error(fault["status"]), "application/xml")
+        start_response(captured["status"], captured["headers"])
+        return [body]
+    return _dispatch(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = dispatch
 
 
 if __name__ == "__main__":

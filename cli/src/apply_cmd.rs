@@ -400,7 +400,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
             }
         }
         let based_on = session.state_exists.then_some(session.state.serial);
-        session.backend.write(&mut recorded, based_on)?;
+        session.store.write(&mut recorded, based_on)?;
         session.state_exists = true;
         session.state = recorded;
         prior.serial = session.state.serial;
@@ -468,7 +468,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         inputs: &session.ws.inputs,
         evaluated: &evaluated,
         providers: &session.providers,
-        backend: &session.backend,
+        store: &session.store,
         progress: &printer,
         interrupts: &counter,
     };
@@ -486,7 +486,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         .collect();
     if !imported.is_empty() {
         let based_on = session.state_exists.then_some(session.state.serial);
-        session.backend.write(&mut refreshed, based_on)?;
+        session.store.write(&mut refreshed, based_on)?;
         for i in &imported {
             printer.line(format!("{i}: Import complete"));
         }

@@ -222,7 +222,7 @@ pub fn validate(dir: &Path, m: &ArgMatches, json: bool, nc: bool) -> Result<u8> 
         );
         diags.extend(d);
         count = evaluated.resources.len();
-        if let Err(d) = mlinfra_engine::run::local_state_path(&config) {
+        if let Err(d) = mlinfra_engine::backend_config::backend_spec(&config) {
             diags.push(d);
         }
     }
@@ -489,6 +489,21 @@ fn print_block_schema(b: &mlinfra_schema::BlockSchema, indent: usize) {
 
 #[derive(Subcommand, Debug)]
 pub enum StateCommand {
+    /// Print the stored state (with a running apply's journal folded in) as JSON.
+    #[command(after_help = "Examples:\n  mlinfra state pull > backup.json")]
+    Pull,
+    /// Replace the stored state with FILE (`-` for stdin): same lineage, and a newer
+    /// serial (or the same one with the same content), unless -force.
+    #[command(
+        after_help = "Examples:\n  mlinfra state push backup.json\n  mlinfra state push -force backup.json"
+    )]
+    Push {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+        #[arg(long = "lock-timeout", default_value = "0s")]
+        lock_timeout: String,
+    },
     /// List resource addresses in the state (optionally only those matching ADDR).
     #[command(after_help = "Examples:\n  mlinfra state list\n  mlinfra state list gpu_pool.h100")]
     List { addresses: Vec<String> },
@@ -522,6 +537,15 @@ pub enum StateCommand {
 }
 
 pub fn state(dir: &Path, cmd: StateCommand, nc: bool) -> Result<u8> {
+    match &cmd {
+        StateCommand::Pull => return crate::backend_cmd::pull(dir, nc),
+        StateCommand::Push {
+            file,
+            force,
+            lock_timeout,
+        } => return crate::backend_cmd::push(dir, file, *force, lock_timeout, nc),
+        _ => {}
+    }
     let backend = backend_for(dir, nc)?;
     let st = Style::stdout(nc);
     match cmd {
@@ -539,6 +563,7 @@ pub fn state(dir: &Path, cmd: StateCommand, nc: bool) -> Result<u8> {
             }
             Ok(0)
         }
+        StateCommand::Pull | StateCommand::Push { .. } => Ok(0),
         StateCommand::Show { address } => {
             let (state, _) = read_state(&backend)?;
             if !state.resources.contains_key(&address) {
@@ -577,7 +602,11 @@ pub fn state(dir: &Path, cmd: StateCommand, nc: bool) -> Result<u8> {
             }
             if !dry_run {
                 backend.write(&mut state, based_on)?;
-                println!("Successfully removed {} resource instance(s); they still exist in the cloud. Backup: {}", matched.len(), backend.backup_path().display());
+                let backup = backend
+                    .backup_location()
+                    .map(|b| format!(" Backup: {b}"))
+                    .unwrap_or_default();
+                println!("Successfully removed {} resource instance(s); they still exist in the cloud.{backup}", matched.len());
             }
             drop(lock);
             Ok(0)

@@ -46,7 +46,7 @@ pub fn import(dir: &Path, m: &ArgMatches, args: &ImportArgs, nc: bool) -> Result
     let mut state = session.state.clone();
     let based_on = session.state_exists.then_some(state.serial);
     state.resources.insert(addr.clone(), record);
-    session.backend.write(&mut state, based_on)?;
+    session.store.write(&mut state, based_on)?;
     let st = Style::stdout(nc);
     println!(
         "{} {addr} is now managed (id {}).",

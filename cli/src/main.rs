@@ -1,6 +1,7 @@
 //! The `mlinfra` command: argument parsing, rendering and exit codes.
 
 mod apply_cmd;
+mod backend_cmd;
 mod commands;
 mod cost_cmd;
 mod fmt;
@@ -150,6 +151,24 @@ enum Command {
         #[arg(long, default_value = "schema", value_name = "DIR")]
         out: PathBuf,
     },
+    /// Configure the state backend; -migrate-state copies state from the previous one.
+    #[command(
+        after_help = "Examples:\n  mlinfra init\n  mlinfra init -migrate-state   # after changing the backend block\n  mlinfra init -reconfigure     # use the new backend's own state"
+    )]
+    Init {
+        /// Copy every workspace's state from the backend `init` last configured (or the
+        /// local state file) to the configured one, keeping lineage and serial.
+        #[arg(long = "migrate-state")]
+        migrate_state: bool,
+        /// Use the configured backend as it is, without copying state.
+        #[arg(long, conflicts_with = "migrate_state")]
+        reconfigure: bool,
+        #[arg(long = "lock-timeout", default_value = "0s")]
+        lock_timeout: String,
+    },
+    /// Workspaces: separate states of one configuration in the same backend.
+    #[command(subcommand)]
+    Workspace(backend_cmd::WorkspaceCommand),
     /// Inspect and edit the state.
     #[command(subcommand)]
     State(commands::StateCommand),
@@ -206,6 +225,10 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
         "format",
         "destroy",
         "limit",
+        "migrate-state",
+        "reconfigure",
+        "force",
+        "or-create",
     ];
     args.enumerate()
         .map(|(i, a)| {
@@ -279,7 +302,17 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let st = style::Style::stderr(false);
-            let text = format!("{e:#}");
+            // Each cause once: an error that already shows its source is not followed by it.
+            let mut text = String::new();
+            for cause in e.chain() {
+                let c = cause.to_string();
+                if !text.contains(&c) {
+                    if !text.is_empty() {
+                        text.push_str(": ");
+                    }
+                    text.push_str(&c);
+                }
+            }
             eprintln!(
                 "{} {}",
                 st.red("error:"),
@@ -318,6 +351,12 @@ fn run(cli: Cli, sub: Option<clap::ArgMatches>) -> anyhow::Result<u8> {
             commands::graph(&dir, &sub, matches!(format, GraphFormat::Mermaid), nc)
         }
         Command::Schema { kind, json, out } => commands::schema(kind.as_deref(), json, &out),
+        Command::Init {
+            migrate_state,
+            reconfigure,
+            lock_timeout,
+        } => backend_cmd::init(&dir, migrate_state, reconfigure, &lock_timeout, nc),
+        Command::Workspace(cmd) => backend_cmd::workspace(&dir, cmd, nc),
         Command::State(cmd) => commands::state(&dir, cmd, nc),
         Command::ForceUnlock { id } => commands::force_unlock(&dir, &id, nc),
         Command::Output { name, json } => commands::output(&dir, name.as_deref(), json, nc),

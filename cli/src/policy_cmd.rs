@@ -101,7 +101,7 @@ fn record(session: &Session, objects: &[mlinfra_gpu_policy::Object]) -> Result<(
     let mut state = session.state.clone();
     state.policies = prints;
     let based_on = session.state_exists.then_some(state.serial);
-    session.backend.write(&mut state, based_on)?;
+    session.store.write(&mut state, based_on)?;
     Ok(())
 }
 

@@ -8,9 +8,11 @@ use clap::ArgMatches;
 use mlinfra_engine::diag::Diagnostics;
 use mlinfra_engine::plan::{Plan, PlanOptions};
 use mlinfra_engine::run::plan_configuration;
-use mlinfra_engine::state::{LocalBackend, State, StateError, StateLock};
+use mlinfra_engine::state::{State, StateError, StateLock};
+use mlinfra_engine::store::StateStore;
 use mlinfra_engine::Evaluated;
 use mlinfra_provider_api::ProviderSet;
+use mlinfra_state_backends::STALE_AFTER;
 
 use crate::workspace::{cli_inputs, open, print_diagnostics, read_state, Workspace};
 
@@ -26,7 +28,7 @@ pub fn providers() -> ProviderSet {
 /// An open configuration with its state, under the state lock.
 pub struct Session {
     pub ws: Workspace,
-    pub backend: LocalBackend,
+    pub store: StateStore,
     pub lock: Option<StateLock>,
     pub state: State,
     /// Whether a state file existed when it was read.
@@ -38,18 +40,24 @@ pub struct Session {
 }
 
 /// Turn a refused lock into a message naming the holder and the way out.
-pub fn lock_error(backend: &LocalBackend) -> impl Fn(StateError) -> anyhow::Error + '_ {
+pub fn lock_error(store: &StateStore) -> impl Fn(StateError) -> anyhow::Error + '_ {
     move |e| {
         match e {
         StateError::Locked { holder } if holder.holder_is_dead() => anyhow::anyhow!(
             "the state at {} is locked by {holder}, but pid {} is no longer running on this host\n  another process that shares the lock file still holds it (for example a run in another container or a process it started); stop it, or if none is left, run: mlinfra force-unlock {}",
-            backend.path.display(),
+            store.location(),
             holder.pid,
+            holder.id
+        ),
+        StateError::Locked { holder } if holder.heartbeat.is_some_and(|h| mlinfra_engine::store::unix_now().saturating_sub(h) > STALE_AFTER) => anyhow::anyhow!(
+            "the state at {} is locked by {holder}, and that run has not shown it is alive for {} s: it was probably killed or lost its network\n  if it is gone, run: mlinfra force-unlock {}",
+            store.location(),
+            mlinfra_engine::store::unix_now().saturating_sub(holder.heartbeat.unwrap_or(0)),
             holder.id
         ),
         StateError::Locked { holder } => anyhow::anyhow!(
             "the state at {} is locked by {holder}\n  wait for it to finish (or pass --lock-timeout=5m); if that run is gone, run: mlinfra force-unlock {}",
-            backend.path.display(),
+            store.location(),
             holder.id
         ),
         other => other.into(),
@@ -69,7 +77,7 @@ impl Session {
         let Some((ws, mut diags)) = open(dir, &cli_inputs(m), nc) else {
             return Ok(None);
         };
-        if let Err(d) = mlinfra_engine::run::local_state_path(&ws.config) {
+        if let Err(d) = mlinfra_engine::backend_config::backend_spec(&ws.config) {
             diags.push(d);
         }
         if diags.has_errors() {
@@ -80,25 +88,25 @@ impl Session {
             print_diagnostics(&ws.config, &diags, nc);
             return Ok(None);
         }
-        let Some(backend) = ws.backend(nc) else {
+        let Some(store) = ws.store(nc)? else {
             return Ok(None);
         };
-        let lock = backend
+        let lock = store
             .lock(operation, lock_timeout)
-            .map_err(lock_error(&backend))?;
+            .map_err(lock_error(&store))?;
         if let Some(prev) = &lock.abandoned_by {
             eprintln!(
                 "note: the last run, {prev}, ended without releasing the state lock: it was killed or crashed. Its lock was released when it exited; anything it left in flight is recovered by the next apply."
             );
         }
-        let (state, state_exists) = read_state(&backend)?;
+        let (state, state_exists) = read_state(&store)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("starting the runtime")?;
         Ok(Some(Session {
             ws,
-            backend,
+            store,
             lock: Some(lock),
             state,
             state_exists,

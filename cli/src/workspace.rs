@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::ArgMatches;
+use mlinfra_engine::backend_config::backend_spec;
 use mlinfra_engine::diag::{render, Diagnostics};
-use mlinfra_engine::run::{check_required_version, local_state_path};
-use mlinfra_engine::state::{LocalBackend, State};
+use mlinfra_engine::run::check_required_version;
+use mlinfra_engine::state::State;
+use mlinfra_engine::store::StateStore;
 use mlinfra_engine::{collect_inputs, load, CliInput, Config, Inputs};
 
 use crate::style::Style;
@@ -94,42 +96,50 @@ impl Workspace {
         mlinfra_engine::evaluate(&self.config, &opts)
     }
 
-    pub fn backend(&self, no_color: bool) -> Option<LocalBackend> {
-        match local_state_path(&self.config) {
-            Ok(p) => Some(LocalBackend::new(p)),
-            Err(d) => {
-                let mut diags = Diagnostics::default();
-                diags.push(d);
-                print_diagnostics(&self.config, &diags, no_color);
-                None
-            }
+    /// The state store of this configuration, for the selected workspace; `None` after
+    /// printing the diagnostic when the backend block is wrong.
+    pub fn store(&self, no_color: bool) -> Result<Option<StateStore>> {
+        store_of(&self.config, no_color)
+    }
+}
+
+/// The state store `config` names, for the selected workspace.
+pub fn store_of(config: &Config, no_color: bool) -> Result<Option<StateStore>> {
+    match backend_spec(config) {
+        Ok(spec) => {
+            crate::backend_cmd::check_configured(&config.root_dir, &spec)?;
+            let ws = mlinfra_state_backends::current_workspace(&config.root_dir);
+            let store = mlinfra_state_backends::open_store(&spec, &ws)
+                .with_context(|| format!("opening the {} backend", spec.kind))?;
+            Ok(Some(store))
+        }
+        Err(d) => {
+            let mut diags = Diagnostics::default();
+            diags.push(d);
+            print_diagnostics(config, &diags, no_color);
+            Ok(None)
         }
     }
 }
 
-/// The state backend of `dir` without evaluating anything (for state commands). Refuses
+/// The state store of `dir` without evaluating anything (for state commands). Refuses
 /// when the configuration does not parse or names a backend this build lacks, rather than
 /// silently using another state file.
-pub fn backend_for(dir: &Path, no_color: bool) -> Result<LocalBackend> {
+pub fn backend_for(dir: &Path, no_color: bool) -> Result<StateStore> {
     let (config, diags) = load(dir);
     if config.has_syntax_errors {
         print_diagnostics(&config, &diags, no_color);
         anyhow::bail!("cannot tell where the state is kept: the configuration does not parse");
     }
-    match local_state_path(&config) {
-        Ok(p) => Ok(LocalBackend::new(p)),
-        Err(d) => {
-            let mut ds = Diagnostics::default();
-            ds.push(d);
-            print_diagnostics(&config, &ds, no_color);
-            anyhow::bail!("cannot open the state backend")
-        }
+    match store_of(&config, no_color)? {
+        Some(s) => Ok(s),
+        None => anyhow::bail!("cannot open the state backend"),
     }
 }
 
 /// Read state, or a fresh empty one when there is none.
-pub fn read_state(backend: &LocalBackend) -> Result<(State, bool)> {
-    match backend.read().context("reading state")? {
+pub fn read_state(store: &StateStore) -> Result<(State, bool)> {
+    match store.read().context("reading state")? {
         Some(s) => Ok((s, true)),
         None => Ok((State::new(), false)),
     }

@@ -19,7 +19,8 @@ use sha2::{Digest, Sha256};
 use crate::config::eval::{evaluate, EvalOptions, Evaluated, Inputs};
 use crate::config::load::{parse_duration, Config};
 use crate::plan::{Action, Plan, ResourceChange};
-use crate::state::{LocalBackend, OutputState, PendingCreate, ResourceState, State, StateError};
+use crate::state::{OutputState, PendingCreate, ResourceState, State, StateError};
+use crate::store::{StateStore, Touched};
 
 /// What the apply reports as it goes.
 #[derive(Debug)]
@@ -133,7 +134,7 @@ pub struct ApplyContext<'a> {
     pub inputs: &'a Inputs,
     pub evaluated: &'a Evaluated,
     pub providers: &'a ProviderSet,
-    pub backend: &'a LocalBackend,
+    pub store: &'a StateStore,
     pub progress: &'a dyn Progress,
     /// Incremented on each Ctrl-C: once set, nothing new starts.
     pub interrupts: &'a AtomicUsize,
@@ -367,7 +368,7 @@ pub async fn apply(
     let limits: RefCell<HashMap<String, AdaptiveLimit>> = RefCell::new(HashMap::new());
     let mut report = ApplyReport::default();
     let mut running: FuturesUnordered<Running<'_>> = FuturesUnordered::new();
-    let mut serial = Some(state.serial).filter(|_| ctx.backend.path.exists());
+    let mut serial = ctx.store.current_serial();
     let mut started: HashMap<usize, Instant> = HashMap::new();
     let mut fatal: Option<String> = None;
     let hash = plan.binding.config_hash.clone();
@@ -445,7 +446,8 @@ pub async fn apply(
         match result {
             Ok(resp) => {
                 record(&items[i], resp.clone(), &mut state);
-                if let Err(e) = persist(ctx, &mut state, &mut serial) {
+                let touched = Touched::Address(&items[i].address);
+                if let Err(e) = persist(ctx, &mut state, &mut serial, touched) {
                     // Without a durable record nothing that depends on it may start.
                     let msg = format!("the result could not be recorded in state: {e}");
                     fatal = Some(msg.clone());
@@ -484,7 +486,8 @@ pub async fn apply(
                     // The cloud refused the create outright: nothing can be in flight, and
                     // an object that was already there is not ours to adopt next time.
                     state.pending.retain(|p| p.address != items[i].address);
-                    if let Err(err) = persist(ctx, &mut state, &mut serial) {
+                    let touched = Touched::Address(&items[i].address);
+                    if let Err(err) = persist(ctx, &mut state, &mut serial, touched) {
                         fatal = Some(format!("the result could not be recorded in state: {err}"));
                     }
                 }
@@ -560,8 +563,12 @@ pub async fn apply(
             .collect();
         if outputs != state.outputs {
             state.outputs = outputs;
-            persist(ctx, &mut state, &mut serial)?;
+            persist(ctx, &mut state, &mut serial, Touched::Outputs)?;
         }
+    }
+    // The journal of this run folded into one snapshot.
+    if fatal.is_none() {
+        ctx.store.finish(&mut state)?;
     }
     report.state = state;
     Ok(report)
@@ -611,8 +618,9 @@ fn persist(
     ctx: &ApplyContext<'_>,
     state: &mut State,
     serial: &mut Option<u64>,
+    touched: Touched<'_>,
 ) -> Result<(), StateError> {
-    ctx.backend.write(state, *serial)?;
+    ctx.store.record(state, *serial, touched)?;
     *serial = Some(state.serial);
     Ok(())
 }
@@ -770,7 +778,7 @@ fn prepare(
                 .collect(),
             dependencies: c.depends_on.clone(),
         });
-        persist(ctx, state, serial).map_err(|e| {
+        persist(ctx, state, serial, Touched::Address(&item.address)).map_err(|e| {
             PrepareError::Fatal(format!("could not record the intent to create: {e}"))
         })?;
     }

@@ -195,6 +195,17 @@ pub fn atomic_write_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Fil
     Ok(())
 }
 
+/// Make a file's creation or removal durable: fsync the directory it is in.
+pub fn sync_parent(path: &Path) {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ pub use config::eval::{
 };
 pub use config::load::{load, Config};
 pub use diag::{Diagnostic, Diagnostics, Severity, Sources, Span};
+pub mod backend_config;
 pub mod graph;
 pub mod identity;
 pub mod plan;
@@ -19,6 +20,7 @@ pub mod plan_json;
 pub mod run;
 pub mod secrets;
 pub mod state;
+pub mod store;
 
 pub use config::inputs::{collect_inputs, CliInput};
 pub mod apply;

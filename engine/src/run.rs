@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use hcl_edit::Span as _;
 use sha2::{Digest, Sha256};
 
 use crate::config::eval::{evaluate, EvalOptions, Evaluated, Inputs, RawInput};
@@ -224,43 +223,11 @@ pub fn version_satisfies(version: &str, constraint: &str) -> Result<(), String> 
     Ok(())
 }
 
-/// Where the local backend keeps state, from `backend "local" { path = … }`.
+/// Where the local backend keeps state, from `backend "local" { path = … }`; an error
+/// for any other backend.
 pub fn local_state_path(config: &Config) -> Result<std::path::PathBuf, Diagnostic> {
-    let root = config.root();
-    let default = config.root_dir.join("mlinfra.state.json");
-    let Some(b) = &root.settings.backend else {
-        return Ok(default);
-    };
-    if b.kind != "local" {
-        return Err(Diagnostic::error(format!(
-            "backend \"{}\" is not available in this build",
-            b.kind
-        ))
-        .at(Some(b.span))
-        .expected("backend \"local\" { path = \"…\" }")
-        .help(
-            "use the local backend for now; remote backends (s3, gcs, azurerm, pg) are planned",
-        ));
-    }
-    for s in b.body.iter() {
-        if let hcl_edit::structure::Structure::Attribute(a) = s {
-            if a.key.as_str() == "path" {
-                return match a.value.as_str() {
-                    Some(p) => Ok(config.root_dir.join(p)),
-                    None => Err(Diagnostic::error("backend path must be a literal string")
-                        .at(a.value.span().map(|r| crate::diag::Span::new(b.file, r)))
-                        .expected("path = \"state/mlinfra.state.json\"")),
-                };
-            }
-            return Err(Diagnostic::error(format!(
-                "unknown attribute `{}` in backend \"local\"",
-                a.key.as_str()
-            ))
-            .at(a.key.span().map(|r| crate::diag::Span::new(b.file, r)))
-            .expected("path"));
-        }
-    }
-    Ok(default)
+    let spec = crate::backend_config::backend_spec(config)?;
+    Ok(spec.local_path())
 }
 
 #[cfg(test)]

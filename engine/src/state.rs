@@ -4,11 +4,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 pub use crate::files::atomic_write;
 use crate::files::{no_follow, open_error, refuse_link, FileError};
 
+use crate::store::{Backend, HeldLock, Stored, TryLock};
+pub use crate::store::{StateLock, StateStore};
 use mlinfra_schema::Value;
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +49,8 @@ pub enum StateError {
         new: u64,
         reason: String,
     },
+    #[error("the state at {location} changed under this run: {detail}")]
+    Conflict { location: String, detail: String },
     #[error("no lock with id {id} is held (current: {current})")]
     LockMismatch { id: String, current: String },
     #[error("resource {0} is not in the state")]
@@ -209,7 +213,7 @@ struct StateFile {
 }
 
 #[derive(Serialize, Deserialize)]
-struct StateResourceFile {
+pub(crate) struct StateResourceFile {
     address: String,
     kind: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -242,20 +246,7 @@ impl From<&State> for StateFile {
             resources: s
                 .resources
                 .iter()
-                .map(|(addr, r)| StateResourceFile {
-                    address: addr.clone(),
-                    kind: r.kind.clone(),
-                    cloud: r.cloud.clone(),
-                    provider: r.provider.clone(),
-                    id: r.id.clone(),
-                    attributes: r
-                        .attributes
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.to_json()))
-                        .collect(),
-                    sensitive_paths: r.sensitive.iter().cloned().collect(),
-                    dependencies: r.dependencies.iter().cloned().collect(),
-                })
+                .map(|(addr, r)| resource_to_file(addr, r))
                 .collect(),
             outputs: s
                 .outputs
@@ -281,28 +272,7 @@ impl From<StateFile> for State {
         State {
             lineage: f.lineage,
             serial: f.serial,
-            resources: f
-                .resources
-                .into_iter()
-                .map(|r| {
-                    (
-                        r.address,
-                        ResourceState {
-                            kind: r.kind,
-                            cloud: r.cloud,
-                            provider: r.provider,
-                            id: r.id,
-                            attributes: r
-                                .attributes
-                                .iter()
-                                .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                                .collect(),
-                            sensitive: r.sensitive_paths.into_iter().collect(),
-                            dependencies: r.dependencies.into_iter().collect(),
-                        },
-                    )
-                })
-                .collect(),
+            resources: f.resources.into_iter().map(resource_from_file).collect(),
             outputs: f
                 .outputs
                 .into_iter()
@@ -322,6 +292,44 @@ impl From<StateFile> for State {
     }
 }
 
+/// One resource as the state file writes it.
+pub(crate) fn resource_to_file(addr: &str, r: &ResourceState) -> StateResourceFile {
+    StateResourceFile {
+        address: addr.to_string(),
+        kind: r.kind.clone(),
+        cloud: r.cloud.clone(),
+        provider: r.provider.clone(),
+        id: r.id.clone(),
+        attributes: r
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect(),
+        sensitive_paths: r.sensitive.iter().cloned().collect(),
+        dependencies: r.dependencies.iter().cloned().collect(),
+    }
+}
+
+/// One resource read back from the state file, with its address.
+pub(crate) fn resource_from_file(r: StateResourceFile) -> (String, ResourceState) {
+    (
+        r.address,
+        ResourceState {
+            kind: r.kind,
+            cloud: r.cloud,
+            provider: r.provider,
+            id: r.id,
+            attributes: r
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                .collect(),
+            sensitive: r.sensitive_paths.into_iter().collect(),
+            dependencies: r.dependencies.into_iter().collect(),
+        },
+    )
+}
+
 // ---- the lock ---------------------------------------------------------------------------
 
 /// Who holds a state lock.
@@ -335,6 +343,9 @@ pub struct LockInfo {
     /// Seconds since the Unix epoch.
     pub created: u64,
     pub path: String,
+    /// When a remote holder last showed it was alive (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<u64>,
 }
 
 impl std::fmt::Display for LockInfo {
@@ -375,22 +386,16 @@ pub fn format_unix_time(secs: u64) -> String {
     )
 }
 
-fn hostname() -> String {
+/// This host's name, as lock records give it.
+pub fn this_host() -> String {
+    hostname()
+}
+
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| "unknown-host".into())
-}
-
-/// A held state lock; released when dropped.
-#[derive(Debug)]
-pub struct StateLock {
-    file: File,
-    path: PathBuf,
-    pub info: LockInfo,
-    /// The holder recorded by a run that exited without releasing the lock (killed or
-    /// crashed); the operating system released its lock when it died.
-    pub abandoned_by: Option<LockInfo>,
 }
 
 impl LockInfo {
@@ -409,25 +414,65 @@ fn pid_alive(pid: u32) -> bool {
     }
 }
 
-impl Drop for StateLock {
-    fn drop(&mut self) {
-        // Remove the file while still holding the lock, so no one locks a stale inode.
-        let _ = std::fs::remove_file(&self.path);
-        let _ = self.file.unlock();
-    }
-}
-
 // ---- the local backend ------------------------------------------------------------------
 
-/// State kept in a local JSON file, with a sibling `.lock` file and a `.backup`.
+/// State kept in a local JSON file, with a sibling `.lock` file, a `.backup` and a
+/// `.journal` of the steps of a running apply. Workspaces other than `default` live in
+/// `mlinfra.state.d/NAME/` beside the default state file.
 #[derive(Clone, Debug)]
 pub struct LocalBackend {
     pub path: PathBuf,
+    /// The default workspace's state file: workspaces are found beside it.
+    default_path: PathBuf,
+}
+
+/// The directory beside the default state file that holds the other workspaces.
+pub const LOCAL_WORKSPACES_DIR: &str = "mlinfra.state.d";
+
+/// A lock held through the OS lock on the lock file.
+struct LocalLock {
+    file: Option<File>,
+    path: PathBuf,
+}
+
+impl HeldLock for LocalLock {
+    fn release(&mut self) -> Result<(), StateError> {
+        if let Some(file) = self.file.take() {
+            // Remove the file while still holding the lock, so no one locks a stale inode.
+            let _ = std::fs::remove_file(&self.path);
+            let _ = file.unlock();
+        }
+        Ok(())
+    }
 }
 
 impl LocalBackend {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalBackend { path: path.into() }
+        let path = path.into();
+        LocalBackend {
+            default_path: path.clone(),
+            path,
+        }
+    }
+
+    /// The state of workspace `name`, whose default state file is `default_path`.
+    pub fn for_workspace(default_path: impl Into<PathBuf>, name: &str) -> Self {
+        let default_path = default_path.into();
+        let path = if name == "default" {
+            default_path.clone()
+        } else {
+            let file = default_path
+                .file_name()
+                .map(|f| f.to_os_string())
+                .unwrap_or_else(|| "mlinfra.state.json".into());
+            default_path
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(LOCAL_WORKSPACES_DIR)
+                .join(name)
+                .join(file)
+        };
+        LocalBackend { path, default_path }
     }
 
     pub fn lock_path(&self) -> PathBuf {
@@ -438,19 +483,8 @@ impl LocalBackend {
         with_suffix(&self.path, ".backup")
     }
 
-    /// Read the state, or `None` when there is no state file yet. A state file that is a
-    /// symbolic link is refused, dangling or not: it is never read as "no state".
-    pub fn read(&self) -> Result<Option<State>, StateError> {
-        refuse_link(&self.path, "state", LINK_HINT)?;
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => State::from_json(&text, &self.path).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StateError::Io {
-                action: "read",
-                path: self.path.clone(),
-                source,
-            }),
-        }
+    pub fn journal_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".journal")
     }
 
     /// Open the lock file without following a link; refuse anything but a plain file.
@@ -486,11 +520,91 @@ impl LocalBackend {
         Ok(file)
     }
 
-    /// Take the exclusive lock for `operation`, waiting up to `timeout`.
-    pub fn lock(&self, operation: &str, timeout: Duration) -> Result<StateLock, StateError> {
-        let deadline = Instant::now()
-            .checked_add(timeout)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365));
+    /// The record of a process that holds the lock. It writes its record right after
+    /// locking, so an empty or partial one is read again for a moment before giving up.
+    fn live_holder(&self, file: &File) -> LockInfo {
+        for _ in 0..20 {
+            if let Some(info) = read_lock_info(file) {
+                return info;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        LockInfo {
+            id: "unknown".into(),
+            pid: 0,
+            host: "unknown".into(),
+            user: "unknown".into(),
+            operation: "unknown (it has not written its record)".into(),
+            created: 0,
+            path: self.path.display().to_string(),
+            heartbeat: None,
+        }
+    }
+
+    fn read_file(&self) -> Result<Option<Vec<u8>>, StateError> {
+        refuse_link(&self.path, "state", LINK_HINT)?;
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StateError::Io {
+                action: "read",
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+}
+
+/// The version of a local snapshot: the hash of its bytes.
+fn content_version(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Backend for LocalBackend {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// A state file that is a symbolic link is refused, dangling or not: it is never read
+    /// as "no state".
+    fn read(&self) -> Result<Option<Stored>, StateError> {
+        Ok(self.read_file()?.map(|bytes| Stored {
+            version: content_version(&bytes),
+            bytes,
+        }))
+    }
+
+    fn write(&self, bytes: &[u8], expected: Option<&str>) -> Result<String, StateError> {
+        let current = self.read_file()?.map(|b| content_version(&b));
+        if current.as_deref() != expected {
+            return Err(StateError::Conflict {
+                location: self.location(),
+                detail: "the state file changed since it was read".into(),
+            });
+        }
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
+                action: "create the state directory",
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        atomic_write(&self.path, bytes)?;
+        Ok(content_version(bytes))
+    }
+
+    fn backup_location(&self) -> Option<String> {
+        Some(self.backup_path().display().to_string())
+    }
+
+    fn backup(&self, previous: &[u8]) -> Result<(), StateError> {
+        refuse_link(&self.backup_path(), "state backups", LINK_HINT)?;
+        Ok(atomic_write(&self.backup_path(), previous)?)
+    }
+
+    fn try_lock(&self, info: &LockInfo) -> Result<TryLock, StateError> {
         let lock_path = self.lock_path();
         if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
@@ -514,37 +628,21 @@ impl LocalBackend {
                     // A released lock leaves no file behind: one with a holder in it was
                     // abandoned by a run that died.
                     let abandoned_by = read_lock_info(&file);
-                    let info = LockInfo {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        pid: std::process::id(),
-                        host: hostname(),
-                        user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-                        operation: operation.to_string(),
-                        created: SystemTime::now()
-                            .duration_since(SystemTime::UNIX_EPOCH)
-                            .map(|d| d.as_secs())
-                            .unwrap_or(0),
-                        path: self.path.display().to_string(),
-                    };
-                    write_lock_info(&file, &info).map_err(|source| StateError::Io {
+                    write_lock_info(&file, info).map_err(|source| StateError::Io {
                         action: "write the lock file",
                         path: lock_path.clone(),
                         source,
                     })?;
-                    return Ok(StateLock {
-                        file,
-                        path: lock_path,
-                        info,
+                    return Ok(TryLock::Acquired {
+                        guard: Box::new(LocalLock {
+                            file: Some(file),
+                            path: lock_path,
+                        }),
                         abandoned_by,
                     });
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
-                    if Instant::now() >= deadline {
-                        return Err(StateError::Locked {
-                            holder: Box::new(self.live_holder(&file)),
-                        });
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
+                    return Ok(TryLock::Held(self.live_holder(&file)))
                 }
                 Err(std::fs::TryLockError::Error(source)) => {
                     return Err(StateError::Io {
@@ -557,35 +655,17 @@ impl LocalBackend {
         }
     }
 
-    /// The record of a process that holds the lock. It writes its record right after
-    /// locking, so an empty or partial one is read again for a moment before giving up.
-    fn live_holder(&self, file: &File) -> LockInfo {
-        for _ in 0..20 {
-            if let Some(info) = read_lock_info(file) {
-                return info;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        LockInfo {
-            id: "unknown".into(),
-            pid: 0,
-            host: "unknown".into(),
-            user: "unknown".into(),
-            operation: "unknown (it has not written its record)".into(),
-            created: 0,
-            path: self.path.display().to_string(),
-        }
-    }
-
     /// The recorded holder of the lock, if a lock file exists.
-    pub fn lock_holder(&self) -> Option<LockInfo> {
-        let file = self.open_lock_file(false).ok()?;
-        read_lock_info(&file)
+    fn lock_holder(&self) -> Result<Option<LockInfo>, StateError> {
+        Ok(self
+            .open_lock_file(false)
+            .ok()
+            .and_then(|f| read_lock_info(&f)))
     }
 
     /// Remove a lock left behind, if its id matches. Refuses when a live process holds
     /// it, whatever id was given, and names that process.
-    pub fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+    fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
         let lock_path = self.lock_path();
         let file = match self.open_lock_file(false) {
             Ok(f) => f,
@@ -630,60 +710,136 @@ impl LocalBackend {
         Ok(info)
     }
 
-    /// Write `state` as the next serial after `based_on` (the serial this run read; `None`
-    /// for a new state). Refuses foreign lineage or a serial changed by someone else.
-    pub fn write(&self, state: &mut State, based_on: Option<u64>) -> Result<(), StateError> {
-        let current = self.read()?;
-        if let Some(cur) = &current {
-            if cur.lineage != state.lineage {
-                return Err(StateError::ForeignLineage {
-                    path: self.path.clone(),
-                    found: cur.lineage.clone(),
-                    expected: state.lineage.clone(),
-                });
+    /// One line per entry, appended and made durable; a line left torn by a crash is
+    /// ended first, so it stays a line of its own that replay skips.
+    fn journal_append(&self, _base: u64, _serial: u64, bytes: &[u8]) -> Result<(), StateError> {
+        let path = self.journal_path();
+        let io = |action: &'static str| {
+            let path = path.clone();
+            move |source| StateError::Io {
+                action,
+                path,
+                source,
             }
-            if Some(cur.serial) != based_on {
-                return Err(StateError::StaleSerial {
-                    path: self.path.clone(),
-                    found: cur.serial,
-                    expected: based_on.unwrap_or(0),
-                });
+        };
+        let mut file = no_follow()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(open_error(
+                &path,
+                "open the journal",
+                "the state journal",
+                "",
+            ))?;
+        let len = file.metadata().map_err(io("inspect the journal"))?.len();
+        let mut line = Vec::with_capacity(bytes.len() + 2);
+        if len > 0 {
+            let mut last = [0u8; 1];
+            file.read_exact_at(&mut last, len - 1)
+                .map_err(io("read the journal"))?;
+            if last[0] != b'\n' {
+                line.push(b'\n');
             }
-            state.serial = next_serial(cur.serial)?;
-        } else {
-            state.serial = match based_on {
-                Some(s) => next_serial(s)?,
-                None => 1,
-            };
         }
-        if current.is_some() {
-            self.backup()?;
+        line.extend_from_slice(bytes);
+        line.push(b'\n');
+        use std::io::Write;
+        file.write_all(&line).map_err(io("append to the journal"))?;
+        file.sync_data().map_err(io("sync the journal"))?;
+        if len == 0 {
+            crate::files::sync_parent(&path);
         }
-        Ok(atomic_write(&self.path, state.to_json().as_bytes())?)
+        Ok(())
     }
 
-    /// Replace the state with `state` as given (state push), after `check_replace`.
-    pub fn push(&self, state: &State) -> Result<(), StateError> {
-        if let Some(cur) = self.read()? {
-            cur.check_replace(state)?;
-            self.backup()?;
+    fn journal_read(&self, _base: u64) -> Result<Vec<Vec<u8>>, StateError> {
+        let path = self.journal_path();
+        refuse_link(&path, "the state journal", LINK_HINT)?;
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(bytes
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(source) => Err(StateError::Io {
+                action: "read",
+                path,
+                source,
+            }),
         }
-        Ok(atomic_write(&self.path, state.to_json().as_bytes())?)
     }
 
-    fn backup(&self) -> Result<(), StateError> {
-        let text = std::fs::read(&self.path).map_err(|source| StateError::Io {
-            action: "read",
-            path: self.path.clone(),
-            source,
-        })?;
-        refuse_link(&self.backup_path(), "state backups", LINK_HINT)?;
-        Ok(atomic_write(&self.backup_path(), &text)?)
+    fn journal_clear(&self) -> Result<(), StateError> {
+        let path = self.journal_path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                crate::files::sync_parent(&path);
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StateError::Io {
+                action: "remove",
+                path,
+                source,
+            }),
+        }
+    }
+
+    fn workspaces(&self) -> Result<Vec<String>, StateError> {
+        let mut names = Vec::new();
+        if self.default_path.exists() {
+            names.push("default".to_string());
+        }
+        let dir = self
+            .default_path
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(LOCAL_WORKSPACES_DIR);
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    names.push(e.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    fn delete_workspace(&self, name: &str) -> Result<(), StateError> {
+        let ws = LocalBackend::for_workspace(&self.default_path, name);
+        for p in [
+            ws.path.clone(),
+            ws.journal_path(),
+            ws.backup_path(),
+            ws.lock_path(),
+        ] {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(StateError::Io {
+                        action: "remove",
+                        path: p,
+                        source,
+                    })
+                }
+            }
+        }
+        if name != "default" {
+            if let Some(dir) = ws.path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        Ok(())
     }
 }
 
 /// The serial after `s`; a state at the largest serial cannot be written again.
-fn next_serial(s: u64) -> Result<u64, StateError> {
+pub(crate) fn next_serial(s: u64) -> Result<u64, StateError> {
     s.checked_add(1).ok_or(StateError::Refused {
         current: s,
         new: s,
@@ -727,6 +883,11 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
+    /// A local backend (for its paths) and a store over it.
+    fn store(path: PathBuf) -> (LocalBackend, StateStore) {
+        (LocalBackend::new(&path), StateStore::local(path))
+    }
+
     fn sample() -> State {
         let mut s = State::new();
         let mut attrs = BTreeMap::new();
@@ -756,14 +917,14 @@ mod tests {
     #[test]
     fn write_is_atomic_private_and_backs_up() {
         let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("state.json"));
+        let (b, b_st) = store(dir.path().join("state.json"));
         let mut s = sample();
-        b.write(&mut s, None).unwrap();
+        b_st.write(&mut s, None).unwrap();
         assert_eq!(s.serial, 1);
         let mode = std::fs::metadata(&b.path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         s.resources.clear();
-        b.write(&mut s, Some(1)).unwrap();
+        b_st.write(&mut s, Some(1)).unwrap();
         assert_eq!(s.serial, 2);
         let backup = State::from_json(
             &std::fs::read_to_string(b.backup_path()).unwrap(),
@@ -783,17 +944,17 @@ mod tests {
     #[test]
     fn write_refuses_foreign_lineage_and_stale_serial() {
         let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("state.json"));
+        let (_, b_st) = store(dir.path().join("state.json"));
         let mut s = sample();
-        b.write(&mut s, None).unwrap();
+        b_st.write(&mut s, None).unwrap();
         let mut other = State::new();
         assert!(matches!(
-            b.write(&mut other, Some(1)),
+            b_st.write(&mut other, Some(1)),
             Err(StateError::ForeignLineage { .. })
         ));
         let mut stale = s.clone();
         assert!(matches!(
-            b.write(&mut stale, Some(0)),
+            b_st.write(&mut stale, Some(0)),
             Err(StateError::StaleSerial { .. })
         ));
     }
@@ -801,25 +962,25 @@ mod tests {
     #[test]
     fn push_refuses_older_serial_and_same_serial_with_other_content() {
         let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("state.json"));
+        let (_, b_st) = store(dir.path().join("state.json"));
         let mut s = sample();
-        b.write(&mut s, None).unwrap();
-        b.write(&mut s, Some(1)).unwrap();
+        b_st.write(&mut s, None).unwrap();
+        b_st.write(&mut s, Some(1)).unwrap();
         let mut older = s.clone();
         older.serial = 1;
-        assert!(b.push(&older).is_err());
+        assert!(b_st.push(&older, false).is_err());
         let mut same = s.clone();
         same.resources.clear();
-        assert!(b.push(&same).is_err());
-        assert!(b.push(&s).is_ok());
+        assert!(b_st.push(&same, false).is_err());
+        assert!(b_st.push(&s, false).is_ok());
     }
 
     #[test]
     fn a_second_lock_fails_and_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("state.json"));
-        let held = b.lock("apply", Duration::ZERO).unwrap();
-        match b.lock("plan", Duration::from_millis(200)) {
+        let (_, b_st) = store(dir.path().join("state.json"));
+        let held = b_st.lock("apply", Duration::ZERO).unwrap();
+        match b_st.lock("plan", Duration::from_millis(200)) {
             Err(StateError::Locked { holder }) => {
                 assert_eq!(holder.operation, "apply");
                 assert_eq!(holder.pid, std::process::id());
@@ -828,16 +989,16 @@ mod tests {
             other => panic!("expected Locked, got {other:?}"),
         }
         drop(held);
-        assert!(b.lock("plan", Duration::ZERO).is_ok());
+        assert!(b_st.lock("plan", Duration::ZERO).is_ok());
     }
 
     #[test]
     fn a_lock_abandoned_by_a_dead_run_is_reported_and_taken() {
         let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("state.json"));
-        let mut info = b.lock("apply", Duration::ZERO).unwrap().info.clone();
+        let (b, b_st) = store(dir.path().join("state.json"));
+        let mut info = b_st.lock("apply", Duration::ZERO).unwrap().info.clone();
         assert!(!b.lock_path().exists(), "a released lock leaves no file");
-        assert!(b
+        assert!(b_st
             .lock("plan", Duration::ZERO)
             .unwrap()
             .abandoned_by
@@ -847,7 +1008,7 @@ mod tests {
         info.pid = u32::MAX - 1;
         std::fs::write(b.lock_path(), serde_json::to_string(&info).unwrap()).unwrap();
         assert!(info.holder_is_dead(), "no such pid runs here");
-        let lock = b.lock("apply", Duration::ZERO).unwrap();
+        let lock = b_st.lock("apply", Duration::ZERO).unwrap();
         assert_eq!(
             lock.abandoned_by.as_ref().map(|i| i.pid),
             Some(u32::MAX - 1)
@@ -858,15 +1019,15 @@ mod tests {
     #[test]
     fn force_unlock_needs_the_right_id_and_refuses_a_live_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("state.json"));
-        let held = b.lock("apply", Duration::ZERO).unwrap();
+        let (b, b_st) = store(dir.path().join("state.json"));
+        let held = b_st.lock("apply", Duration::ZERO).unwrap();
         // A live holder is named whatever id was given.
         assert!(matches!(
-            b.force_unlock("nope"),
+            b_st.force_unlock("nope"),
             Err(StateError::Locked { .. })
         ));
         assert!(matches!(
-            b.force_unlock(&held.info.id),
+            b_st.force_unlock(&held.info.id),
             Err(StateError::Locked { .. })
         ));
         // A lock file left by a dead process: recorded holder, no OS lock.
@@ -877,10 +1038,10 @@ mod tests {
         std::fs::remove_file(&leftover).unwrap();
         std::fs::write(&leftover, serde_json::to_string(&info).unwrap()).unwrap();
         assert!(matches!(
-            b.force_unlock("nope"),
+            b_st.force_unlock("nope"),
             Err(StateError::LockMismatch { .. })
         ));
-        assert_eq!(b.force_unlock(&info.id).unwrap().id, info.id);
+        assert_eq!(b_st.force_unlock(&info.id).unwrap().id, info.id);
         assert!(!leftover.exists());
     }
 
@@ -889,32 +1050,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "precious").unwrap();
-        let b = LocalBackend::new(dir.path().join("state.json"));
+        let (b, b_st) = store(dir.path().join("state.json"));
         std::os::unix::fs::symlink(&victim, b.lock_path()).unwrap();
-        let e = b.lock("plan", Duration::ZERO).unwrap_err();
+        let e = b_st.lock("plan", Duration::ZERO).unwrap_err();
         assert!(e.to_string().contains("is a symbolic link"), "{e}");
-        assert!(b.force_unlock("x").is_err());
-        assert!(b.lock_holder().is_none());
+        assert!(b_st.force_unlock("x").is_err());
+        assert!(b_st.lock_holder().is_none());
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
         // A hard link is refused too: writing the record would change the other name.
         std::fs::remove_file(b.lock_path()).unwrap();
         std::fs::hard_link(&victim, b.lock_path()).unwrap();
-        assert!(b.lock("plan", Duration::ZERO).is_err());
+        assert!(b_st.lock("plan", Duration::ZERO).is_err());
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     }
 
     #[test]
     fn a_linked_state_file_is_refused_dangling_or_not() {
         let dir = tempfile::tempdir().unwrap();
-        let real = LocalBackend::new(dir.path().join("real.json"));
+        let (real, real_st) = store(dir.path().join("real.json"));
         let mut s = sample();
-        real.write(&mut s, None).unwrap();
+        real_st.write(&mut s, None).unwrap();
         let before = std::fs::read_to_string(&real.path).unwrap();
-        let b = LocalBackend::new(dir.path().join("state.json"));
+        let (b, b_st) = store(dir.path().join("state.json"));
         std::os::unix::fs::symlink(&real.path, &b.path).unwrap();
-        let e = b.read().unwrap_err();
+        let e = b_st.read().unwrap_err();
         assert!(e.to_string().contains("backend \"local\""), "{e}");
-        assert!(b.write(&mut s, Some(1)).is_err());
+        assert!(b_st.write(&mut s, Some(1)).is_err());
         assert_eq!(std::fs::read_to_string(&real.path).unwrap(), before);
         assert!(std::fs::symlink_metadata(&b.path)
             .unwrap()
@@ -923,39 +1084,39 @@ mod tests {
         // A dangling link is not "no state": everything would plan as new.
         std::fs::remove_file(&b.path).unwrap();
         std::os::unix::fs::symlink(dir.path().join("gone.json"), &b.path).unwrap();
-        assert!(b.read().is_err());
+        assert!(b_st.read().is_err());
         // A linked backup is refused before the state is written.
-        let c = LocalBackend::new(dir.path().join("c.json"));
+        let (c, c_st) = store(dir.path().join("c.json"));
         let mut t = sample();
-        c.write(&mut t, None).unwrap();
+        c_st.write(&mut t, None).unwrap();
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "precious").unwrap();
         std::os::unix::fs::symlink(&victim, c.backup_path()).unwrap();
-        assert!(c.write(&mut t, Some(1)).is_err());
+        assert!(c_st.write(&mut t, Some(1)).is_err());
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
-        assert_eq!(c.read().unwrap().unwrap().serial, 1);
+        assert_eq!(c_st.read().unwrap().unwrap().serial, 1);
     }
 
     #[test]
     fn the_lock_record_is_written_whole_after_a_longer_abandoned_one() {
         let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("state.json"));
-        let mut old = b.lock("apply", Duration::ZERO).unwrap().info.clone();
+        let (b, b_st) = store(dir.path().join("state.json"));
+        let mut old = b_st.lock("apply", Duration::ZERO).unwrap().info.clone();
         old.pid = u32::MAX - 1;
         old.operation = "x".repeat(4000);
         std::fs::write(b.lock_path(), serde_json::to_string(&old).unwrap()).unwrap();
-        let lock = b.lock("plan", Duration::ZERO).unwrap();
+        let lock = b_st.lock("plan", Duration::ZERO).unwrap();
         assert_eq!(lock.abandoned_by.as_ref().unwrap().pid, u32::MAX - 1);
         let bytes = std::fs::read(b.lock_path()).unwrap();
         assert_eq!(bytes.first(), Some(&b'{'), "no NUL bytes before the record");
         assert!(!bytes.contains(&0));
-        assert_eq!(b.lock_holder().unwrap().id, lock.info.id);
+        assert_eq!(b_st.lock_holder().unwrap().id, lock.info.id);
     }
 
     #[test]
     fn a_holder_that_has_not_written_its_record_yet_is_still_named() {
         let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("state.json"));
+        let (b, b_st) = store(dir.path().join("state.json"));
         // A holder that locked but writes its record only after a moment.
         let file = b.open_lock_file(true).unwrap();
         file.try_lock().unwrap();
@@ -967,6 +1128,7 @@ mod tests {
             operation: "apply".into(),
             created: 0,
             path: String::new(),
+            heartbeat: None,
         };
         let writer = {
             let file = file.try_clone().unwrap();
@@ -976,19 +1138,19 @@ mod tests {
                 write_lock_info(&file, &info).unwrap();
             })
         };
-        match b.lock("plan", Duration::ZERO) {
+        match b_st.lock("plan", Duration::ZERO) {
             Err(StateError::Locked { holder }) => assert_eq!(holder.id, "late-writer"),
             other => panic!("expected Locked, got {other:?}"),
         }
         writer.join().unwrap();
         // force-unlock of a live holder refuses and names it, whatever the id.
-        match b.force_unlock("something-else") {
+        match b_st.force_unlock("something-else") {
             Err(StateError::Locked { holder }) => assert_eq!(holder.id, "late-writer"),
             other => panic!("expected Locked, got {other:?}"),
         }
         // Even before its record exists, a live holder is reported as holding the lock.
         file.set_len(0).unwrap();
-        match b.force_unlock("late-writer") {
+        match b_st.force_unlock("late-writer") {
             Err(StateError::Locked { holder }) => assert_eq!(holder.id, "unknown"),
             other => panic!("expected Locked, got {other:?}"),
         }
@@ -997,13 +1159,13 @@ mod tests {
     #[test]
     fn the_serial_cannot_wrap() {
         let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("state.json"));
+        let (_, b_st) = store(dir.path().join("state.json"));
         let mut s = sample();
         s.serial = u64::MAX;
-        b.push(&s).unwrap();
-        let e = b.write(&mut s, Some(u64::MAX)).unwrap_err();
+        b_st.push(&s, false).unwrap();
+        let e = b_st.write(&mut s, Some(u64::MAX)).unwrap_err();
         assert!(e.to_string().contains("largest value"), "{e}");
-        assert_eq!(b.read().unwrap().unwrap().serial, u64::MAX);
+        assert_eq!(b_st.read().unwrap().unwrap().serial, u64::MAX);
     }
 
     #[test]

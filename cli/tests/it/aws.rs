@@ -91,6 +91,46 @@ impl S3 {
         }
     }
 
+    /// A bucket mlinfra does not manage (one that holds state), made when absent.
+    pub(crate) fn ensure(&self, bucket: &str) {
+        let _ = self
+            .rt
+            .block_on(self.client.create_bucket().bucket(bucket).send());
+    }
+
+    /// The object at KEY in BUCKET, if there is one.
+    pub(crate) fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let out = self
+            .rt
+            .block_on(self.client.get_object().bucket(bucket).key(key).send())
+            .ok()?;
+        Some(
+            self.rt
+                .block_on(out.body.collect())
+                .ok()?
+                .into_bytes()
+                .to_vec(),
+        )
+    }
+
+    /// Every key under PREFIX in BUCKET.
+    pub(crate) fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let out = self
+            .rt
+            .block_on(
+                self.client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .send(),
+            )
+            .unwrap();
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect()
+    }
+
     pub(crate) fn buckets(&self, prefix: &str) -> Vec<String> {
         let out = self.rt.block_on(self.client.list_buckets().send()).unwrap();
         let mut names: Vec<String> = out
@@ -198,13 +238,26 @@ pub(crate) fn state(dir: &Path) -> serde_json::Value {
 
 #[test]
 fn bucket_lifecycle_create_update_replace_drift_destroy() {
+    bucket_lifecycle("");
+}
+
+/// The state as the next command reads it, wherever the backend keeps it.
+pub(crate) fn pulled(dir: &Path) -> serde_json::Value {
+    let r = run(dir, &["state", "pull"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+/// Create, update in place, drift, delete outside, replace and destroy two buckets, with
+/// the state in the backend `backend` declares (an `mlinfra { … }` block, or local).
+pub(crate) fn bucket_lifecycle(backend: &str) {
     let s3 = S3::new();
     let p = unique("life");
     let dir = tempfile::tempdir().unwrap();
     let ep = endpoint();
     let manifest = |tag: &str, name: &str| {
         format!(
-            "bucket \"data\" {{\n  cloud      = \"aws\"\n  name       = \"{p}-{name}\"\n  versioning = true\n  tags       = {{ team = \"{tag}\" }}\n}}\n\nbucket \"logs\" {{\n  cloud = \"aws\"\n  name  = \"${{bucket.data.id}}-logs\"\n}}\n\noutput \"data_url\" {{\n  value = bucket.data.url\n}}\n"
+            "{backend}bucket \"data\" {{\n  cloud      = \"aws\"\n  name       = \"{p}-{name}\"\n  versioning = true\n  tags       = {{ team = \"{tag}\" }}\n}}\n\nbucket \"logs\" {{\n  cloud = \"aws\"\n  name  = \"${{bucket.data.id}}-logs\"\n}}\n\noutput \"data_url\" {{\n  value = bucket.data.url\n}}\n"
         )
     };
     write(dir.path(), &ep, &manifest("ml", "data"));
@@ -235,7 +288,7 @@ fn bucket_lifecycle_create_update_replace_drift_destroy() {
         s3.versioning(&format!("{p}-data")).as_deref(),
         Some("Enabled")
     );
-    let st = state(dir.path());
+    let st = pulled(dir.path());
     assert!(st["pending"].is_null(), "no intent is left behind: {st}");
     assert_eq!(
         run(dir.path(), &["output", "data_url"]).stdout,
@@ -326,7 +379,7 @@ fn bucket_lifecycle_create_update_replace_drift_destroy() {
         r.stdout
     );
     assert!(s3.buckets(&p).is_empty());
-    assert_eq!(state(dir.path())["resources"], serde_json::json!([]));
+    assert_eq!(pulled(dir.path())["resources"], serde_json::json!([]));
 }
 
 #[test]
@@ -371,11 +424,13 @@ fn saved_plans_apply_exactly_or_are_refused_when_stale() {
 }
 
 /// How many resources a state file records right now (0 while it does not exist).
-fn recorded_resources(state_file: &Path) -> usize {
-    std::fs::read_to_string(state_file)
+/// The resources a running apply has recorded: its snapshot with the journal replayed.
+pub fn recorded_resources(state_file: &Path) -> usize {
+    mlinfra_engine::store::StateStore::local(state_file)
+        .read()
         .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|j| j["resources"].as_array().map(|a| a.len()))
+        .flatten()
+        .map(|s| s.resources.len())
         .unwrap_or(0)
 }
 

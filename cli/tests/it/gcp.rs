@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::{kill_apply_when, mlinfra_env, pending, recorded, Run};
+use crate::{kill_apply_when, mlinfra_env, pending, recorded, stored_state, Run};
 
 fn endpoint() -> String {
     std::env::var("MLINFRA_TEST_GCP_ENDPOINT").expect(
@@ -744,12 +744,10 @@ fn a_node_pool_create_killed_while_gke_works_on_it_is_adopted_by_its_handle() {
     );
     assert_eq!(code, 200);
     kill_apply_when(d, NO_GOOGLE, || recorded(d) >= 1 && pending(d));
-    let st: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("mlinfra.state.json")).unwrap())
-            .unwrap();
+    let st = stored_state(d).unwrap();
     assert!(
-        !st["pending"].is_null(),
-        "the pool's intent was recorded before the call: {st}"
+        !st.pending.is_empty(),
+        "the pool's intent was recorded before the call: {st:?}"
     );
     // Let the double finish what it was asked.
     std::thread::sleep(Duration::from_millis(1800));

@@ -12,6 +12,7 @@ mod identity;
 mod limits;
 mod plan;
 mod policy;
+mod remote_state;
 mod sagemaker;
 mod saved_plan;
 mod secrets;
@@ -111,19 +112,21 @@ pub fn stable(s: &str) -> String {
 
 /// How many resources the state file in `dir` records (0 when there is none yet).
 pub fn recorded(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("mlinfra.state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|j| j["resources"].as_array().map(|a| a.len()))
-        .unwrap_or(0)
+    stored_state(dir).map(|s| s.resources.len()).unwrap_or(0)
 }
 
-/// Whether the state file in `dir` holds the intent of a create that has not finished.
-pub fn pending(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("mlinfra.state.json"))
+/// The local state in `dir` as the next run reads it: the snapshot with the journal of a
+/// running (or killed) apply replayed.
+pub fn stored_state(dir: &Path) -> Option<mlinfra_engine::state::State> {
+    mlinfra_engine::store::StateStore::local(dir.join("mlinfra.state.json"))
+        .read()
         .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|j| !j["pending"].is_null())
+        .flatten()
+}
+
+/// Whether the state in `dir` holds the intent of a create that has not finished.
+pub fn pending(dir: &Path) -> bool {
+    stored_state(dir).is_some_and(|s| !s.pending.is_empty())
 }
 
 /// Start `mlinfra apply` in `dir` in the background (with `env`, where an empty value

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mlinfra_engine::state::LocalBackend;
+use mlinfra_engine::store::StateStore;
 use serde_json::Value;
 
 use crate::mlinfra;
@@ -95,8 +95,8 @@ fn mv_renames_and_refuses_an_occupied_destination() {
 #[test]
 fn a_held_lock_blocks_state_changes_and_names_its_holder() {
     let dir = applied_lifecycle();
-    let backend = LocalBackend::new(dir.path().join("mlinfra.state.json"));
-    let lock = backend.lock("apply", Duration::ZERO).unwrap();
+    let store = StateStore::local(dir.path().join("mlinfra.state.json"));
+    let lock = store.lock("apply", Duration::ZERO).unwrap();
     let r = mlinfra(dir.path(), &["state", "rm", "bucket.logs"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("is locked by"), "{}", r.stderr);

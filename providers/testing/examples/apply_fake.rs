@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use mlinfra_engine::apply::{apply, ApplyContext, ApplyOptions, Event, Progress};
 use mlinfra_engine::plan::PlanOptions;
 use mlinfra_engine::run::plan_configuration;
-use mlinfra_engine::state::{LocalBackend, State};
+use mlinfra_engine::state::State;
+use mlinfra_engine::store::StateStore;
 use mlinfra_engine::{collect_inputs, load};
 use mlinfra_provider_api::ProviderSet;
 use mlinfra_provider_testing::FakeProvider;
@@ -72,14 +73,14 @@ fn main() {
         &providers,
     );
     let (evaluated, plan) = result.unwrap_or_else(|| panic!("{diags:?}"));
-    let backend = LocalBackend::new(dir.path().join("mlinfra.state.json"));
+    let store = StateStore::local(dir.path().join("mlinfra.state.json"));
     let interrupts = AtomicUsize::new(0);
     let ctx = ApplyContext {
         config: &config,
         inputs: &inputs,
         evaluated: &evaluated,
         providers: &providers,
-        backend: &backend,
+        store: &store,
         progress: &Quiet,
         interrupts: &interrupts,
     };

@@ -1,0 +1,203 @@
+//! The `mlinfra { backend "KIND" { … } }` block, read and checked before anything runs.
+//!
+//! Backend attributes are literal values, as in Terraform: the backend is opened before
+//! variables are evaluated. Attribute names are Terraform's where it has them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use hcl_edit::structure::Structure;
+use hcl_edit::Span as _;
+
+use crate::config::load::Config;
+use crate::diag::{Diagnostic, Span};
+
+/// One backend kind: its attributes, which are required, and what they mean.
+pub struct BackendKind {
+    pub name: &'static str,
+    pub attributes: &'static [(&'static str, bool, &'static str)],
+    pub example: &'static str,
+}
+
+/// Every backend kind this build opens.
+pub const KINDS: &[BackendKind] = &[
+    BackendKind {
+        name: "local",
+        attributes: &[("path", false, "the state file, relative to the configuration")],
+        example: "backend \"local\" { path = \"state/mlinfra.state.json\" }",
+    },
+    BackendKind {
+        name: "s3",
+        attributes: &[
+            ("bucket", true, "the S3 bucket that holds the state"),
+            ("key", true, "the object key of the state"),
+            ("region", false, "the bucket's region (else AWS_REGION)"),
+            ("endpoint", false, "an S3-compatible endpoint URL (an emulator)"),
+            ("workspace_key_prefix", false, "where other workspaces go (env:)"),
+            ("use_path_style", false, "address the bucket in the path"),
+        ],
+        example: "backend \"s3\" { bucket = \"acme-mlinfra-state\"  key = \"prod/mlinfra.state.json\"  region = \"us-east-1\" }",
+    },
+];
+
+/// A checked backend block (or the default local one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendSpec {
+    pub kind: String,
+    pub attributes: BTreeMap<String, BackendValue>,
+    /// The configuration's directory, which relative paths start from.
+    pub root_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum BackendValue {
+    String(String),
+    Bool(bool),
+}
+
+impl BackendSpec {
+    pub fn str(&self, name: &str) -> Option<&str> {
+        match self.attributes.get(name) {
+            Some(BackendValue::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.attributes.get(name) {
+            Some(BackendValue::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The default: local state beside the manifests.
+    pub fn default_local(root_dir: PathBuf) -> BackendSpec {
+        BackendSpec {
+            kind: "local".into(),
+            attributes: BTreeMap::new(),
+            root_dir,
+        }
+    }
+
+    /// For messages and `init`: `s3 (bucket = "…", key = "…")`.
+    pub fn describe(&self) -> String {
+        let attrs: Vec<String> = self
+            .attributes
+            .iter()
+            .map(|(k, v)| match v {
+                BackendValue::String(s) => format!("{k} = \"{s}\""),
+                BackendValue::Bool(b) => format!("{k} = {b}"),
+            })
+            .collect();
+        if attrs.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{} ({})", self.kind, attrs.join(", "))
+        }
+    }
+}
+
+/// The configuration's backend, checked: a known kind, known attributes with literal
+/// values, the required ones present.
+pub fn backend_spec(config: &Config) -> Result<BackendSpec, Diagnostic> {
+    let root = config.root();
+    let Some(b) = &root.settings.backend else {
+        return Ok(BackendSpec::default_local(config.root_dir.clone()));
+    };
+    let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+    let Some(kind) = KINDS.iter().find(|k| k.name == b.kind) else {
+        let mut d = Diagnostic::error(format!(
+            "backend \"{}\" is not available in this build",
+            b.kind
+        ))
+        .at(Some(b.span))
+        .expected(format!("one of: {}", names.join(", ")));
+        if let Some(near) = names.iter().find(|n| strsim::levenshtein(n, &b.kind) <= 2) {
+            d = d.help(format!("did you mean backend \"{near}\"?"));
+        }
+        return Err(d);
+    };
+    let span = |r: Option<std::ops::Range<usize>>| r.map(|r| Span::new(b.file, r));
+    let mut attributes = BTreeMap::new();
+    for s in b.body.iter() {
+        match s {
+            Structure::Attribute(a) => {
+                let key = a.key.as_str();
+                let known: Vec<&str> = kind.attributes.iter().map(|(n, _, _)| *n).collect();
+                if !known.contains(&key) {
+                    let help = match known.iter().find(|n| strsim::levenshtein(n, key) <= 2) {
+                        Some(near) => format!("did you mean `{near}`?"),
+                        None => kind.example.to_string(),
+                    };
+                    return Err(Diagnostic::error(format!(
+                        "unknown attribute `{key}` in backend \"{}\"",
+                        kind.name
+                    ))
+                    .at(span(a.key.span()))
+                    .expected(known.join(", "))
+                    .help(help));
+                }
+                let value = if let Some(s) = a.value.as_str() {
+                    BackendValue::String(s.to_string())
+                } else if let Some(v) = a.value.as_bool() {
+                    BackendValue::Bool(v)
+                } else {
+                    return Err(Diagnostic::error(format!(
+                        "backend \"{}\" attribute `{key}` must be a literal value",
+                        kind.name
+                    ))
+                    .at(span(a.value.span()))
+                    .expected(format!("{key} = \"…\""))
+                    .help("the backend is opened before variables are evaluated, so it takes no expressions; use an environment variable the backend reads instead"));
+                };
+                if matches!(&value, BackendValue::String(s) if s.is_empty()) {
+                    return Err(Diagnostic::error(format!(
+                        "backend \"{}\" attribute `{key}` is empty",
+                        kind.name
+                    ))
+                    .at(span(a.value.span()))
+                    .expected(format!("{key} = \"…\"")));
+                }
+                attributes.insert(key.to_string(), value);
+            }
+            Structure::Block(blk) => {
+                return Err(Diagnostic::error(format!(
+                    "unexpected block `{}` in backend \"{}\"",
+                    blk.ident.as_str(),
+                    kind.name
+                ))
+                .at(span(blk.ident.span()))
+                .expected(
+                    kind.attributes
+                        .iter()
+                        .map(|(n, _, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ));
+            }
+        }
+    }
+    for (name, required, what) in kind.attributes {
+        if *required && !attributes.contains_key(*name) {
+            return Err(Diagnostic::error(format!(
+                "backend \"{}\" needs `{name}` ({what})",
+                kind.name
+            ))
+            .at(Some(b.span))
+            .expected(kind.example.to_string()));
+        }
+    }
+    Ok(BackendSpec {
+        kind: kind.name.to_string(),
+        attributes,
+        root_dir: config.root_dir.clone(),
+    })
+}
+
+impl BackendSpec {
+    /// The local backend's default state file.
+    pub fn local_path(&self) -> PathBuf {
+        self.root_dir
+            .join(self.str("path").unwrap_or("mlinfra.state.json"))
+    }
+}

@@ -1,0 +1,125 @@
+//! The state backends of mlinfra: each place state can live, behind the store's
+//! [`Backend`] trait. The local backend lives in the engine; the remote ones here, each on
+//! its cloud's SDK, with a runtime of their own so that the store can call them from
+//! anywhere (an apply's runtime included).
+
+use std::future::Future;
+use std::path::Path;
+
+use mlinfra_engine::backend_config::BackendSpec;
+use mlinfra_engine::state::{LocalBackend, StateError};
+use mlinfra_engine::store::{Backend, StateStore};
+
+mod objects;
+mod s3;
+
+pub use objects::{HEARTBEAT, STALE_AFTER};
+
+/// The workspace a configuration directory has selected: `MLINFRA_WORKSPACE`, else the
+/// one `mlinfra workspace select` recorded in `.mlinfra/environment`, else `default`.
+pub fn current_workspace(dir: &Path) -> String {
+    if let Ok(w) = std::env::var("MLINFRA_WORKSPACE") {
+        if !w.is_empty() {
+            return w;
+        }
+    }
+    std::fs::read_to_string(dir.join(".mlinfra").join("environment"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// Whether `name` can name a workspace: letters, digits, `-` and `_`, at most 90.
+pub fn check_workspace_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 90
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "\"{name}\" is not a workspace name: use letters, digits, `-` and `_` (at most 90)"
+        ));
+    }
+    Ok(())
+}
+
+/// The backend `spec` describes, for workspace `workspace`.
+pub fn open_backend(spec: &BackendSpec, workspace: &str) -> Result<Box<dyn Backend>, StateError> {
+    check_workspace_name(workspace).map_err(|m| StateError::Conflict {
+        location: spec.describe(),
+        detail: m,
+    })?;
+    match spec.kind.as_str() {
+        "local" => Ok(Box::new(LocalBackend::for_workspace(
+            spec.local_path(),
+            workspace,
+        ))),
+        "s3" => Ok(Box::new(s3::S3Backend::open(spec, workspace)?)),
+        other => Err(StateError::Conflict {
+            location: other.to_string(),
+            detail: format!("backend \"{other}\" is not available in this build"),
+        }),
+    }
+}
+
+/// A store over the backend `spec` describes, for workspace `workspace`.
+pub fn open_store(spec: &BackendSpec, workspace: &str) -> Result<StateStore, StateError> {
+    Ok(StateStore::new(open_backend(spec, workspace)?, workspace))
+}
+
+/// A runtime for one backend's SDK calls. Calls are sent to it and waited for on the
+/// calling thread, so they work from inside another runtime too.
+pub(crate) struct Rt {
+    rt: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+}
+
+impl Rt {
+    pub(crate) fn new() -> Result<Rt, StateError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("mlinfra-state")
+            .enable_all()
+            .build()
+            .map_err(|source| StateError::Io {
+                action: "start the state backend's runtime",
+                path: "".into(),
+                source,
+            })?;
+        let handle = rt.handle().clone();
+        Ok(Rt {
+            rt: Some(rt),
+            handle,
+        })
+    }
+
+    /// Run `f` on this runtime and wait for its result.
+    pub(crate) fn run<F, T>(&self, f: F) -> Result<T, StateError>
+    where
+        F: Future<Output = Result<T, StateError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.handle.spawn(async move {
+            let _ = tx.send(f.await);
+        });
+        rx.recv().unwrap_or_else(|_| {
+            Err(StateError::Io {
+                action: "call the state backend",
+                path: "".into(),
+                source: std::io::Error::other("the call ended without an answer"),
+            })
+        })
+    }
+}
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another one is refused; this never blocks.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}

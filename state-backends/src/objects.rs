@@ -1,0 +1,393 @@
+//! State in an object store with conditional writes (S3's `If-Match`/`If-None-Match`):
+//! the snapshot, a lock object and journal entries as objects of their own.
+//!
+//! - The snapshot is written only over the version (ETag) it was read at, or only when
+//!   absent, so a stale writer is refused by the store itself, lock or no lock.
+//! - The lock is an object created only when absent, holding the holder's record. The
+//!   holder rewrites it (over its own version) every [`HEARTBEAT`] to show it is alive.
+//!   A lock whose holder ran on this host and no longer runs is taken over (over the
+//!   version read, so two runs cannot both take it); any other lock is reported with its
+//!   holder and heartbeat age, and `force-unlock` removes it.
+//! - Journal entries are `KEY.journal/BASE/SERIAL`, each created only when absent.
+//! - A conditional write whose answer was lost and was retried comes back as a failed
+//!   precondition even though it succeeded: the object is read back, and when it is what
+//!   this run wrote (its bytes, or its lock id) the write counts as done.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mlinfra_engine::state::{LockInfo, StateError};
+use mlinfra_engine::store::{unix_now, Backend, HeldLock, Stored, TryLock};
+
+/// How often a lock holder shows it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(20);
+/// A heartbeat older than this marks a holder that is probably gone.
+pub const STALE_AFTER: u64 = 120;
+
+/// When a write may happen.
+#[derive(Clone, Copy, Debug)]
+pub enum Cond<'a> {
+    /// Only when no object is there.
+    Absent,
+    /// Only when the object is at this version.
+    Version(&'a str),
+}
+
+/// A write refused because its condition did not hold.
+#[derive(Debug)]
+pub struct Precondition;
+
+/// The few object operations the state needs, with conditions.
+pub trait Objects: Send + Sync + 'static {
+    /// `bucket/container` for messages.
+    fn describe(&self, key: &str) -> String;
+    fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StateError>;
+    fn put(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        cond: Cond<'_>,
+    ) -> Result<Result<String, Precondition>, StateError>;
+    fn delete(&self, key: &str) -> Result<(), StateError>;
+    /// Every key under `prefix`, sorted.
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StateError>;
+}
+
+/// Where each workspace's objects are.
+#[derive(Clone, Debug)]
+pub enum Layout {
+    /// Terraform's S3 layout: `KEY` for default, `PREFIX/NAME/KEY` for the others.
+    KeyPrefix { key: String, prefix: String },
+}
+
+impl Layout {
+    fn state_key(&self, workspace: &str) -> String {
+        match self {
+            Layout::KeyPrefix { key, prefix } => {
+                if workspace == "default" {
+                    key.clone()
+                } else {
+                    format!("{prefix}/{workspace}/{key}")
+                }
+            }
+        }
+    }
+}
+
+/// A backend over any [`Objects`].
+pub struct ObjectBackend<O: Objects> {
+    objects: Arc<O>,
+    layout: Layout,
+    key: String,
+}
+
+impl<O: Objects> ObjectBackend<O> {
+    pub fn new(objects: O, layout: Layout, workspace: &str) -> Self {
+        let key = layout.state_key(workspace);
+        ObjectBackend {
+            objects: Arc::new(objects),
+            layout,
+            key,
+        }
+    }
+
+    fn lock_key(&self) -> String {
+        format!("{}.lock", self.key)
+    }
+
+    fn journal_prefix(&self) -> String {
+        format!("{}.journal/", self.key)
+    }
+
+    fn entry_key(&self, base: u64, serial: u64) -> String {
+        format!("{}{base:020}/{serial:020}", self.journal_prefix())
+    }
+
+    fn conflict(&self, detail: impl Into<String>) -> StateError {
+        StateError::Conflict {
+            location: self.objects.describe(&self.key),
+            detail: detail.into(),
+        }
+    }
+
+    /// Create `key` only when absent; an own write retried after a lost answer counts.
+    fn create(&self, key: &str, bytes: &[u8]) -> Result<(), StateError> {
+        match self.objects.put(key, bytes, Cond::Absent)? {
+            Ok(_) => Ok(()),
+            Err(Precondition) => match self.objects.get(key)? {
+                Some((b, _)) if b == bytes => Ok(()),
+                _ => Err(self.conflict(format!("{key} exists already: another run wrote it"))),
+            },
+        }
+    }
+
+    fn read_lock(&self) -> Result<Option<(LockInfo, String)>, StateError> {
+        match self.objects.get(&self.lock_key())? {
+            None => Ok(None),
+            Some((bytes, version)) => {
+                let info =
+                    serde_json::from_slice::<LockInfo>(&bytes).unwrap_or_else(|_| LockInfo {
+                        id: "unknown".into(),
+                        pid: 0,
+                        host: "unknown".into(),
+                        user: "unknown".into(),
+                        operation: "unknown (its lock record does not parse)".into(),
+                        created: 0,
+                        path: self.objects.describe(&self.key),
+                        heartbeat: None,
+                    });
+                Ok(Some((info, version)))
+            }
+        }
+    }
+}
+
+fn record(info: &LockInfo) -> Vec<u8> {
+    let mut i = info.clone();
+    i.heartbeat = Some(unix_now());
+    serde_json::to_vec_pretty(&i).unwrap_or_default()
+}
+
+impl<O: Objects> Backend for ObjectBackend<O> {
+    fn location(&self) -> String {
+        self.objects.describe(&self.key)
+    }
+
+    fn read(&self) -> Result<Option<Stored>, StateError> {
+        Ok(self
+            .objects
+            .get(&self.key)?
+            .map(|(bytes, version)| Stored { bytes, version }))
+    }
+
+    fn write(&self, bytes: &[u8], expected: Option<&str>) -> Result<String, StateError> {
+        let cond = match expected {
+            Some(v) => Cond::Version(v),
+            None => Cond::Absent,
+        };
+        match self.objects.put(&self.key, bytes, cond)? {
+            Ok(v) => Ok(v),
+            // The answer to a write that landed was lost and the write retried.
+            Err(Precondition) => match self.objects.get(&self.key)? {
+                Some((b, v)) if b == bytes => Ok(v),
+                _ => Err(self.conflict("another run wrote the state since this run read it")),
+            },
+        }
+    }
+
+    fn try_lock(&self, info: &LockInfo) -> Result<TryLock, StateError> {
+        let body = record(info);
+        let key = self.lock_key();
+        let (taken, abandoned_by) = match self.objects.put(&key, &body, Cond::Absent)? {
+            Ok(v) => (v, None),
+            Err(Precondition) => {
+                let Some((holder, version)) = self.read_lock()? else {
+                    // Released in between: try again.
+                    return self.try_lock(info);
+                };
+                if holder.id == info.id {
+                    // Our own create, retried after its answer was lost.
+                    (version, None)
+                } else if holder.holder_is_dead() {
+                    // Its run was killed on this host: take the lock over, over the
+                    // version read, so only one run can.
+                    match self.objects.put(&key, &body, Cond::Version(&version))? {
+                        Ok(v) => (v, Some(holder)),
+                        Err(Precondition) => match self.read_lock()? {
+                            Some((h, v)) if h.id == info.id => (v, Some(holder)),
+                            Some((h, _)) => return Ok(TryLock::Held(h)),
+                            None => return self.try_lock(info),
+                        },
+                    }
+                } else {
+                    return Ok(TryLock::Held(holder));
+                }
+            }
+        };
+        Ok(TryLock::Acquired {
+            guard: Box::new(ObjectLock::start(
+                Arc::clone(&self.objects),
+                key,
+                info.clone(),
+                taken,
+            )),
+            abandoned_by,
+        })
+    }
+
+    fn lock_holder(&self) -> Result<Option<LockInfo>, StateError> {
+        Ok(self.read_lock()?.map(|(i, _)| i))
+    }
+
+    fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+        let Some((holder, _)) = self.read_lock()? else {
+            return Err(StateError::LockMismatch {
+                id: id.to_string(),
+                current: "none".into(),
+            });
+        };
+        if holder.id != id {
+            return Err(StateError::LockMismatch {
+                id: id.to_string(),
+                current: holder.id,
+            });
+        }
+        if holder.host == mlinfra_engine::state::this_host() && !holder.holder_is_dead() {
+            return Err(StateError::Locked {
+                holder: Box::new(holder),
+            });
+        }
+        self.objects.delete(&self.lock_key())?;
+        Ok(holder)
+    }
+
+    fn journal_append(&self, base: u64, serial: u64, bytes: &[u8]) -> Result<(), StateError> {
+        self.create(&self.entry_key(base, serial), bytes)
+    }
+
+    fn journal_read(&self, base: u64) -> Result<Vec<Vec<u8>>, StateError> {
+        let prefix = format!("{}{base:020}/", self.journal_prefix());
+        let mut out = Vec::new();
+        for k in self.objects.list(&prefix)? {
+            if let Some((b, _)) = self.objects.get(&k)? {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    fn journal_clear(&self) -> Result<(), StateError> {
+        for k in self.objects.list(&self.journal_prefix())? {
+            self.objects.delete(&k)?;
+        }
+        Ok(())
+    }
+
+    fn workspaces(&self) -> Result<Vec<String>, StateError> {
+        let mut names = Vec::new();
+        match &self.layout {
+            Layout::KeyPrefix { key, prefix } => {
+                if self.objects.get(key)?.is_some() {
+                    names.push("default".to_string());
+                }
+                let start = format!("{prefix}/");
+                for k in self.objects.list(&start)? {
+                    if let Some(name) = k
+                        .strip_prefix(&start)
+                        .and_then(|rest| rest.strip_suffix(&format!("/{key}")))
+                        .filter(|n| !n.contains('/'))
+                    {
+                        names.push(name.to_string());
+                    }
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    fn delete_workspace(&self, name: &str) -> Result<(), StateError> {
+        let other = ObjectBackend {
+            objects: Arc::clone(&self.objects),
+            layout: self.layout.clone(),
+            key: self.layout.state_key(name),
+        };
+        other.journal_clear()?;
+        other.objects.delete(&other.key)?;
+        other.objects.delete(&other.lock_key())?;
+        Ok(())
+    }
+}
+
+/// A held lock object, rewritten every [`HEARTBEAT`] by a thread of its own.
+struct ObjectLock<O: Objects> {
+    objects: Arc<O>,
+    key: String,
+    id: String,
+    stop: Arc<AtomicBool>,
+    lost: Arc<Mutex<Option<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<O: Objects> ObjectLock<O> {
+    fn start(objects: Arc<O>, key: String, info: LockInfo, version: String) -> Self {
+        let id = info.id.clone();
+        let version = Arc::new(Mutex::new(version));
+        let stop = Arc::new(AtomicBool::new(false));
+        let lost = Arc::new(Mutex::new(None));
+        let thread = {
+            let (objects, key, version, stop, lost) = (
+                Arc::clone(&objects),
+                key.clone(),
+                Arc::clone(&version),
+                Arc::clone(&stop),
+                Arc::clone(&lost),
+            );
+            std::thread::Builder::new()
+                .name("mlinfra-lock-heartbeat".into())
+                .spawn(move || {
+                    let step = Duration::from_millis(100);
+                    let mut waited = Duration::ZERO;
+                    while !stop.load(Ordering::SeqCst) {
+                        std::thread::sleep(step);
+                        waited += step;
+                        if waited < HEARTBEAT {
+                            continue;
+                        }
+                        waited = Duration::ZERO;
+                        let current = version.lock().map(|v| v.clone()).unwrap_or_default();
+                        match objects.put(&key, &record(&info), Cond::Version(&current)) {
+                            Ok(Ok(v)) => {
+                                if let Ok(mut g) = version.lock() {
+                                    *g = v;
+                                }
+                            }
+                            Ok(Err(Precondition)) => {
+                                if let Ok(mut g) = lost.lock() {
+                                    *g = Some(
+                                        "the lock was taken over or removed (force-unlock) while this run held it".into(),
+                                    );
+                                }
+                                return;
+                            }
+                            // A transient fault: the next beat tries again.
+                            Err(_) => {}
+                        }
+                    }
+                })
+                .ok()
+        };
+        ObjectLock {
+            objects,
+            key,
+            id,
+            stop,
+            lost,
+            thread,
+        }
+    }
+}
+
+impl<O: Objects> HeldLock for ObjectLock<O> {
+    fn release(&mut self) -> Result<(), StateError> {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        // Remove the lock only while it is still ours.
+        match self.objects.get(&self.key)? {
+            Some((bytes, _)) => {
+                let holder: Option<LockInfo> = serde_json::from_slice(&bytes).ok();
+                if holder.is_some_and(|h| h.id == self.id) {
+                    self.objects.delete(&self.key)?;
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|g| g.clone())
+    }
+}

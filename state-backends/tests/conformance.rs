@@ -1,0 +1,569 @@
+//! One conformance suite for every state backend: each test runs against every backend
+//! whose server the test command started (local always; s3 against moto through
+//! MLINFRA_TEST_AWS_ENDPOINT).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mlinfra_engine::backend_config::{BackendSpec, BackendValue};
+use mlinfra_engine::state::{PendingCreate, ResourceState, State, StateError};
+use mlinfra_engine::store::{StateStore, Touched};
+use mlinfra_schema::Value;
+use mlinfra_state_backends::open_store;
+
+const BUCKET: &str = "mlinfra-state-conformance";
+
+/// A backend under test: its spec for one test's unique key.
+struct Target {
+    name: &'static str,
+    spec: BackendSpec,
+    faults: bool,
+}
+
+fn unique(tag: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{tag}-{}-{n}", std::process::id())
+}
+
+fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, BackendValue> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), BackendValue::String(v.to_string())))
+        .collect()
+}
+
+fn s3_endpoint() -> Option<String> {
+    std::env::var("MLINFRA_TEST_AWS_ENDPOINT").ok()
+}
+
+fn ensure_bucket(endpoint: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await;
+        let conf = aws_sdk_s3::config::Builder::from(&shared)
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .build();
+        let _ = aws_sdk_s3::Client::from_conf(conf)
+            .create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await;
+    });
+}
+
+/// Every backend available here, each with a fresh place for `tag`.
+fn targets(dir: &Path, tag: &str) -> Vec<Target> {
+    let key = unique(tag);
+    let mut t = vec![Target {
+        name: "local",
+        spec: BackendSpec {
+            kind: "local".into(),
+            attributes: attrs(&[("path", &format!("{key}/mlinfra.state.json"))]),
+            root_dir: dir.to_path_buf(),
+        },
+        faults: false,
+    }];
+    if let Some(ep) = s3_endpoint() {
+        ensure_bucket(&ep);
+        t.push(Target {
+            name: "s3",
+            spec: BackendSpec {
+                kind: "s3".into(),
+                attributes: attrs(&[
+                    ("bucket", BUCKET),
+                    ("key", &format!("{key}/mlinfra.state.json")),
+                    ("region", "us-east-1"),
+                    ("endpoint", &ep),
+                ]),
+                root_dir: dir.to_path_buf(),
+            },
+            faults: true,
+        });
+    }
+    t
+}
+
+fn resource(i: usize) -> ResourceState {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("name".to_string(), Value::from(format!("bucket-{i}")));
+    attributes.insert("versioning".to_string(), Value::Bool(i.is_multiple_of(2)));
+    ResourceState {
+        kind: "bucket".into(),
+        cloud: Some("aws".into()),
+        provider: Some("aws".into()),
+        id: Some(format!("bucket-{i}")),
+        attributes,
+        sensitive: Default::default(),
+        dependencies: Default::default(),
+    }
+}
+
+fn spec_json(spec: &BackendSpec) -> String {
+    let a: serde_json::Map<String, serde_json::Value> = spec
+        .attributes
+        .iter()
+        .map(|(k, v)| match v {
+            BackendValue::String(s) => (k.clone(), serde_json::Value::String(s.clone())),
+            BackendValue::Bool(b) => (k.clone(), serde_json::Value::Bool(*b)),
+        })
+        .collect();
+    serde_json::json!({"kind": spec.kind, "attributes": a, "root": spec.root_dir, }).to_string()
+}
+
+fn spec_from_json(s: &str) -> BackendSpec {
+    let v: serde_json::Value = serde_json::from_str(s).unwrap();
+    let attributes = v["attributes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, a)| {
+            (
+                k.clone(),
+                BackendValue::String(a.as_str().unwrap().to_string()),
+            )
+        })
+        .collect();
+    BackendSpec {
+        kind: v["kind"].as_str().unwrap().to_string(),
+        attributes,
+        root_dir: PathBuf::from(v["root"].as_str().unwrap()),
+    }
+}
+
+/// Run this test binary as a worker process doing `mode` against `spec`.
+fn worker(spec: &BackendSpec, mode: &str, rounds: usize) -> Command {
+    let mut c = Command::new(std::env::current_exe().unwrap());
+    c.args(["worker_entry", "--exact", "--nocapture", "--test-threads=1"])
+        .env("MLINFRA_CONFORMANCE_WORKER", spec_json(spec))
+        .env("MLINFRA_CONFORMANCE_MODE", mode)
+        .env("MLINFRA_CONFORMANCE_ROUNDS", rounds.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// The worker's body; a no-op when this binary runs as the test suite.
+#[test]
+fn worker_entry() {
+    let Ok(spec) = std::env::var("MLINFRA_CONFORMANCE_WORKER") else {
+        return;
+    };
+    let spec = spec_from_json(&spec);
+    let mode = std::env::var("MLINFRA_CONFORMANCE_MODE").unwrap();
+    let rounds: usize = std::env::var("MLINFRA_CONFORMANCE_ROUNDS")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let store = open_store(&spec, "default").unwrap();
+    match mode.as_str() {
+        // Each round: take the lock, read the serial, write serial + 1.
+        "race" => {
+            for _ in 0..rounds {
+                let lock = store.lock("race", Duration::from_secs(120)).unwrap();
+                let mut s = store.read().unwrap().unwrap();
+                let based_on = Some(s.serial);
+                store.write(&mut s, based_on).unwrap();
+                lock.release().unwrap();
+            }
+        }
+        // Hold the lock and journal one step after another until killed.
+        "journal" => {
+            let _lock = store.lock("apply", Duration::from_secs(60)).unwrap();
+            let mut s = store.read().unwrap().unwrap();
+            let start = s.resources.len();
+            for i in start..start + rounds {
+                let addr = format!("bucket.b[{i}]");
+                // As apply does: a step left in flight by a killed run is started again.
+                s.pending.retain(|p| p.address != addr);
+                s.pending.push(pending(&addr));
+                let based_on = Some(s.serial);
+                store
+                    .record(&mut s, based_on, Touched::Address(&addr))
+                    .unwrap();
+                s.pending.retain(|p| p.address != addr);
+                s.resources.insert(addr.clone(), resource(i));
+                let based_on = Some(s.serial);
+                store
+                    .record(&mut s, based_on, Touched::Address(&addr))
+                    .unwrap();
+                println!("recorded {addr}");
+            }
+            store.finish(&mut s).unwrap();
+        }
+        other => panic!("unknown mode {other}"),
+    }
+}
+
+fn pending(addr: &str) -> PendingCreate {
+    PendingCreate {
+        address: addr.to_string(),
+        kind: "bucket".into(),
+        cloud: "aws".into(),
+        provider: "aws".into(),
+        name: addr.to_string(),
+        client_token: "token".into(),
+        handle: None,
+        attributes: Default::default(),
+        dependencies: Vec::new(),
+    }
+}
+
+fn fresh(t: &Target) -> (StateStore, State) {
+    let store = open_store(&t.spec, "default").unwrap();
+    let mut s = State::new();
+    store.write(&mut s, None).unwrap();
+    (store, s)
+}
+
+#[test]
+fn racing_processes_lose_no_update() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in targets(dir.path(), "race") {
+        let (store, _) = fresh(&t);
+        let (n, m) = (4, 6);
+        let children: Vec<_> = (0..n)
+            .map(|_| worker(&t.spec, "race", m).spawn().unwrap())
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}: a worker failed: {}",
+                t.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let s = store.read().unwrap().unwrap();
+        assert_eq!(
+            s.serial,
+            1 + (n * m) as u64,
+            "{}: every round's write is there",
+            t.name
+        );
+        assert!(store.lock_holder().is_none(), "{}: no lock left", t.name);
+    }
+}
+
+#[test]
+fn a_holder_killed_at_random_instants_is_recovered_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in targets(dir.path(), "kill") {
+        let (store, _) = fresh(&t);
+        let mut seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64;
+        let mut last = 0;
+        for round in 0..4 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let delay = Duration::from_millis(100 + (seed >> 33) % 500);
+            let mut child = worker(&t.spec, "journal", 100_000).spawn().unwrap();
+            std::thread::sleep(delay);
+            child.kill().unwrap(); // SIGKILL
+            let _ = child.wait();
+            // The next run takes the lock without anyone's help and reads a whole state.
+            let lock = store
+                .lock("apply", Duration::from_secs(10))
+                .unwrap_or_else(|e| panic!("{} round {round}: {e}", t.name));
+            let s = store.read().unwrap().unwrap();
+            let n = s.resources.len();
+            assert!(
+                n >= last,
+                "{} round {round}: nothing recorded is lost",
+                t.name
+            );
+            for i in 0..n {
+                assert!(
+                    s.resources.contains_key(&format!("bucket.b[{i}]")),
+                    "{} round {round}: steps replay in order, no gap",
+                    t.name
+                );
+            }
+            assert!(
+                s.pending.len() <= 1,
+                "{}: at most the step in flight",
+                t.name
+            );
+            last = n;
+            drop(lock);
+        }
+        // A run after the kills goes on from where they stopped and folds the journal in.
+        let out = worker(&t.spec, "journal", 5).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s = store.read().unwrap().unwrap();
+        assert_eq!(s.resources.len(), last + 5, "{}", t.name);
+        assert!(s.pending.is_empty());
+        assert!(
+            store.backend().journal_read(s.serial).unwrap().is_empty(),
+            "{}: the finished run left no journal",
+            t.name
+        );
+    }
+}
+
+#[test]
+fn a_stale_conditional_write_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in targets(dir.path(), "stale") {
+        let (store, mut s) = fresh(&t);
+        let old = store.backend().read().unwrap().unwrap().version;
+        let mut other = s.clone();
+        let other_store = open_store(&t.spec, "default").unwrap();
+        other_store.read().unwrap();
+        other_store.write(&mut other, Some(1)).unwrap();
+        // At the backend: a write over the version read before is refused.
+        let e = store.backend().write(b"{}", Some(&old)).unwrap_err();
+        assert!(matches!(e, StateError::Conflict { .. }), "{}: {e}", t.name);
+        let e = store.backend().write(b"{}", None).unwrap_err();
+        assert!(matches!(e, StateError::Conflict { .. }), "{}: {e}", t.name);
+        // At the store: the serial this run read is not the stored one.
+        let e = store.write(&mut s, Some(1)).unwrap_err();
+        assert!(
+            matches!(e, StateError::StaleSerial { .. }),
+            "{}: {e}",
+            t.name
+        );
+        assert_eq!(store.read().unwrap().unwrap().serial, 2, "{}", t.name);
+    }
+}
+
+#[test]
+fn lineage_and_serial_rules_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in targets(dir.path(), "rules") {
+        let (store, mut s) = fresh(&t);
+        let mut foreign = State::new();
+        let e = store.write(&mut foreign, Some(1)).unwrap_err();
+        assert!(
+            matches!(e, StateError::ForeignLineage { .. }),
+            "{}: {e}",
+            t.name
+        );
+        store.write(&mut s, Some(1)).unwrap();
+        let mut older = s.clone();
+        older.serial = 1;
+        assert!(matches!(
+            store.push(&older, false),
+            Err(StateError::Refused { .. })
+        ));
+        let mut same = s.clone();
+        same.resources.insert("bucket.x".into(), resource(0));
+        assert!(matches!(
+            store.push(&same, false),
+            Err(StateError::Refused { .. })
+        ));
+        assert!(store.push(&State::new(), false).is_err(), "{}", t.name);
+        store.push(&s, false).unwrap();
+        store.push(&older, true).unwrap();
+        assert_eq!(
+            store.read().unwrap().unwrap().serial,
+            1,
+            "{}: -force",
+            t.name
+        );
+    }
+}
+
+#[test]
+fn a_100000_resource_state_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in targets(dir.path(), "big") {
+        let (store, mut s) = fresh(&t);
+        for i in 0..100_000 {
+            s.resources.insert(format!("bucket.b[{i}]"), resource(i));
+        }
+        store.write(&mut s, Some(1)).unwrap();
+        let back = open_store(&t.spec, "default")
+            .unwrap()
+            .read()
+            .unwrap()
+            .unwrap();
+        assert_eq!(back, s, "{}", t.name);
+    }
+}
+
+#[test]
+fn workspaces_are_isolated() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in targets(dir.path(), "ws") {
+        let (store, mut s) = fresh(&t);
+        s.resources.insert("bucket.a".into(), resource(1));
+        store.write(&mut s, Some(1)).unwrap();
+        let staging = open_store(&t.spec, "staging").unwrap();
+        assert!(staging.read().unwrap().is_none(), "{}", t.name);
+        let mut st = State::new();
+        staging.write(&mut st, None).unwrap();
+        // Locks are per workspace too.
+        let _l = store.lock("apply", Duration::ZERO).unwrap();
+        let _m = staging.lock("apply", Duration::ZERO).unwrap();
+        assert_eq!(
+            store.workspaces().unwrap(),
+            vec!["default", "staging"],
+            "{}",
+            t.name
+        );
+        assert_eq!(store.read().unwrap().unwrap().resources.len(), 1);
+        assert!(staging.read().unwrap().unwrap().resources.is_empty());
+        drop(_m);
+        store.backend().delete_workspace("staging").unwrap();
+        assert_eq!(store.workspaces().unwrap(), vec!["default"], "{}", t.name);
+        assert_eq!(store.read().unwrap().unwrap().resources.len(), 1);
+    }
+}
+
+#[test]
+fn a_lock_is_exclusive_and_unlock_needs_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in targets(dir.path(), "lock") {
+        let (store, _) = fresh(&t);
+        let held = store.lock("apply", Duration::ZERO).unwrap();
+        let other = open_store(&t.spec, "default").unwrap();
+        let start = Instant::now();
+        match other.lock("plan", Duration::from_millis(600)) {
+            Err(StateError::Locked { holder }) => {
+                assert_eq!(holder.id, held.info.id, "{}", t.name);
+                assert_eq!(holder.operation, "apply");
+                assert_eq!(holder.pid, std::process::id());
+            }
+            r => panic!("{}: expected Locked, got {r:?}", t.name),
+        }
+        assert!(
+            start.elapsed() >= Duration::from_millis(600),
+            "{}: waited",
+            t.name
+        );
+        assert!(matches!(
+            other.force_unlock("not-the-id"),
+            Err(StateError::LockMismatch { .. }) | Err(StateError::Locked { .. })
+        ));
+        // A live holder on this host is not unlocked from under it.
+        assert!(other.force_unlock(&held.info.id).is_err(), "{}", t.name);
+        held.release().unwrap();
+        assert!(other.lock("plan", Duration::ZERO).is_ok(), "{}", t.name);
+    }
+}
+
+fn fault(json: &str) {
+    let ep = s3_endpoint().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = rt.block_on(async {
+        let c = reqwest::Client::new();
+        let r = if json.is_empty() {
+            c.delete(format!("{ep}/__double/faults")).send().await
+        } else {
+            c.post(format!("{ep}/__double/faults"))
+                .body(json.to_string())
+                .send()
+                .await
+        };
+        r.unwrap().status().as_u16()
+    });
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn faults_during_writes_leave_the_state_readable_and_the_journal_replayable() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in targets(dir.path(), "faults")
+        .into_iter()
+        .filter(|t| t.faults)
+    {
+        let key = t.spec.attributes.get("key").cloned();
+        let Some(BackendValue::String(key)) = key else {
+            panic!()
+        };
+        let (store, mut s) = fresh(&t);
+        let path = regex_escape(&key);
+        // Errors the SDK retries: the write lands on a later attempt.
+        fault(&format!(
+            r#"{{"method": "PUT", "path": "{path}.journal/", "status": 503, "times": 2}}"#
+        ));
+        s.resources.insert("bucket.b[0]".into(), resource(0));
+        store
+            .record(&mut s, Some(1), Touched::Address("bucket.b[0]"))
+            .unwrap();
+        // A journal entry that landed but whose answer was lost: the retry finds its own
+        // entry there, and counts it.
+        fault(&format!(
+            r#"{{"method": "PUT", "path": "{path}.journal/", "status": 500, "times": 1, "after": true}}"#
+        ));
+        s.resources.insert("bucket.b[1]".into(), resource(1));
+        store
+            .record(&mut s, Some(2), Touched::Address("bucket.b[1]"))
+            .unwrap();
+        // The same for the lock (the lock that never released, opentofu#4405) and for
+        // the snapshot.
+        fault(&format!(
+            r#"{{"method": "PUT", "path": "{path}.lock$", "status": 500, "times": 1, "after": true}}"#
+        ));
+        let lock = store.lock("apply", Duration::ZERO).unwrap();
+        fault(&format!(
+            r#"{{"method": "PUT", "path": "{path}$", "status": 503, "times": 1, "after": true}}"#
+        ));
+        store.finish(&mut s).unwrap();
+        lock.release().unwrap();
+        assert!(store.lock_holder().is_none(), "the lock was released");
+        fault("");
+        let back = open_store(&t.spec, "default")
+            .unwrap()
+            .read()
+            .unwrap()
+            .unwrap();
+        assert_eq!(back, s);
+        // Faults that outlast the retries fail the write cleanly: what was recorded
+        // before stays readable and the journal replays.
+        s.resources.insert("bucket.b[2]".into(), resource(2));
+        store
+            .record(&mut s, Some(3), Touched::Address("bucket.b[2]"))
+            .unwrap();
+        fault(&format!(
+            r#"{{"method": "PUT", "path": "{path}", "status": 503, "times": 50}}"#
+        ));
+        let mut t2 = s.clone();
+        t2.resources.insert("bucket.b[3]".into(), resource(3));
+        assert!(store
+            .record(&mut t2, Some(4), Touched::Address("bucket.b[3]"))
+            .is_err());
+        fault("");
+        let back = open_store(&t.spec, "default")
+            .unwrap()
+            .read()
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.serial, 4);
+        assert_eq!(back.resources.len(), 3);
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '-' || c == '_' {
+                c.to_string()
+            } else {
+                format!("\\\\{c}")
+            }
+        })
+        .collect()
+}
