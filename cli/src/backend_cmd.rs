@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use mlinfra_engine::backend_config::{backend_spec, BackendSpec, BackendValue};
+use mlinfra_engine::backend_config::{backend_spec, BackendSpec, BackendValue, SECRET_ATTRIBUTES};
 use mlinfra_engine::load;
 use mlinfra_engine::state::{State, StateError};
 use mlinfra_engine::store::StateStore;
@@ -89,6 +89,10 @@ fn spec_json(spec: &BackendSpec) -> serde_json::Value {
             (
                 k.clone(),
                 match v {
+                    // A connection string can hold a password: only its hash is kept.
+                    BackendValue::String(s) if SECRET_ATTRIBUTES.contains(&k.as_str()) => {
+                        serde_json::Value::String(secret_hash(s))
+                    }
                     BackendValue::String(s) => serde_json::Value::String(s.clone()),
                     BackendValue::Bool(b) => serde_json::Value::Bool(*b),
                 },
@@ -146,8 +150,21 @@ pub fn check_configured(dir: &Path, spec: &BackendSpec) -> Result<()> {
     )
 }
 
+/// The hash `init` records for a secret attribute (a recorded hash is kept as it is).
+fn secret_hash(s: &str) -> String {
+    if s.starts_with("sha256:") {
+        return s.to_string();
+    }
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(s.as_bytes());
+    let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Two backends are one when kind and attributes match (secrets compared by hash, as
+/// `init` records them).
 fn same_backend(a: &BackendSpec, b: &BackendSpec) -> bool {
-    a.kind == b.kind && a.attributes == b.attributes
+    a.kind == b.kind && spec_json(a) == spec_json(b)
 }
 
 /// `mlinfra init`: check and open the backend, copy state from the previous backend

@@ -38,7 +38,18 @@ pub const KINDS: &[BackendKind] = &[
         ],
         example: "backend \"s3\" { bucket = \"acme-mlinfra-state\"  key = \"prod/mlinfra.state.json\"  region = \"us-east-1\" }",
     },
+    BackendKind {
+        name: "pg",
+        attributes: &[
+            ("conn_str", false, "the PostgreSQL connection string (else PG_CONN_STR)"),
+            ("schema_name", false, "the schema of the state tables (mlinfra_remote_state)"),
+        ],
+        example: "backend \"pg\" { conn_str = \"postgres://mlinfra@db.internal/state\" }",
+    },
 ];
+
+/// Attributes that can hold a secret (a password in a connection string): never shown.
+pub const SECRET_ATTRIBUTES: &[&str] = &["conn_str"];
 
 /// A checked backend block (or the default local one).
 #[derive(Clone, Debug, PartialEq)]
@@ -85,6 +96,7 @@ impl BackendSpec {
             .attributes
             .iter()
             .map(|(k, v)| match v {
+                _ if SECRET_ATTRIBUTES.contains(&k.as_str()) => format!("{k} = (hidden)"),
                 BackendValue::String(s) => format!("{k} = \"{s}\""),
                 BackendValue::Bool(b) => format!("{k} = {b}"),
             })

@@ -11,6 +11,7 @@ use mlinfra_engine::state::{LocalBackend, StateError};
 use mlinfra_engine::store::{Backend, StateStore};
 
 mod objects;
+mod pg;
 mod s3;
 
 pub use objects::{HEARTBEAT, STALE_AFTER};
@@ -57,6 +58,7 @@ pub fn open_backend(spec: &BackendSpec, workspace: &str) -> Result<Box<dyn Backe
             workspace,
         ))),
         "s3" => Ok(Box::new(s3::S3Backend::open(spec, workspace)?)),
+        "pg" => Ok(Box::new(pg::PgBackend::open(spec, workspace)?)),
         other => Err(StateError::Conflict {
             location: other.to_string(),
             detail: format!("backend \"{other}\" is not available in this build"),

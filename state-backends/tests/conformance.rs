@@ -1,6 +1,7 @@
 //! One conformance suite for every state backend: each test runs against every backend
 //! whose server the test command started (local always; s3 against moto through
-//! MLINFRA_TEST_AWS_ENDPOINT).
+//! MLINFRA_TEST_AWS_ENDPOINT; pg against Debian's PostgreSQL through
+//! MLINFRA_TEST_PG_CONN_STR).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -90,6 +91,19 @@ fn targets(dir: &Path, tag: &str) -> Vec<Target> {
                 root_dir: dir.to_path_buf(),
             },
             faults: true,
+        });
+    }
+    if let Ok(conn) = std::env::var("MLINFRA_TEST_PG_CONN_STR") {
+        // A schema of its own per test: a fresh place, as a key is for the others.
+        let schema = key.replace('-', "_");
+        t.push(Target {
+            name: "pg",
+            spec: BackendSpec {
+                kind: "pg".into(),
+                attributes: attrs(&[("conn_str", &conn), ("schema_name", &format!("t_{schema}"))]),
+                root_dir: dir.to_path_buf(),
+            },
+            faults: false,
         });
     }
     t

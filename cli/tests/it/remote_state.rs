@@ -59,6 +59,13 @@ fn the_quickstart_plans_with_each_backend() {
             ),
         ),
     ];
+    let pg = std::env::var("MLINFRA_TEST_PG_CONN_STR")
+        .expect("MLINFRA_TEST_PG_CONN_STR is not set: run ./scripts/test, which starts PostgreSQL");
+    let schema = format!("qs_{}", unique("pg").replace('-', "_"));
+    let blocks = blocks.into_iter().chain([(
+        "pg",
+        format!("  backend \"pg\" {{\n    schema_name = \"{schema}\"\n  }}\n"),
+    )]);
     for (kind, block) in blocks {
         let dir = copy_to_temp(base.path());
         std::fs::write(
@@ -66,6 +73,14 @@ fn the_quickstart_plans_with_each_backend() {
             main.replace(local, &block),
         )
         .unwrap();
+        // The connection string from the environment, as the pg backend reads it.
+        let env = [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("PG_CONN_STR", pg.as_str()),
+        ];
+        let run = |d: &Path, args: &[&str]| crate::mlinfra_env(d, args, &env);
         let r = run(dir.path(), &["init"]);
         assert_eq!(r.code, 0, "{kind}: {}\n{}", r.stdout, r.stderr);
         assert!(
@@ -77,9 +92,13 @@ fn the_quickstart_plans_with_each_backend() {
         assert_eq!(r.code, 0, "{kind}: {}\n{}", r.stdout, r.stderr);
         assert!(r.stdout.contains("to add"), "{kind}: {}", r.stdout);
         assert!(
-            !dir.path().join("mlinfra.state.json").exists() || kind == "local",
+            !dir.path().join("mlinfra.state.json").exists(),
             "{kind}: plan writes no state"
         );
+        if kind == "pg" {
+            // A password in a connection string is never shown or recorded.
+            assert!(!r.stdout.contains(&pg) && !r.stderr.contains(&pg));
+        }
     }
 }
 
