@@ -117,6 +117,7 @@ fn spec_from_json(v: &serde_json::Value, root_dir: &Path) -> Option<BackendSpec>
         kind,
         attributes,
         root_dir: root_dir.to_path_buf(),
+        encryption: None,
     })
 }
 
@@ -191,7 +192,14 @@ pub fn init(
     match previous {
         Some(prev) if !same_backend(&prev, &spec) => {
             if migrate {
-                migrate_state(&prev, &spec, timeout)?;
+                // The state there is read with this configuration's passphrase, and
+                // may be plaintext (it is encrypted as it is copied).
+                let mut from = prev.clone();
+                from.encryption = spec.encryption.clone().map(|mut e| {
+                    e.enforced = false;
+                    e
+                });
+                migrate_state(&from, &spec, timeout)?;
             } else if !reconfigure {
                 bail!(
                     "the backend changed from {} to {}\n  to copy the state there, run: mlinfra init -migrate-state\n  to use the new backend as it is (its own state), run: mlinfra init -reconfigure",

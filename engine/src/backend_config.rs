@@ -58,6 +58,16 @@ pub struct BackendSpec {
     pub attributes: BTreeMap<String, BackendValue>,
     /// The configuration's directory, which relative paths start from.
     pub root_dir: PathBuf,
+    /// `mlinfra { encryption { … } }`: state at rest encrypted, on any backend.
+    pub encryption: Option<EncryptionSpec>,
+}
+
+/// Where the passphrases come from, and whether plaintext state is refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncryptionSpec {
+    pub passphrase_env: String,
+    pub fallback_passphrase_env: Option<String>,
+    pub enforced: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -87,6 +97,7 @@ impl BackendSpec {
             kind: "local".into(),
             attributes: BTreeMap::new(),
             root_dir,
+            encryption: None,
         }
     }
 
@@ -113,8 +124,11 @@ impl BackendSpec {
 /// values, the required ones present.
 pub fn backend_spec(config: &Config) -> Result<BackendSpec, Diagnostic> {
     let root = config.root();
+    let encryption = encryption_spec(config)?;
     let Some(b) = &root.settings.backend else {
-        return Ok(BackendSpec::default_local(config.root_dir.clone()));
+        let mut spec = BackendSpec::default_local(config.root_dir.clone());
+        spec.encryption = encryption;
+        return Ok(spec);
     };
     let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
     let Some(kind) = KINDS.iter().find(|k| k.name == b.kind) else {
@@ -203,7 +217,64 @@ pub fn backend_spec(config: &Config) -> Result<BackendSpec, Diagnostic> {
         kind: kind.name.to_string(),
         attributes,
         root_dir: config.root_dir.clone(),
+        encryption,
     })
+}
+
+/// The `encryption { passphrase_env, fallback_passphrase_env, enforced }` block.
+fn encryption_spec(config: &Config) -> Result<Option<EncryptionSpec>, Diagnostic> {
+    let Some(b) = &config.root().settings.encryption else {
+        return Ok(None);
+    };
+    let span = |r: Option<std::ops::Range<usize>>| r.map(|r| Span::new(b.file, r));
+    let known = ["passphrase_env", "fallback_passphrase_env", "enforced"];
+    let mut spec = EncryptionSpec {
+        passphrase_env: "MLINFRA_STATE_PASSPHRASE".into(),
+        fallback_passphrase_env: None,
+        enforced: false,
+    };
+    for s in b.body.iter() {
+        let Structure::Attribute(a) = s else {
+            return Err(Diagnostic::error("unexpected block in encryption")
+                .at(Some(b.span))
+                .expected(known.join(", ")));
+        };
+        let key = a.key.as_str();
+        let name_ok =
+            |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        match (key, a.value.as_str(), a.value.as_bool()) {
+            ("passphrase_env", Some(v), _) if name_ok(v) => spec.passphrase_env = v.into(),
+            ("fallback_passphrase_env", Some(v), _) if name_ok(v) => {
+                spec.fallback_passphrase_env = Some(v.into())
+            }
+            ("enforced", _, Some(v)) => spec.enforced = v,
+            _ if known.contains(&key) => {
+                return Err(Diagnostic::error(format!(
+                    "encryption `{key}` must be {}",
+                    if key == "enforced" {
+                        "a literal true or false"
+                    } else {
+                        "the name of an environment variable, as a literal string"
+                    }
+                ))
+                .at(span(a.value.span()))
+                .expected(if key == "enforced" {
+                    "enforced = true".to_string()
+                } else {
+                    format!("{key} = \"MLINFRA_STATE_PASSPHRASE\"")
+                })
+                .help("the passphrase itself never goes in a file: the block names the variable that holds it"));
+            }
+            _ => {
+                return Err(
+                    Diagnostic::error(format!("unknown attribute `{key}` in encryption"))
+                        .at(span(a.key.span()))
+                        .expected(known.join(", ")),
+                );
+            }
+        }
+    }
+    Ok(Some(spec))
 }
 
 impl BackendSpec {

@@ -13,6 +13,7 @@ pub use config::eval::{
 pub use config::load::{load, Config};
 pub use diag::{Diagnostic, Diagnostics, Severity, Sources, Span};
 pub mod backend_config;
+pub mod crypto;
 pub mod graph;
 pub mod identity;
 pub mod plan;

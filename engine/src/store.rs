@@ -154,6 +154,7 @@ pub struct StateStore {
     known: Mutex<Known>,
     stats: Mutex<WriteStats>,
     journal: bool,
+    codec: Option<crate::crypto::Codec>,
 }
 
 /// A held state lock; released when dropped.
@@ -203,6 +204,50 @@ impl StateStore {
             known: Mutex::new(Known::default()),
             stats: Mutex::new(WriteStats::default()),
             journal: std::env::var_os("MLINFRA_STATE_NO_JOURNAL").is_none(),
+            codec: None,
+        }
+    }
+
+    /// Encrypt everything this store writes, and decrypt what it reads.
+    pub fn with_codec(mut self, codec: crate::crypto::Codec) -> StateStore {
+        self.codec = Some(codec);
+        self
+    }
+
+    fn seal(&self, plain: Vec<u8>) -> Vec<u8> {
+        match &self.codec {
+            Some(c) => c.encrypt(&plain),
+            None => plain,
+        }
+    }
+
+    /// The plaintext of a stored snapshot.
+    fn open_snapshot(&self, raw: &[u8]) -> Result<Vec<u8>, StateError> {
+        match &self.codec {
+            Some(c) => c.decrypt(raw).map_err(|e| self.corrupt(e.to_string())),
+            None if crate::crypto::is_envelope(raw) => Err(self.corrupt(
+                "it is encrypted, and this configuration has no `encryption` block to decrypt it; add one (docs/state.md#encryption)",
+            )),
+            None => Ok(raw.to_vec()),
+        }
+    }
+
+    /// The plaintext of a journal entry; `None` for a torn one (skipped on replay).
+    fn open_entry(&self, raw: Vec<u8>) -> Result<Option<Vec<u8>>, StateError> {
+        use crate::crypto::{is_envelope, CryptoError};
+        match &self.codec {
+            None if is_envelope(&raw) => Err(self.corrupt(
+                "its journal is encrypted, and this configuration has no `encryption` block to decrypt it",
+            )),
+            None => Ok(Some(raw)),
+            Some(_) if !is_envelope(&raw) && serde_json::from_slice::<Entry>(&raw).is_err() => {
+                Ok(None)
+            }
+            Some(c) => match c.decrypt(&raw) {
+                Ok(p) => Ok(Some(p)),
+                Err(CryptoError::Malformed(_)) => Ok(None),
+                Err(e) => Err(self.corrupt(format!("a journal entry: {e}"))),
+            },
         }
     }
 
@@ -254,12 +299,16 @@ impl StateStore {
             *self.known() = Known::default();
             return Ok(None);
         };
-        let text =
-            std::str::from_utf8(&stored.bytes).map_err(|_| self.corrupt("it is not UTF-8 text"))?;
+        let plain = self.open_snapshot(&stored.bytes)?;
+        let text = std::str::from_utf8(&plain).map_err(|_| self.corrupt("it is not UTF-8 text"))?;
         let mut state = State::from_json(text, std::path::Path::new(&self.location()))?;
         let base = state.serial;
         let mut journal_bytes = 0;
-        for raw in self.backend.journal_read(base)? {
+        for sealed in self.backend.journal_read(base)? {
+            let size = sealed.len();
+            let Some(raw) = self.open_entry(sealed)? else {
+                continue;
+            };
             // A torn entry (a crash mid-append), one of another snapshot, or one replayed
             // already is skipped; a gap in the serials ends the replay, since what
             // follows it cannot have been written after it.
@@ -273,7 +322,7 @@ impl StateStore {
             if Some(entry.serial) != state.serial.checked_add(1) {
                 break;
             }
-            journal_bytes += raw.len();
+            journal_bytes += size;
             apply_entry(&mut state, entry);
         }
         *self.known() = Known {
@@ -340,7 +389,8 @@ impl StateStore {
                 // The journal after this snapshot, as this store last saw it; read again
                 // when someone else wrote since.
                 let (lineage, serial) = if up_to_date {
-                    let text = std::str::from_utf8(&stored.bytes)
+                    let plain = self.open_snapshot(&stored.bytes)?;
+                    let text = std::str::from_utf8(&plain)
                         .map_err(|_| self.corrupt("it is not UTF-8 text"))?;
                     let cur = State::from_json(text, std::path::Path::new(&self.location()))?;
                     (cur.lineage, known.serial)
@@ -383,7 +433,7 @@ impl StateStore {
         expected: Option<&str>,
         clear_journal: bool,
     ) -> Result<(), StateError> {
-        let bytes = state.to_json().into_bytes();
+        let bytes = self.seal(state.to_json().into_bytes());
         let version = self.backend.write(&bytes, expected)?;
         {
             let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
@@ -462,7 +512,7 @@ impl StateStore {
             serial,
             change,
         };
-        let bytes = serde_json::to_vec(&entry).unwrap_or_default();
+        let bytes = self.seal(serde_json::to_vec(&entry).unwrap_or_default());
         self.backend.journal_append(base, serial, &bytes)?;
         state.serial = serial;
         {

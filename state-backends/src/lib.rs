@@ -68,7 +68,22 @@ pub fn open_backend(spec: &BackendSpec, workspace: &str) -> Result<Box<dyn Backe
 
 /// A store over the backend `spec` describes, for workspace `workspace`.
 pub fn open_store(spec: &BackendSpec, workspace: &str) -> Result<StateStore, StateError> {
-    Ok(StateStore::new(open_backend(spec, workspace)?, workspace))
+    let store = StateStore::new(open_backend(spec, workspace)?, workspace);
+    let Some(e) = &spec.encryption else {
+        return Ok(store);
+    };
+    let passphrase = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let primary = passphrase(&e.passphrase_env).ok_or_else(|| StateError::Conflict {
+        location: store.location(),
+        detail: format!(
+            "the configuration encrypts its state, and {} is not set: export the passphrase in {} (in CI, from the secret store)",
+            e.passphrase_env, e.passphrase_env
+        ),
+    })?;
+    let fallback = e.fallback_passphrase_env.as_deref().and_then(passphrase);
+    Ok(store.with_codec(mlinfra_engine::crypto::Codec::new(
+        primary, fallback, e.enforced,
+    )))
 }
 
 /// A runtime for one backend's SDK calls. Calls are sent to it and waited for on the

@@ -73,6 +73,7 @@ fn targets(dir: &Path, tag: &str) -> Vec<Target> {
             kind: "local".into(),
             attributes: attrs(&[("path", &format!("{key}/mlinfra.state.json"))]),
             root_dir: dir.to_path_buf(),
+            encryption: None,
         },
         faults: false,
     }];
@@ -89,6 +90,7 @@ fn targets(dir: &Path, tag: &str) -> Vec<Target> {
                     ("endpoint", &ep),
                 ]),
                 root_dir: dir.to_path_buf(),
+                encryption: None,
             },
             faults: true,
         });
@@ -102,6 +104,7 @@ fn targets(dir: &Path, tag: &str) -> Vec<Target> {
                 kind: "pg".into(),
                 attributes: attrs(&[("conn_str", &conn), ("schema_name", &format!("t_{schema}"))]),
                 root_dir: dir.to_path_buf(),
+                encryption: None,
             },
             faults: false,
         });
@@ -153,6 +156,7 @@ fn spec_from_json(s: &str) -> BackendSpec {
         kind: v["kind"].as_str().unwrap().to_string(),
         attributes,
         root_dir: PathBuf::from(v["root"].as_str().unwrap()),
+        encryption: None,
     }
 }
 
@@ -580,4 +584,72 @@ fn regex_escape(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[test]
+fn encrypted_state_and_journal_read_back_only_with_the_passphrase() {
+    use mlinfra_engine::crypto::Codec;
+    use mlinfra_state_backends::open_backend;
+    let dir = tempfile::tempdir().unwrap();
+    for t in targets(dir.path(), "enc") {
+        let sealed = |pass: &str, fallback: Option<&str>| {
+            StateStore::new(open_backend(&t.spec, "default").unwrap(), "default")
+                .with_codec(Codec::new(pass.into(), fallback.map(str::to_string), true))
+        };
+        let store = sealed("s3cret passphrase", None);
+        let mut s = State::new();
+        store.write(&mut s, None).unwrap();
+        s.resources.insert("bucket.b[0]".into(), resource(0));
+        store
+            .record(&mut s, Some(1), Touched::Address("bucket.b[0]"))
+            .unwrap();
+        // Neither the snapshot nor the journal entry holds the state in the clear.
+        let raw = store.backend().read().unwrap().unwrap().bytes;
+        assert!(
+            !String::from_utf8_lossy(&raw).contains(&s.lineage),
+            "{}",
+            t.name
+        );
+        for e in store.backend().journal_read(1).unwrap() {
+            assert!(
+                !String::from_utf8_lossy(&e).contains("bucket-0"),
+                "{}",
+                t.name
+            );
+        }
+        assert_eq!(
+            sealed("s3cret passphrase", None).read().unwrap().unwrap(),
+            s
+        );
+        // A wrong passphrase, or none, is a clear error, never garbage.
+        let e = sealed("wrong", None).read().unwrap_err().to_string();
+        assert!(
+            e.contains("neither the passphrase nor the fallback decrypts it"),
+            "{}: {e}",
+            t.name
+        );
+        let plain = open_store(&t.spec, "default").unwrap();
+        let e = plain.read().unwrap_err().to_string();
+        assert!(e.contains("no `encryption` block"), "{}: {e}", t.name);
+        // Rotation: the old passphrase as the fallback reads; the next write is under
+        // the new one only.
+        let rotated = sealed("new passphrase", Some("s3cret passphrase"));
+        let mut r = rotated.read().unwrap().unwrap();
+        assert_eq!(r, s);
+        let based_on = Some(r.serial);
+        rotated.write(&mut r, based_on).unwrap();
+        assert!(
+            sealed("s3cret passphrase", None).read().is_err(),
+            "{}",
+            t.name
+        );
+        assert_eq!(sealed("new passphrase", None).read().unwrap().unwrap(), r);
+        // Enforced: plaintext state is refused.
+        let other = open_store(&t.spec, "plain").unwrap();
+        other.write(&mut State::new(), None).unwrap();
+        let enforced = StateStore::new(open_backend(&t.spec, "plain").unwrap(), "plain")
+            .with_codec(Codec::new("p".into(), None, true));
+        let e = enforced.read().unwrap_err().to_string();
+        assert!(e.contains("encryption is enforced"), "{}: {e}", t.name);
+    }
 }

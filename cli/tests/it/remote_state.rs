@@ -314,3 +314,57 @@ fn state_push_obeys_lineage_and_serial_unless_forced() {
     assert_eq!(pulled(d)["serial"], older["serial"]);
     assert_eq!(run(d, &["destroy", "--auto-approve"]).code, 0);
 }
+
+#[test]
+fn encrypted_state_is_unreadable_without_its_passphrase() {
+    let p = unique("enc");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        &endpoint(),
+        &format!(
+            "mlinfra {{\n  encryption {{\n    enforced = true\n  }}\n}}\n\n{}",
+            many(&p, 1)
+        ),
+    );
+    fn with(pass: &str) -> [(&'static str, &str); 4] {
+        [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("MLINFRA_STATE_PASSPHRASE", pass),
+        ]
+    }
+    let pass = "correct horse battery staple";
+    let r = crate::mlinfra_env(d, &["apply", "--auto-approve"], &with(pass));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let raw = std::fs::read_to_string(d.join("mlinfra.state.json")).unwrap();
+    assert!(raw.starts_with("{\"mlinfra_encrypted\":1"), "{raw}");
+    assert!(!raw.contains(&p), "no bucket name in the clear");
+    let r = crate::mlinfra_env(d, &["state", "pull"], &with(pass));
+    assert!(r.stdout.contains(&format!("{p}-0")), "{}", r.stderr);
+    // Without it, or with another one: a clear error, nothing written.
+    let r = crate::mlinfra_env(d, &["plan"], &with(""));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("MLINFRA_STATE_PASSPHRASE is not set"),
+        "{}",
+        r.stderr
+    );
+    let r = crate::mlinfra_env(d, &["plan"], &with("wrong"));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("neither the passphrase nor the fallback decrypts it"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains(pass) && !r.stdout.contains(pass));
+    assert_eq!(
+        std::fs::read_to_string(d.join("mlinfra.state.json")).unwrap(),
+        raw
+    );
+    let r = crate::mlinfra_env(d, &["destroy", "--auto-approve"], &with(pass));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}

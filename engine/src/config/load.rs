@@ -70,6 +70,8 @@ pub struct ImportDecl {
 pub struct Settings {
     pub required_version: Option<(String, Span)>,
     pub backend: Option<BackendDecl>,
+    /// `encryption { … }`: state at rest (kind "encryption").
+    pub encryption: Option<BackendDecl>,
 }
 
 #[derive(Debug, Clone)]
@@ -687,8 +689,19 @@ fn read_settings(module: &mut ModuleConfig, block: Block, file: FileId, diags: &
                     });
                 }
             }
+            Structure::Block(b) if b.ident.as_str() == "encryption" => {
+                if want_labels(&b, file, 0, "encryption { enforced = true }", diags) {
+                    module.settings.encryption = Some(BackendDecl {
+                        kind: "encryption".into(),
+                        span: header_span(&b, file),
+                        body: b.body,
+                        file,
+                    });
+                }
+            }
             Structure::Block(b) => diags.push(
-                unknown_block_in("the mlinfra block", &b, file).expected("backend \"NAME\" { … }"),
+                unknown_block_in("the mlinfra block", &b, file)
+                    .expected("backend \"NAME\" { … } or encryption { … }"),
             ),
         }
     }
