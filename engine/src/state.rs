@@ -529,16 +529,10 @@ impl LocalBackend {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        LockInfo {
-            id: "unknown".into(),
-            pid: 0,
-            host: "unknown".into(),
-            user: "unknown".into(),
-            operation: "unknown (it has not written its record)".into(),
-            created: 0,
-            path: self.path.display().to_string(),
-            heartbeat: None,
-        }
+        LockInfo::unknown(
+            "it has not written its record",
+            &self.path.display().to_string(),
+        )
     }
 
     fn read_file(&self) -> Result<Option<Vec<u8>>, StateError> {

@@ -624,6 +624,20 @@ fn apply_entry(state: &mut State, entry: Entry) {
 }
 
 impl LockInfo {
+    /// A holder whose record cannot be read (`why`), of the state at `location`.
+    pub fn unknown(why: &str, location: &str) -> LockInfo {
+        LockInfo {
+            id: "unknown".into(),
+            pid: 0,
+            host: "unknown".into(),
+            user: "unknown".into(),
+            operation: format!("unknown ({why})"),
+            created: 0,
+            path: location.to_string(),
+            heartbeat: None,
+        }
+    }
+
     /// The record of a lock this process is about to take for `operation`.
     pub fn new(operation: &str, location: &str) -> LockInfo {
         LockInfo {

@@ -86,6 +86,18 @@ pub fn open_store(spec: &BackendSpec, workspace: &str) -> Result<StateStore, Sta
     )))
 }
 
+/// An error with its causes, `: `-separated (an SDK's dispatch failure says little
+/// without them).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut chain = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        chain.push(s.to_string());
+        cur = s.source();
+    }
+    chain.join(": ")
+}
+
 /// A runtime for one backend's SDK calls. Calls are sent to it and waited for on the
 /// calling thread, so they work from inside another runtime too.
 pub(crate) struct Rt {

@@ -126,17 +126,12 @@ impl<O: Objects> ObjectBackend<O> {
         match self.objects.get(&self.lock_key())? {
             None => Ok(None),
             Some((bytes, version)) => {
-                let info =
-                    serde_json::from_slice::<LockInfo>(&bytes).unwrap_or_else(|_| LockInfo {
-                        id: "unknown".into(),
-                        pid: 0,
-                        host: "unknown".into(),
-                        user: "unknown".into(),
-                        operation: "unknown (its lock record does not parse)".into(),
-                        created: 0,
-                        path: self.objects.describe(&self.key),
-                        heartbeat: None,
-                    });
+                let info = serde_json::from_slice::<LockInfo>(&bytes).unwrap_or_else(|_| {
+                    LockInfo::unknown(
+                        "its lock record does not parse",
+                        &self.objects.describe(&self.key),
+                    )
+                });
                 Ok(Some((info, version)))
             }
         }

@@ -27,15 +27,7 @@ pub struct PgBackend {
 fn pg_error(action: &'static str, schema: &str, e: tokio_postgres::Error) -> StateError {
     let detail = match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => {
-            let mut chain = vec![e.to_string()];
-            let mut cur = std::error::Error::source(&e);
-            while let Some(s) = cur {
-                chain.push(s.to_string());
-                cur = s.source();
-            }
-            chain.join(": ")
-        }
+        None => crate::error_chain(&e),
     };
     StateError::Io {
         action,
@@ -133,16 +125,7 @@ impl PgBackend {
     }
 
     fn unknown_holder(&self) -> LockInfo {
-        LockInfo {
-            id: "unknown".into(),
-            pid: 0,
-            host: "unknown".into(),
-            user: "unknown".into(),
-            operation: "unknown (it has not written its record)".into(),
-            created: 0,
-            path: self.location(),
-            heartbeat: None,
-        }
+        LockInfo::unknown("it has not written its record", &self.location())
     }
 }
 

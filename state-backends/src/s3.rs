@@ -72,15 +72,7 @@ where
             se.code().unwrap_or("error"),
             se.message().unwrap_or("no message")
         ),
-        None => {
-            let mut chain = vec![e.to_string()];
-            let mut cur = std::error::Error::source(&e);
-            while let Some(s) = cur {
-                chain.push(s.to_string());
-                cur = s.source();
-            }
-            chain.join(": ")
-        }
+        None => crate::error_chain(&e),
     };
     StateError::Io {
         action,
