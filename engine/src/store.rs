@@ -41,7 +41,14 @@ pub trait HeldLock: Send {
     fn lost(&self) -> Option<String> {
         None
     }
+    /// Where the lock says it was lost, for the store to check before each write.
+    fn watch(&self) -> Option<LostWatch> {
+        None
+    }
 }
+
+/// Set (with the reason) when a held lock is lost: taken over or removed by another run.
+pub type LostWatch = std::sync::Arc<Mutex<Option<String>>>;
 
 /// The outcome of one attempt to lock.
 pub enum TryLock {
@@ -155,6 +162,8 @@ pub struct StateStore {
     stats: Mutex<WriteStats>,
     journal: bool,
     codec: Option<crate::crypto::Codec>,
+    /// The held lock's watch: once it says the lock is lost, nothing more is written.
+    lost: Mutex<Option<LostWatch>>,
 }
 
 /// A held state lock; released when dropped.
@@ -205,6 +214,20 @@ impl StateStore {
             stats: Mutex::new(WriteStats::default()),
             journal: std::env::var_os("MLINFRA_STATE_NO_JOURNAL").is_none(),
             codec: None,
+            lost: Mutex::new(None),
+        }
+    }
+
+    /// Refuse to write once this run's lock was lost: another run may be writing.
+    fn check_lock(&self) -> Result<(), StateError> {
+        let watch = self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let reason = watch.and_then(|w| w.lock().unwrap_or_else(|e| e.into_inner()).clone());
+        match reason {
+            Some(r) => Err(StateError::Conflict {
+                location: self.location(),
+                detail: format!("this run's state lock was lost ({r}); it writes nothing more"),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -351,11 +374,12 @@ impl StateStore {
                     guard,
                     abandoned_by,
                 } => {
+                    *self.lost.lock().unwrap_or_else(|e| e.into_inner()) = guard.watch();
                     return Ok(StateLock {
                         guard: Some(guard),
                         info,
                         abandoned_by,
-                    })
+                    });
                 }
                 TryLock::Held(holder) => {
                     if Instant::now() >= deadline {
@@ -433,6 +457,7 @@ impl StateStore {
         expected: Option<&str>,
         clear_journal: bool,
     ) -> Result<(), StateError> {
+        self.check_lock()?;
         let bytes = self.seal(state.to_json().into_bytes());
         let version = self.backend.write(&bytes, expected)?;
         {
@@ -513,6 +538,7 @@ impl StateStore {
             change,
         };
         let bytes = self.seal(serde_json::to_vec(&entry).unwrap_or_default());
+        self.check_lock()?;
         self.backend.journal_append(base, serial, &bytes)?;
         state.serial = serial;
         {

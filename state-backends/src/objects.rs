@@ -385,4 +385,8 @@ impl<O: Objects> HeldLock for ObjectLock<O> {
     fn lost(&self) -> Option<String> {
         self.lost.lock().ok().and_then(|g| g.clone())
     }
+
+    fn watch(&self) -> Option<mlinfra_engine::store::LostWatch> {
+        Some(Arc::clone(&self.lost))
+    }
 }

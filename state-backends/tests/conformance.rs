@@ -653,3 +653,63 @@ fn encrypted_state_and_journal_read_back_only_with_the_passphrase() {
         assert!(e.contains("encryption is enforced"), "{}: {e}", t.name);
     }
 }
+
+#[test]
+fn a_run_whose_lock_was_removed_writes_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in targets(dir.path(), "lost")
+        .into_iter()
+        .filter(|t| t.name == "s3")
+    {
+        let Some(BackendValue::String(key)) = t.spec.attributes.get("key").cloned() else {
+            panic!()
+        };
+        let (store, mut s) = fresh(&t);
+        let lock = store.lock("apply", Duration::ZERO).unwrap();
+        s.resources.insert("bucket.b[0]".into(), resource(0));
+        store
+            .record(&mut s, Some(1), Touched::Address("bucket.b[0]"))
+            .unwrap();
+        // Another host's `force-unlock` removes the lock object under this run.
+        let ep = s3_endpoint().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .load()
+                .await;
+            let conf = aws_sdk_s3::config::Builder::from(&shared)
+                .endpoint_url(&ep)
+                .force_path_style(true)
+                .build();
+            aws_sdk_s3::Client::from_conf(conf)
+                .delete_object()
+                .bucket(BUCKET)
+                .key(format!("{key}.lock"))
+                .send()
+                .await
+                .unwrap();
+        });
+        // The next heartbeat finds it gone; from then on the run writes nothing.
+        let start = Instant::now();
+        while lock.lost().is_none() && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(lock.lost().is_some(), "the heartbeat saw the lock go");
+        s.resources.insert("bucket.b[1]".into(), resource(1));
+        let e = store
+            .record(&mut s, Some(2), Touched::Address("bucket.b[1]"))
+            .unwrap_err();
+        assert!(e.to_string().contains("state lock was lost"), "{e}");
+        assert!(store.write(&mut s, Some(2)).is_err());
+        let back = open_store(&t.spec, "default")
+            .unwrap()
+            .read()
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.resources.len(), 1, "what was recorded before stays");
+    }
+}
