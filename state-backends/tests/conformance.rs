@@ -713,3 +713,74 @@ fn a_run_whose_lock_was_removed_writes_nothing_more() {
         assert_eq!(back.resources.len(), 1, "what was recorded before stays");
     }
 }
+
+#[test]
+fn a_dropped_database_connection_fails_the_write_cleanly_and_the_journal_replays() {
+    let Ok(conn) = std::env::var("MLINFRA_TEST_PG_CONN_STR") else {
+        return;
+    };
+    let tag = unique("drop").replace('-', "_");
+    let dir = tempfile::tempdir().unwrap();
+    // This test's connections carry their own application name, so that only they are cut.
+    let spec = BackendSpec {
+        kind: "pg".into(),
+        attributes: attrs(&[
+            ("conn_str", &format!("{conn} application_name={tag}")),
+            ("schema_name", &format!("t_{tag}")),
+        ]),
+        root_dir: dir.path().to_path_buf(),
+        encryption: None,
+    };
+    let store = open_store(&spec, "default").unwrap();
+    let mut s = State::new();
+    store.write(&mut s, None).unwrap();
+    for i in 0..3 {
+        let addr = format!("bucket.b[{i}]");
+        s.resources.insert(addr.clone(), resource(i));
+        let based_on = Some(s.serial);
+        store
+            .record(&mut s, based_on, Touched::Address(&addr))
+            .unwrap();
+    }
+    // The server ends this store's connection, as a failover or a network cut would.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cut: i64 = rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+                &[&tag],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    });
+    assert!(cut >= 1, "the store's connection was cut");
+    s.resources.insert("bucket.b[3]".into(), resource(3));
+    let based_on = Some(s.serial);
+    let e = store
+        .record(&mut s, based_on, Touched::Address("bucket.b[3]"))
+        .unwrap_err();
+    assert!(e.to_string().contains("pg schema"), "{e}");
+    // The next run reads everything recorded before the cut, and goes on.
+    let next = open_store(&spec, "default").unwrap();
+    let mut r = next.read().unwrap().unwrap();
+    assert_eq!(r.resources.len(), 3);
+    assert_eq!(r.serial, 4);
+    let based_on = Some(r.serial);
+    next.write(&mut r, based_on).unwrap();
+    assert_eq!(
+        open_store(&spec, "default")
+            .unwrap()
+            .read()
+            .unwrap()
+            .unwrap(),
+        r
+    );
+}
