@@ -39,6 +39,15 @@ pub const KINDS: &[BackendKind] = &[
         example: "backend \"s3\" { bucket = \"acme-mlinfra-state\"  key = \"prod/mlinfra.state.json\"  region = \"us-east-1\" }",
     },
     BackendKind {
+        name: "gcs",
+        attributes: &[
+            ("bucket", true, "the Cloud Storage bucket that holds the state"),
+            ("prefix", false, "the folder of the state objects (PREFIX/NAME.state.json)"),
+            ("endpoint", false, "a Cloud Storage JSON API URL (an emulator)"),
+        ],
+        example: "backend \"gcs\" { bucket = \"acme-mlinfra-state\"  prefix = \"prod\" }",
+    },
+    BackendKind {
         name: "pg",
         attributes: &[
             ("conn_str", false, "the PostgreSQL connection string (else PG_CONN_STR)"),

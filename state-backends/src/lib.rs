@@ -10,6 +10,7 @@ use mlinfra_engine::backend_config::BackendSpec;
 use mlinfra_engine::state::{LocalBackend, StateError};
 use mlinfra_engine::store::{Backend, StateStore};
 
+mod gcs;
 mod objects;
 mod pg;
 mod s3;
@@ -58,6 +59,7 @@ pub fn open_backend(spec: &BackendSpec, workspace: &str) -> Result<Box<dyn Backe
             workspace,
         ))),
         "s3" => Ok(Box::new(s3::S3Backend::open(spec, workspace)?)),
+        "gcs" => Ok(Box::new(gcs::GcsBackend::open(spec, workspace)?)),
         "pg" => Ok(Box::new(pg::PgBackend::open(spec, workspace)?)),
         other => Err(StateError::Conflict {
             location: other.to_string(),

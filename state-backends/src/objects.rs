@@ -59,6 +59,9 @@ pub trait Objects: Send + Sync + 'static {
 pub enum Layout {
     /// Terraform's S3 layout: `KEY` for default, `PREFIX/NAME/KEY` for the others.
     KeyPrefix { key: String, prefix: String },
+    /// Terraform's GCS and Azure layout: `PREFIXNAME SUFFIX` for every workspace
+    /// (`prefix` empty or ending in `/`).
+    Named { prefix: String, suffix: String },
 }
 
 impl Layout {
@@ -71,6 +74,7 @@ impl Layout {
                     format!("{prefix}/{workspace}/{key}")
                 }
             }
+            Layout::Named { prefix, suffix } => format!("{prefix}{workspace}{suffix}"),
         }
     }
 }
@@ -272,6 +276,17 @@ impl<O: Objects> Backend for ObjectBackend<O> {
                         .strip_prefix(&start)
                         .and_then(|rest| rest.strip_suffix(&format!("/{key}")))
                         .filter(|n| !n.contains('/'))
+                    {
+                        names.push(name.to_string());
+                    }
+                }
+            }
+            Layout::Named { prefix, suffix } => {
+                for k in self.objects.list(prefix)? {
+                    if let Some(name) = k
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|rest| rest.strip_suffix(suffix.as_str()))
+                        .filter(|n| crate::check_workspace_name(n).is_ok())
                     {
                         names.push(name.to_string());
                     }

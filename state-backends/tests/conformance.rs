@@ -1,6 +1,7 @@
 //! One conformance suite for every state backend: each test runs against every backend
 //! whose server the test command started (local always; s3 against moto through
-//! MLINFRA_TEST_AWS_ENDPOINT; pg against Debian's PostgreSQL through
+//! MLINFRA_TEST_AWS_ENDPOINT; gcs against fake-gcs-server through
+//! MLINFRA_TEST_GCS_ENDPOINT; pg against Debian's PostgreSQL through
 //! MLINFRA_TEST_PG_CONN_STR).
 
 use std::collections::BTreeMap;
@@ -64,6 +65,22 @@ fn ensure_bucket(endpoint: &str) {
     });
 }
 
+/// The conformance bucket in fake-gcs-server (created once; a second create is refused).
+fn ensure_gcs_bucket(endpoint: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let _ = reqwest::Client::new()
+            .post(format!("{endpoint}/storage/v1/b?project=mlinfra-test"))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"name": "{BUCKET}"}}"#))
+            .send()
+            .await;
+    });
+}
+
 /// Every backend available here, each with a fresh place for `tag`.
 fn targets(dir: &Path, tag: &str) -> Vec<Target> {
     let key = unique(tag);
@@ -93,6 +110,19 @@ fn targets(dir: &Path, tag: &str) -> Vec<Target> {
                 encryption: None,
             },
             faults: true,
+        });
+    }
+    if let Ok(ep) = std::env::var("MLINFRA_TEST_GCS_ENDPOINT") {
+        ensure_gcs_bucket(&ep);
+        t.push(Target {
+            name: "gcs",
+            spec: BackendSpec {
+                kind: "gcs".into(),
+                attributes: attrs(&[("bucket", BUCKET), ("prefix", &key), ("endpoint", &ep)]),
+                root_dir: dir.to_path_buf(),
+                encryption: None,
+            },
+            faults: false,
         });
     }
     if let Ok(conn) = std::env::var("MLINFRA_TEST_PG_CONN_STR") {
@@ -654,16 +684,55 @@ fn encrypted_state_and_journal_read_back_only_with_the_passphrase() {
     }
 }
 
+/// Delete the default workspace's lock object of `t` (s3 or gcs) behind the store's back.
+fn remove_lock_object(t: &Target) {
+    let attr = |name: &str| match t.spec.attributes.get(name) {
+        Some(BackendValue::String(s)) => s.clone(),
+        _ => panic!("{} has no {name}", t.name),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        if t.name == "gcs" {
+            let object = format!("{}/default.state.json.lock", attr("prefix")).replace('/', "%2F");
+            let r = reqwest::Client::new()
+                .delete(format!(
+                    "{}/storage/v1/b/{BUCKET}/o/{object}",
+                    attr("endpoint")
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+            return;
+        }
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await;
+        let conf = aws_sdk_s3::config::Builder::from(&shared)
+            .endpoint_url(attr("endpoint"))
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+            .delete_object()
+            .bucket(BUCKET)
+            .key(format!("{}.lock", attr("key")))
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
 #[test]
 fn a_run_whose_lock_was_removed_writes_nothing_more() {
     let dir = tempfile::tempdir().unwrap();
     for t in targets(dir.path(), "lost")
         .into_iter()
-        .filter(|t| t.name == "s3")
+        .filter(|t| t.name == "s3" || t.name == "gcs")
     {
-        let Some(BackendValue::String(key)) = t.spec.attributes.get("key").cloned() else {
-            panic!()
-        };
         let (store, mut s) = fresh(&t);
         let lock = store.lock("apply", Duration::ZERO).unwrap();
         s.resources.insert("bucket.b[0]".into(), resource(0));
@@ -671,28 +740,7 @@ fn a_run_whose_lock_was_removed_writes_nothing_more() {
             .record(&mut s, Some(1), Touched::Address("bucket.b[0]"))
             .unwrap();
         // Another host's `force-unlock` removes the lock object under this run.
-        let ep = s3_endpoint().unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new("us-east-1"))
-                .load()
-                .await;
-            let conf = aws_sdk_s3::config::Builder::from(&shared)
-                .endpoint_url(&ep)
-                .force_path_style(true)
-                .build();
-            aws_sdk_s3::Client::from_conf(conf)
-                .delete_object()
-                .bucket(BUCKET)
-                .key(format!("{key}.lock"))
-                .send()
-                .await
-                .unwrap();
-        });
+        remove_lock_object(&t);
         // The next heartbeat finds it gone; from then on the run writes nothing.
         let start = Instant::now();
         while lock.lost().is_none() && start.elapsed() < Duration::from_secs(60) {

@@ -41,6 +41,23 @@ fn the_aws_lifecycle_passes_with_its_state_in_s3() {
     );
 }
 
+/// A bucket in fake-gcs-server (a second create of the same name is refused, and ignored).
+fn gcs_bucket(endpoint: &str, name: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{endpoint}/storage/v1/b?project=mlinfra-test"))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"name": "{name}"}}"#))
+            .send()
+            .await
+            .expect("fake-gcs-server answers");
+    });
+}
+
 #[test]
 fn the_quickstart_plans_with_each_backend() {
     let base = copy_to_temp(&repo().join("examples/quickstart"));
@@ -62,10 +79,23 @@ fn the_quickstart_plans_with_each_backend() {
     let pg = std::env::var("MLINFRA_TEST_PG_CONN_STR")
         .expect("MLINFRA_TEST_PG_CONN_STR is not set: run ./scripts/test, which starts PostgreSQL");
     let schema = format!("qs_{}", unique("pg").replace('-', "_"));
-    let blocks = blocks.into_iter().chain([(
-        "pg",
-        format!("  backend \"pg\" {{\n    schema_name = \"{schema}\"\n  }}\n"),
-    )]);
+    let gcs = std::env::var("MLINFRA_TEST_GCS_ENDPOINT").expect(
+        "MLINFRA_TEST_GCS_ENDPOINT is not set: run ./scripts/test, which starts fake-gcs-server",
+    );
+    gcs_bucket(&gcs, "mlinfra-cli-state");
+    let blocks = blocks.into_iter().chain([
+        (
+            "pg",
+            format!("  backend \"pg\" {{\n    schema_name = \"{schema}\"\n  }}\n"),
+        ),
+        (
+            "gcs",
+            format!(
+                "  backend \"gcs\" {{\n    bucket   = \"mlinfra-cli-state\"\n    prefix   = \"{}\"\n    endpoint = \"{gcs}\"\n  }}\n",
+                unique("qs")
+            ),
+        ),
+    ]);
     for (kind, block) in blocks {
         let dir = copy_to_temp(base.path());
         std::fs::write(
