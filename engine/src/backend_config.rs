@@ -48,6 +48,22 @@ pub const KINDS: &[BackendKind] = &[
         example: "backend \"gcs\" { bucket = \"acme-mlinfra-state\"  prefix = \"prod\" }",
     },
     BackendKind {
+        name: "azurerm",
+        attributes: &[
+            ("storage_account_name", true, "the storage account that holds the state"),
+            ("container_name", true, "the blob container of the state"),
+            ("key", true, "the blob name of the state (other workspaces: KEYenv:NAME)"),
+            ("endpoint", false, "the blob service URL (else https://ACCOUNT.blob.core.windows.net/)"),
+            ("tenant_id", false, "the Entra tenant (else AZURE_TENANT_ID / ARM_TENANT_ID)"),
+            ("client_id", false, "the client id (else AZURE_CLIENT_ID / ARM_CLIENT_ID)"),
+            ("use_msi", false, "use the managed identity"),
+            ("use_cli", false, "use the Azure CLI's login (default true)"),
+            ("authority_host", false, "the Entra authority URL (a sovereign cloud, an emulator)"),
+            ("ca_file", false, "a PEM bundle of extra CAs to trust (an emulator's)"),
+        ],
+        example: "backend \"azurerm\" { storage_account_name = \"acmemlstate\"  container_name = \"tfstate\"  key = \"prod.state.json\" }",
+    },
+    BackendKind {
         name: "pg",
         attributes: &[
             ("conn_str", false, "the PostgreSQL connection string (else PG_CONN_STR)"),

@@ -10,6 +10,7 @@ use mlinfra_engine::backend_config::BackendSpec;
 use mlinfra_engine::state::{LocalBackend, StateError};
 use mlinfra_engine::store::{Backend, StateStore};
 
+mod azure;
 mod gcs;
 mod objects;
 mod pg;
@@ -60,6 +61,7 @@ pub fn open_backend(spec: &BackendSpec, workspace: &str) -> Result<Box<dyn Backe
         ))),
         "s3" => Ok(Box::new(s3::S3Backend::open(spec, workspace)?)),
         "gcs" => Ok(Box::new(gcs::GcsBackend::open(spec, workspace)?)),
+        "azurerm" => Ok(Box::new(azure::AzureBackend::open(spec, workspace)?)),
         "pg" => Ok(Box::new(pg::PgBackend::open(spec, workspace)?)),
         other => Err(StateError::Conflict {
             location: other.to_string(),

@@ -62,6 +62,8 @@ pub enum Layout {
     /// Terraform's GCS and Azure layout: `PREFIXNAME SUFFIX` for every workspace
     /// (`prefix` empty or ending in `/`).
     Named { prefix: String, suffix: String },
+    /// Terraform's azurerm layout: `KEY` for default, `KEYINFIXNAME` for the others.
+    KeyInfix { key: String, infix: String },
 }
 
 impl Layout {
@@ -75,6 +77,13 @@ impl Layout {
                 }
             }
             Layout::Named { prefix, suffix } => format!("{prefix}{workspace}{suffix}"),
+            Layout::KeyInfix { key, infix } => {
+                if workspace == "default" {
+                    key.clone()
+                } else {
+                    format!("{key}{infix}{workspace}")
+                }
+            }
         }
     }
 }
@@ -96,8 +105,12 @@ impl<O: Objects> ObjectBackend<O> {
         }
     }
 
-    fn lock_key(&self) -> String {
+    pub(crate) fn lock_key(&self) -> String {
         format!("{}.lock", self.key)
+    }
+
+    pub(crate) fn objects(&self) -> &Arc<O> {
+        &self.objects
     }
 
     fn journal_prefix(&self) -> String {
@@ -276,6 +289,19 @@ impl<O: Objects> Backend for ObjectBackend<O> {
                         .strip_prefix(&start)
                         .and_then(|rest| rest.strip_suffix(&format!("/{key}")))
                         .filter(|n| !n.contains('/'))
+                    {
+                        names.push(name.to_string());
+                    }
+                }
+            }
+            Layout::KeyInfix { key, infix } => {
+                let others = format!("{key}{infix}");
+                for k in self.objects.list(key)? {
+                    if k == *key {
+                        names.push("default".to_string());
+                    } else if let Some(name) = k
+                        .strip_prefix(others.as_str())
+                        .filter(|n| crate::check_workspace_name(n).is_ok())
                     {
                         names.push(name.to_string());
                     }

@@ -1,7 +1,8 @@
 //! One conformance suite for every state backend: each test runs against every backend
 //! whose server the test command started (local always; s3 against moto through
 //! MLINFRA_TEST_AWS_ENDPOINT; gcs against fake-gcs-server through
-//! MLINFRA_TEST_GCS_ENDPOINT; pg against Debian's PostgreSQL through
+//! MLINFRA_TEST_GCS_ENDPOINT; azurerm against Azurite behind the Azure double through
+//! MLINFRA_TEST_AZURE_BLOB_ENDPOINT; pg against Debian's PostgreSQL through
 //! MLINFRA_TEST_PG_CONN_STR).
 
 use std::collections::BTreeMap;
@@ -81,6 +82,83 @@ fn ensure_gcs_bucket(endpoint: &str) {
     });
 }
 
+const AZURE_CONTAINER: &str = "mlinfra-state-conformance";
+
+/// Azurite behind the Azure double: its blob address, the state account, the double's
+/// Entra endpoint and CA.
+struct Azure {
+    blob: String,
+    account: String,
+    entra: String,
+    ca: String,
+}
+
+/// The Azure target, once its container exists, with the client secret the double's token
+/// endpoint takes (as the Azure provider's conformance suite sets it).
+fn azure() -> Option<Azure> {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    let az = Azure {
+        blob: var("MLINFRA_TEST_AZURE_BLOB_ENDPOINT")?,
+        account: var("MLINFRA_TEST_AZURE_STATE_ACCOUNT")?,
+        entra: var("MLINFRA_TEST_AZURE_ENDPOINT")?,
+        ca: var("MLINFRA_TEST_AZURE_CA")?,
+    };
+    std::env::set_var("AZURE_CLIENT_ID", "conformance");
+    std::env::set_var("AZURE_CLIENT_SECRET", "not-a-secret");
+    std::env::set_var("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa");
+    let status = az.call(
+        "PUT",
+        &format!("{AZURE_CONTAINER}?restype=container"),
+        &[],
+        b"",
+    );
+    assert!(status == 201 || status == 409, "container: {status}");
+    Some(az)
+}
+
+impl Azure {
+    /// One call to Azurite at `ACCOUNT/PATH`, with a storage token from the double; its
+    /// status.
+    fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> u16 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pem = std::fs::read(&self.ca).unwrap();
+            let client = reqwest::Client::builder()
+                .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).unwrap())
+                .build()
+                .unwrap();
+            let token: serde_json::Value = serde_json::from_slice(
+                &client
+                    .post(format!("{}/tests/oauth2/v2.0/token", self.entra))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("grant_type=client_credentials&client_id=t&client_secret=s&scope=https://storage.azure.com/.default")
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap(),
+            )
+            .unwrap();
+            let mut req = client
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                    format!("{}/{}/{path}", self.blob, self.account),
+                )
+                .bearer_auth(token["access_token"].as_str().unwrap())
+                .header("x-ms-version", "2025-11-05")
+                .body(body.to_vec());
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.send().await.unwrap().status().as_u16()
+        })
+    }
+}
+
 /// Every backend available here, each with a fresh place for `tag`.
 fn targets(dir: &Path, tag: &str) -> Vec<Target> {
     let key = unique(tag);
@@ -119,6 +197,25 @@ fn targets(dir: &Path, tag: &str) -> Vec<Target> {
             spec: BackendSpec {
                 kind: "gcs".into(),
                 attributes: attrs(&[("bucket", BUCKET), ("prefix", &key), ("endpoint", &ep)]),
+                root_dir: dir.to_path_buf(),
+                encryption: None,
+            },
+            faults: false,
+        });
+    }
+    if let Some(az) = azure() {
+        t.push(Target {
+            name: "azurerm",
+            spec: BackendSpec {
+                kind: "azurerm".into(),
+                attributes: attrs(&[
+                    ("storage_account_name", &az.account),
+                    ("container_name", AZURE_CONTAINER),
+                    ("key", &format!("{key}/mlinfra.state.json")),
+                    ("endpoint", &format!("{}/{}/", az.blob, az.account)),
+                    ("authority_host", &az.entra),
+                    ("ca_file", &az.ca),
+                ]),
                 root_dir: dir.to_path_buf(),
                 encryption: None,
             },
@@ -684,7 +781,8 @@ fn encrypted_state_and_journal_read_back_only_with_the_passphrase() {
     }
 }
 
-/// Delete the default workspace's lock object of `t` (s3 or gcs) behind the store's back.
+/// Delete the default workspace's lock object of `t` (s3 or gcs), or break its lease
+/// (azurerm), behind the store's back.
 fn remove_lock_object(t: &Target) {
     let attr = |name: &str| match t.spec.attributes.get(name) {
         Some(BackendValue::String(s)) => s.clone(),
@@ -694,6 +792,21 @@ fn remove_lock_object(t: &Target) {
         .enable_all()
         .build()
         .unwrap();
+    if t.name == "azurerm" {
+        // Another host breaks the lease (`force-unlock`).
+        let blob = format!("{AZURE_CONTAINER}/{}.lock", attr("key"));
+        let status = azure().unwrap().call(
+            "PUT",
+            &format!("{blob}?comp=lease"),
+            &[
+                ("x-ms-lease-action", "break"),
+                ("x-ms-lease-break-period", "0"),
+            ],
+            b"",
+        );
+        assert_eq!(status, 202, "break lease");
+        return;
+    }
     rt.block_on(async {
         if t.name == "gcs" {
             let object = format!("{}/default.state.json.lock", attr("prefix")).replace('/', "%2F");
@@ -731,7 +844,7 @@ fn a_run_whose_lock_was_removed_writes_nothing_more() {
     let dir = tempfile::tempdir().unwrap();
     for t in targets(dir.path(), "lost")
         .into_iter()
-        .filter(|t| t.name == "s3" || t.name == "gcs")
+        .filter(|t| ["s3", "gcs", "azurerm"].contains(&t.name))
     {
         let (store, mut s) = fresh(&t);
         let lock = store.lock("apply", Duration::ZERO).unwrap();
@@ -831,4 +944,62 @@ fn a_dropped_database_connection_fails_the_write_cleanly_and_the_journal_replays
             .unwrap(),
         r
     );
+}
+
+#[test]
+fn a_lease_left_by_a_run_on_another_host_expires_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(t) = targets(dir.path(), "lease")
+        .into_iter()
+        .find(|t| t.name == "azurerm")
+    else {
+        return;
+    };
+    let Some(BackendValue::String(key)) = t.spec.attributes.get("key").cloned() else {
+        panic!()
+    };
+    let (store, _) = fresh(&t);
+    // A run on another host took the lease for 15 s, wrote its record, and was killed.
+    let az = azure().unwrap();
+    let blob = format!("{AZURE_CONTAINER}/{key}.lock");
+    let id = "0b7a43c5-8a5e-4b2f-9d51-3f1f0c8e2a61";
+    let record = serde_json::json!({
+        "id": id, "pid": 4242, "host": "ci-runner-7", "user": "ci", "operation": "apply",
+        "created": 1, "path": key, "heartbeat": 1
+    })
+    .to_string();
+    let put = |headers: &[(&str, &str)]| {
+        let mut h = vec![("x-ms-blob-type", "BlockBlob")];
+        h.extend_from_slice(headers);
+        az.call("PUT", &blob, &h, record.as_bytes())
+    };
+    assert_eq!(put(&[]), 201);
+    let leased = az.call(
+        "PUT",
+        &format!("{blob}?comp=lease"),
+        &[
+            ("x-ms-lease-action", "acquire"),
+            ("x-ms-lease-duration", "15"),
+            ("x-ms-proposed-lease-id", id),
+        ],
+        b"",
+    );
+    assert_eq!(leased, 201);
+    assert_eq!(put(&[("x-ms-lease-id", id)]), 201);
+    // While the lease lasts, the state is locked and the holder is named.
+    let e = store.lock("apply", Duration::ZERO).unwrap_err().to_string();
+    assert!(e.contains("ci-runner-7"), "{e}");
+    // Once it expires, the next run takes the lock with no force-unlock, and says whose
+    // run never released it.
+    let start = Instant::now();
+    let lock = store.lock("apply", Duration::from_secs(40)).unwrap();
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert_eq!(
+        lock.abandoned_by.as_ref().map(|h| h.host.as_str()),
+        Some("ci-runner-7")
+    );
+    drop(lock);
+    // Released: the next run finds nobody abandoned it.
+    let again = store.lock("plan", Duration::ZERO).unwrap();
+    assert!(again.abandoned_by.is_none());
 }

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::{kill_apply_when, mlinfra_env, pending, recorded, Run};
 
-fn endpoint() -> String {
+pub(crate) fn endpoint() -> String {
     std::env::var("MLINFRA_TEST_AZURE_ENDPOINT").expect(
         "MLINFRA_TEST_AZURE_ENDPOINT is not set: run ./scripts/test, which starts the Azure double",
     )
 }
 
-fn ca_file() -> String {
+pub(crate) fn ca_file() -> String {
     std::env::var("MLINFRA_TEST_AZURE_CA").expect(
         "MLINFRA_TEST_AZURE_CA is not set: run ./scripts/test, which starts the Azure double",
     )
@@ -37,7 +37,7 @@ fn subscription() -> String {
 
 /// A client secret for the double's token endpoint (which answers any), and nothing of a
 /// real login.
-const CREDENTIALS: &[(&str, &str)] = &[
+pub(crate) const CREDENTIALS: &[(&str, &str)] = &[
     ("AZURE_CLIENT_ID", "mlinfra-tests"),
     ("AZURE_CLIENT_SECRET", "not-a-secret"),
     ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa"),
@@ -79,7 +79,7 @@ fn blob(url: &str) -> Option<Vec<u8>> {
 }
 
 /// One HTTPS call to `url`, with a token for `scope` from the double's token endpoint.
-fn https(method: &str, url: &str, body: &str, scope: &str) -> (u16, String) {
+pub(crate) fn https(method: &str, url: &str, body: &str, scope: &str) -> (u16, String) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

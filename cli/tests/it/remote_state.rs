@@ -83,7 +83,27 @@ fn the_quickstart_plans_with_each_backend() {
         "MLINFRA_TEST_GCS_ENDPOINT is not set: run ./scripts/test, which starts fake-gcs-server",
     );
     gcs_bucket(&gcs, "mlinfra-cli-state");
+    let azure_blob = std::env::var("MLINFRA_TEST_AZURE_BLOB_ENDPOINT").expect(
+        "MLINFRA_TEST_AZURE_BLOB_ENDPOINT is not set: run ./scripts/test, which starts Azurite",
+    );
+    let account = std::env::var("MLINFRA_TEST_AZURE_STATE_ACCOUNT").unwrap();
+    let (status, body) = crate::azure::https(
+        "PUT",
+        &format!("{azure_blob}/{account}/mlinfra-cli-state?restype=container"),
+        "",
+        "https://storage.azure.com/.default",
+    );
+    assert!(status == 201 || status == 409, "{status} {body}");
     let blocks = blocks.into_iter().chain([
+        (
+            "azurerm",
+            format!(
+                "  backend \"azurerm\" {{\n    storage_account_name = \"{account}\"\n    container_name       = \"mlinfra-cli-state\"\n    key                  = \"{}/quickstart.state.json\"\n    endpoint             = \"{azure_blob}/{account}/\"\n    authority_host       = \"{}\"\n    ca_file              = \"{}\"\n  }}\n",
+                unique("qs"),
+                crate::azure::endpoint(),
+                crate::azure::ca_file()
+            ),
+        ),
         (
             "pg",
             format!("  backend \"pg\" {{\n    schema_name = \"{schema}\"\n  }}\n"),
@@ -104,12 +124,14 @@ fn the_quickstart_plans_with_each_backend() {
         )
         .unwrap();
         // The connection string from the environment, as the pg backend reads it.
-        let env = [
+        let mut env = vec![
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing"),
             ("AWS_EC2_METADATA_DISABLED", "true"),
             ("PG_CONN_STR", pg.as_str()),
         ];
+        // The client secret the Azure double's token endpoint takes.
+        env.extend_from_slice(crate::azure::CREDENTIALS);
         let run = |d: &Path, args: &[&str]| crate::mlinfra_env(d, args, &env);
         let r = run(dir.path(), &["init"]);
         assert_eq!(r.code, 0, "{kind}: {}\n{}", r.stdout, r.stderr);

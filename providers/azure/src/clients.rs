@@ -402,6 +402,22 @@ fn credential(
     ))
 }
 
+/// The credentials and transport a provider block with `attributes` would use
+/// (`tenant_id`, `client_id`, `use_msi`, `use_cli`, `authority_host`, `ca_file`), with the
+/// text that says where the credentials came from: for callers beside the provider, such
+/// as the azurerm state backend.
+pub fn credentials_for(
+    attributes: &mlinfra_provider_api::Attributes,
+) -> Result<(Arc<dyn TokenCredential>, ClientOptions, String), ProviderError> {
+    let cfg = ProviderConfig {
+        key: String::new(),
+        attributes: attributes.clone(),
+    };
+    let options = options(&cfg)?;
+    let (credential, source) = credential(&cfg, &options)?;
+    Ok((credential, options, source))
+}
+
 fn build(cfg: &ProviderConfig) -> Result<Clients, ProviderError> {
     let options = options(cfg)?;
     let (credential, source) = credential(cfg, &options)?;

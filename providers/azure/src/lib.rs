@@ -25,7 +25,7 @@ use mlinfra_provider_api::{
 };
 use mlinfra_schema::Cloud;
 
-pub use clients::Clients;
+pub use clients::{credentials_for, Clients};
 
 /// The kinds this provider creates on Azure.
 pub const KINDS: &[&str] = &[
