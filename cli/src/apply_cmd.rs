@@ -223,8 +223,39 @@ fn confirm(question: &str) -> Result<bool> {
 }
 
 /// Read a saved plan and check its digest: a file changed after `plan -out` is refused.
-pub fn read_saved(saved_path: &Path) -> Result<Plan> {
-    let text = crate::workspace::read_capped(saved_path, crate::workspace::MAX_PLAN_FILE_BYTES)?;
+/// An encrypted plan is decrypted with the codec of the configuration in `dir`.
+pub fn read_saved(
+    saved_path: &Path,
+    dir: &Path,
+    cli: &[mlinfra_engine::CliInput],
+    nc: bool,
+) -> Result<Plan> {
+    let raw = crate::workspace::read_capped(saved_path, crate::workspace::MAX_PLAN_FILE_BYTES)?;
+    let encrypted = mlinfra_engine::crypto::is_envelope(raw.as_bytes());
+    let spec = if encrypted {
+        Some(crate::backend_cmd::spec_of(dir, cli, nc)?)
+    } else {
+        // Plaintext: the codec matters only when the configuration enforces encryption.
+        crate::backend_cmd::spec_of(dir, cli, nc).ok()
+    };
+    let codec = match &spec {
+        Some(spec) => mlinfra_state_backends::codec(spec, &saved_path.display().to_string())?,
+        None => None,
+    };
+    let text = match (&codec, encrypted) {
+        (Some(c), _) => {
+            let plain = c.decrypt(raw.as_bytes()).map_err(|e| {
+                anyhow::anyhow!("refusing the saved plan {}: {e}", saved_path.display())
+            })?;
+            String::from_utf8(plain)
+                .with_context(|| format!("{} is not a saved mlinfra plan", saved_path.display()))?
+        }
+        (None, true) => bail!(
+            "the saved plan {} is encrypted, and this configuration has no `encryption` block to decrypt it; apply it from the configuration that made it (docs/state.md#encryption)",
+            saved_path.display()
+        ),
+        (None, false) => raw,
+    };
     let j: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a saved mlinfra plan", saved_path.display()))?;
     plan_json::verify(&j).map_err(|e| {
@@ -324,7 +355,11 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
     }
     let operation = if destroy { "destroy" } else { "apply" };
     // A saved plan is checked before anything is locked, read or written.
-    let saved = args.planfile.as_deref().map(read_saved).transpose()?;
+    let saved = args
+        .planfile
+        .as_deref()
+        .map(|p| read_saved(p, dir, &crate::workspace::cli_inputs(m), nc))
+        .transpose()?;
     let Some(mut session) = Session::open(dir, m, operation, lock_timeout, nc)? else {
         return Ok(EXIT_ERROR);
     };

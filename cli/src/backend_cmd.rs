@@ -59,14 +59,23 @@ fn lock_timeout(s: &str) -> Result<Duration> {
 }
 
 /// The backend block of `dir`, checked, or an error after printing its diagnostic.
-fn spec_of(dir: &Path, nc: bool) -> Result<BackendSpec> {
-    let (config, diags) = load(dir);
+/// `cli` are the command's `--var`/`--var-file` inputs, for a passphrase variable.
+pub(crate) fn spec_of(
+    dir: &Path,
+    cli: &[mlinfra_engine::CliInput],
+    nc: bool,
+) -> Result<BackendSpec> {
+    let (mut config, diags) = load(dir);
     if config.has_syntax_errors {
         print_diagnostics(&config, &diags, nc);
         bail!("cannot tell where the state is kept: the configuration does not parse");
     }
     match backend_spec(&config) {
-        Ok(s) => Ok(s),
+        Ok(mut s) => {
+            let (inputs, _) = mlinfra_engine::collect_inputs(&mut config, cli, std::env::vars());
+            mlinfra_engine::backend_config::resolve_passphrase(&mut s, &inputs);
+            Ok(s)
+        }
         Err(d) => {
             let mut ds = mlinfra_engine::Diagnostics::default();
             ds.push(d);
@@ -178,7 +187,7 @@ pub fn init(
     nc: bool,
 ) -> Result<u8> {
     let timeout = lock_timeout(lock_timeout_arg)?;
-    let spec = spec_of(dir, nc)?;
+    let spec = spec_of(dir, &[], nc)?;
     let previous = recorded_backend(dir).or_else(|| {
         let local = BackendSpec::default_local(dir.to_path_buf());
         (spec.kind != "local" && local.local_path().exists()).then_some(local)
@@ -274,7 +283,7 @@ fn migrate_state(from: &BackendSpec, to: &BackendSpec, timeout: Duration) -> Res
 }
 
 fn store_of_dir(dir: &Path, nc: bool) -> Result<(BackendSpec, StateStore)> {
-    let spec = spec_of(dir, nc)?;
+    let spec = spec_of(dir, &[], nc)?;
     check_configured(dir, &spec)?;
     let store = open_store(&spec, &current_workspace(dir))?;
     Ok((spec, store))
@@ -331,7 +340,7 @@ fn select(dir: &Path, name: &str) -> Result<()> {
 }
 
 pub fn workspace(dir: &Path, cmd: WorkspaceCommand, nc: bool) -> Result<u8> {
-    let spec = spec_of(dir, nc)?;
+    let spec = spec_of(dir, &[], nc)?;
     check_configured(dir, &spec)?;
     let current = current_workspace(dir);
     let names = || -> Result<Vec<String>> { Ok(open_store(&spec, "default")?.workspaces()?) };

@@ -153,7 +153,13 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
             serde_json::from_str(&scrub(&serde_json::to_string(&json)?))?;
         plan_json::seal(&mut saved);
         let text = serde_json::to_string_pretty(&saved)? + "\n";
-        atomic_write(out, text.as_bytes())
+        // Encrypted like the state when the configuration encrypts its state: a plan holds
+        // the state's attributes too.
+        let bytes = match session.store.codec() {
+            Some(c) => c.encrypt(text.as_bytes()),
+            None => text.into_bytes(),
+        };
+        atomic_write(out, &bytes)
             .with_context(|| format!("saving the plan to {}", out.display()))?;
     }
     if args.json {
@@ -272,7 +278,7 @@ pub fn validate(dir: &Path, m: &ArgMatches, json: bool, nc: bool) -> Result<u8> 
 
 pub fn show(dir: &Path, planfile: Option<&Path>, json: bool, nc: bool) -> Result<u8> {
     if let Some(file) = planfile {
-        let plan = crate::apply_cmd::read_saved(file)?;
+        let plan = crate::apply_cmd::read_saved(file, dir, &[], nc)?;
         if json {
             println!(
                 "{}",

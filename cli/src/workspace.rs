@@ -99,14 +99,15 @@ impl Workspace {
     /// The state store of this configuration, for the selected workspace; `None` after
     /// printing the diagnostic when the backend block is wrong.
     pub fn store(&self, no_color: bool) -> Result<Option<StateStore>> {
-        store_of(&self.config, no_color)
+        store_of(&self.config, &self.inputs, no_color)
     }
 }
 
 /// The state store `config` names, for the selected workspace.
-pub fn store_of(config: &Config, no_color: bool) -> Result<Option<StateStore>> {
+pub fn store_of(config: &Config, inputs: &Inputs, no_color: bool) -> Result<Option<StateStore>> {
     match backend_spec(config) {
-        Ok(spec) => {
+        Ok(mut spec) => {
+            mlinfra_engine::backend_config::resolve_passphrase(&mut spec, inputs);
             crate::backend_cmd::check_configured(&config.root_dir, &spec)?;
             let ws = mlinfra_state_backends::current_workspace(&config.root_dir);
             let store = mlinfra_state_backends::open_store(&spec, &ws)
@@ -126,12 +127,14 @@ pub fn store_of(config: &Config, no_color: bool) -> Result<Option<StateStore>> {
 /// when the configuration does not parse or names a backend this build lacks, rather than
 /// silently using another state file.
 pub fn backend_for(dir: &Path, no_color: bool) -> Result<StateStore> {
-    let (config, diags) = load(dir);
+    let (mut config, diags) = load(dir);
     if config.has_syntax_errors {
         print_diagnostics(&config, &diags, no_color);
         anyhow::bail!("cannot tell where the state is kept: the configuration does not parse");
     }
-    match store_of(&config, no_color)? {
+    // Inputs from the environment and auto files only: a passphrase variable, if any.
+    let (inputs, _) = collect_inputs(&mut config, &[], std::env::vars());
+    match store_of(&config, &inputs, no_color)? {
         Some(s) => Ok(s),
         None => anyhow::bail!("cannot open the state backend"),
     }

@@ -93,6 +93,38 @@ pub struct EncryptionSpec {
     pub passphrase_env: String,
     pub fallback_passphrase_env: Option<String>,
     pub enforced: bool,
+    /// `passphrase = var.NAME`: the passphrase is the value of that sensitive root
+    /// variable (from `--var`, `MLINFRA_VAR_NAME` or a `*.auto.mlinfra.vars` file), in
+    /// place of `passphrase_env`.
+    pub passphrase_variable: Option<String>,
+    /// That variable's value, once the caller has the inputs ([`resolve_passphrase`]).
+    pub passphrase: Option<Passphrase>,
+}
+
+/// A passphrase taken from an input variable; never shown.
+#[derive(Clone, PartialEq)]
+pub struct Passphrase(pub String);
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(hidden)")
+    }
+}
+
+/// Take the passphrase from `inputs` when the encryption block names a variable
+/// (`passphrase = var.NAME`); a variable with no value is left unset, and opening the
+/// store says how to give it one.
+pub fn resolve_passphrase(spec: &mut BackendSpec, inputs: &crate::config::eval::Inputs) {
+    let Some(e) = &mut spec.encryption else {
+        return;
+    };
+    let Some(name) = &e.passphrase_variable else {
+        return;
+    };
+    e.passphrase = inputs.get(name).and_then(|i| match &i.raw {
+        crate::config::eval::RawInput::Text(t) => Some(Passphrase(t.clone())),
+        crate::config::eval::RawInput::Value(v) => v.as_str().map(|s| Passphrase(s.to_string())),
+    });
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -252,12 +284,20 @@ fn encryption_spec(config: &Config) -> Result<Option<EncryptionSpec>, Diagnostic
         return Ok(None);
     };
     let span = |r: Option<std::ops::Range<usize>>| r.map(|r| Span::new(b.file, r));
-    let known = ["passphrase_env", "fallback_passphrase_env", "enforced"];
+    let known = [
+        "passphrase_env",
+        "passphrase",
+        "fallback_passphrase_env",
+        "enforced",
+    ];
     let mut spec = EncryptionSpec {
         passphrase_env: "MLINFRA_STATE_PASSPHRASE".into(),
         fallback_passphrase_env: None,
         enforced: false,
+        passphrase_variable: None,
+        passphrase: None,
     };
+    let mut env_given = None;
     for s in b.body.iter() {
         let Structure::Attribute(a) = s else {
             return Err(Diagnostic::error("unexpected block in encryption")
@@ -268,7 +308,50 @@ fn encryption_spec(config: &Config) -> Result<Option<EncryptionSpec>, Diagnostic
         let name_ok =
             |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         match (key, a.value.as_str(), a.value.as_bool()) {
-            ("passphrase_env", Some(v), _) if name_ok(v) => spec.passphrase_env = v.into(),
+            ("passphrase", None, _) => {
+                let parts = crate::config::load::static_parts(&a.value);
+                let name = match parts.as_deref() {
+                    Some([v, name]) if v == "var" => name.clone(),
+                    _ => {
+                        return Err(Diagnostic::error(
+                            "encryption `passphrase` must name an input variable",
+                        )
+                        .at(span(a.value.span()))
+                        .expected("passphrase = var.state_passphrase")
+                        .help("the key is derived before anything else is evaluated, so it comes from a root variable given by --var, MLINFRA_VAR_NAME or a *.auto.mlinfra.vars file; or use passphrase_env"));
+                    }
+                };
+                match config.root().variables.iter().find(|v| v.name == name) {
+                    None => {
+                        return Err(Diagnostic::error(format!(
+                            "encryption `passphrase` names variable \"{name}\", which is not declared"
+                        ))
+                        .at(span(a.value.span()))
+                        .expected(format!("variable \"{name}\" {{ sensitive = true }}")));
+                    }
+                    Some(v) if !v.sensitive => {
+                        return Err(Diagnostic::error(format!(
+                            "variable \"{name}\" holds the state passphrase and is not sensitive"
+                        ))
+                        .at(Some(v.span))
+                        .expected("sensitive = true")
+                        .help("a sensitive variable is never shown in plans, logs or output"));
+                    }
+                    Some(_) => spec.passphrase_variable = Some(name),
+                }
+            }
+            ("passphrase", Some(_), _) => {
+                return Err(Diagnostic::error(
+                    "encryption `passphrase` must not be written in the configuration",
+                )
+                .at(span(a.value.span()))
+                .expected("passphrase = var.state_passphrase")
+                .help("a passphrase in a file is a leaked passphrase: name a sensitive variable, or use passphrase_env"));
+            }
+            ("passphrase_env", Some(v), _) if name_ok(v) => {
+                spec.passphrase_env = v.into();
+                env_given = span(a.key.span());
+            }
             ("fallback_passphrase_env", Some(v), _) if name_ok(v) => {
                 spec.fallback_passphrase_env = Some(v.into())
             }
@@ -298,6 +381,13 @@ fn encryption_spec(config: &Config) -> Result<Option<EncryptionSpec>, Diagnostic
                 );
             }
         }
+    }
+    if let (Some(_), Some(at)) = (&spec.passphrase_variable, env_given) {
+        return Err(Diagnostic::error(
+            "encryption takes `passphrase` or `passphrase_env`, not both",
+        )
+        .at(Some(at))
+        .expected("one of passphrase = var.NAME, passphrase_env = \"NAME\""));
     }
     Ok(Some(spec))
 }

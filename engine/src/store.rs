@@ -237,6 +237,12 @@ impl StateStore {
         self
     }
 
+    /// The codec this store encrypts with (the configuration's `encryption` block), for
+    /// the other files that hold state's contents (saved plans).
+    pub fn codec(&self) -> Option<&crate::crypto::Codec> {
+        self.codec.as_ref()
+    }
+
     fn seal(&self, plain: Vec<u8>) -> Vec<u8> {
         match &self.codec {
             Some(c) => c.encrypt(&plain),

@@ -73,19 +73,43 @@ pub fn open_backend(spec: &BackendSpec, workspace: &str) -> Result<Box<dyn Backe
 /// A store over the backend `spec` describes, for workspace `workspace`.
 pub fn open_store(spec: &BackendSpec, workspace: &str) -> Result<StateStore, StateError> {
     let store = StateStore::new(open_backend(spec, workspace)?, workspace);
+    Ok(match codec(spec, &store.location())? {
+        Some(c) => store.with_codec(c),
+        None => store,
+    })
+}
+
+/// The codec of the configuration's `encryption` block (none without one): the
+/// passphrases from the variables it names. `location` is for the message when the
+/// passphrase is missing.
+pub fn codec(
+    spec: &BackendSpec,
+    location: &str,
+) -> Result<Option<mlinfra_engine::crypto::Codec>, StateError> {
     let Some(e) = &spec.encryption else {
-        return Ok(store);
+        return Ok(None);
     };
     let passphrase = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let primary = passphrase(&e.passphrase_env).ok_or_else(|| StateError::Conflict {
-        location: store.location(),
-        detail: format!(
-            "the configuration encrypts its state, and {} is not set: export the passphrase in {} (in CI, from the secret store)",
-            e.passphrase_env, e.passphrase_env
-        ),
-    })?;
+    let missing = |detail: String| StateError::Conflict {
+        location: location.to_string(),
+        detail,
+    };
+    let primary = match (&e.passphrase_variable, &e.passphrase) {
+        (Some(_), Some(p)) if !p.0.is_empty() => p.0.clone(),
+        (Some(name), _) => {
+            return Err(missing(format!(
+                "the configuration encrypts its state with the passphrase in variable \"{name}\", which has no value: pass --var {name}=…, set MLINFRA_VAR_{name} (in CI, from the secret store), or put it in a *.auto.mlinfra.vars file"
+            )))
+        }
+        (None, _) => passphrase(&e.passphrase_env).ok_or_else(|| {
+            missing(format!(
+                "the configuration encrypts its state, and {} is not set: export the passphrase in {} (in CI, from the secret store)",
+                e.passphrase_env, e.passphrase_env
+            ))
+        })?,
+    };
     let fallback = e.fallback_passphrase_env.as_deref().and_then(passphrase);
-    Ok(store.with_codec(mlinfra_engine::crypto::Codec::new(
+    Ok(Some(mlinfra_engine::crypto::Codec::new(
         primary, fallback, e.enforced,
     )))
 }

@@ -417,6 +417,137 @@ fn encrypted_state_is_unreadable_without_its_passphrase() {
         std::fs::read_to_string(d.join("mlinfra.state.json")).unwrap(),
         raw
     );
+    // A saved plan holds state's attributes: it is encrypted too, and applies only with
+    // the passphrase.
+    std::fs::write(
+        d.join("main.mlinfra.hcl"),
+        std::fs::read_to_string(d.join("main.mlinfra.hcl")).unwrap()
+            + &format!("bucket \"c\" {{\n  cloud = \"aws\"\n  name  = \"{p}x-0\"\n}}\n"),
+    )
+    .unwrap();
+    let r = crate::mlinfra_env(d, &["plan", "-out=plan.json"], &with(pass));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let saved = std::fs::read_to_string(d.join("plan.json")).unwrap();
+    assert!(saved.starts_with("{\"mlinfra_encrypted\":1"), "{saved}");
+    assert!(!saved.contains(&p), "no bucket name in the clear");
+    let r = crate::mlinfra_env(d, &["show", "plan.json"], &with("wrong"));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("refusing the saved plan")
+            && r.stderr
+                .contains("neither the passphrase nor the fallback decrypts it"),
+        "{}",
+        r.stderr
+    );
+    let r = crate::mlinfra_env(d, &["show", "plan.json"], &with(pass));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(&format!("{p}x-0")), "{}", r.stdout);
+    let r = crate::mlinfra_env(d, &["apply", "plan.json"], &with(pass));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // A plaintext plan is refused where encryption is enforced.
+    let plain = saved_plaintext(d, pass);
+    std::fs::write(d.join("plain.json"), plain).unwrap();
+    let r = crate::mlinfra_env(d, &["apply", "plain.json"], &with(pass));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("encryption is enforced"), "{}", r.stderr);
     let r = crate::mlinfra_env(d, &["destroy", "--auto-approve"], &with(pass));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+/// The plan of `d` saved without encryption (the block's `enforced` and passphrase
+/// dropped for one run into another directory).
+fn saved_plaintext(d: &Path, pass: &str) -> String {
+    let other = tempfile::tempdir().unwrap();
+    let main = std::fs::read_to_string(d.join("main.mlinfra.hcl")).unwrap();
+    let plain = main.replace(
+        "mlinfra {\n  encryption {\n    enforced = true\n  }\n}\n",
+        "",
+    );
+    std::fs::write(other.path().join("main.mlinfra.hcl"), plain).unwrap();
+    let r = crate::mlinfra_env(
+        other.path(),
+        &["plan", "-out=plan.json"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("MLINFRA_STATE_PASSPHRASE", pass),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    std::fs::read_to_string(other.path().join("plan.json")).unwrap()
+}
+
+#[test]
+fn the_state_passphrase_can_come_from_a_sensitive_variable() {
+    let p = unique("encvar");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let aws = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let block = |sensitive: &str, passphrase: &str| {
+        format!(
+            "variable \"state_passphrase\" {{\n  type      = string\n  sensitive = {sensitive}\n}}\n\nmlinfra {{\n  encryption {{\n    passphrase = {passphrase}\n    enforced   = true\n  }}\n}}\n\n{}",
+            many(&p, 1)
+        )
+    };
+    // Not sensitive, a literal, an undeclared variable: errors at the place, nothing runs.
+    for (sensitive, passphrase, says) in [
+        ("false", "var.state_passphrase", "is not sensitive"),
+        (
+            "true",
+            "\"hunter2\"",
+            "must not be written in the configuration",
+        ),
+        ("true", "var.other", "which is not declared"),
+    ] {
+        write(d, &endpoint(), &block(sensitive, passphrase));
+        let r = crate::mlinfra_env(d, &["plan"], &aws);
+        assert_eq!(r.code, 1, "{}", r.stdout);
+        assert!(r.stderr.contains(says), "{}", r.stderr);
+        assert!(r.stderr.contains("main.mlinfra.hcl:"), "{}", r.stderr);
+        assert!(!d.join("mlinfra.state.json").exists());
+    }
+    write(d, &endpoint(), &block("true", "var.state_passphrase"));
+    let pass = "a passphrase only a variable knows";
+    let r = crate::mlinfra_env(
+        d,
+        &[
+            "apply",
+            "--auto-approve",
+            "--var",
+            &format!("state_passphrase={pass}"),
+        ],
+        &aws,
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains(pass) && !r.stderr.contains(pass));
+    let raw = std::fs::read_to_string(d.join("mlinfra.state.json")).unwrap();
+    assert!(raw.starts_with("{\"mlinfra_encrypted\":1"), "{raw}");
+    // The same variable from the environment, for commands without --var.
+    let with_env = |v: &'static str| {
+        let mut e = aws.to_vec();
+        e.push(("MLINFRA_VAR_state_passphrase", v));
+        e
+    };
+    let r = crate::mlinfra_env(d, &["state", "pull"], &with_env(pass));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&format!("{p}-0")), "{}", r.stdout);
+    let r = crate::mlinfra_env(d, &["plan"], &aws);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("variable \"state_passphrase\", which has no value")
+            && r.stderr.contains("--var state_passphrase="),
+        "{}",
+        r.stderr
+    );
+    let r = crate::mlinfra_env(d, &["plan"], &with_env("not it"));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("neither the passphrase"), "{}", r.stderr);
+    let r = crate::mlinfra_env(d, &["destroy", "--auto-approve"], &with_env(pass));
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }

@@ -825,7 +825,7 @@ pub fn read_ref(
     parts.map(|parts| RefExpr { parts, span })
 }
 
-fn static_parts(e: &Expression) -> Option<Vec<String>> {
+pub(crate) fn static_parts(e: &Expression) -> Option<Vec<String>> {
     match e {
         Expression::Variable(v) => Some(vec![v.as_str().to_string()]),
         Expression::Traversal(t) => {
