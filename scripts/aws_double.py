@@ -32,7 +32,9 @@ Faults, for the tests of what a client does when the service fails:
   - POST /__double/faults with {"method": "PUT", "path": "REGEX", "status": 503,
     "times": N, "after": true} answers the next N matching requests with that status and
     an S3 error body; with "after", the request is carried out first and only its answer
-    is lost (the case of a retried conditional write that already landed).
+    is lost (the case of a retried conditional write that already landed). "delay_ms"
+    holds the answer back that long first (a timeout); with "status": null the real
+    answer comes, late.
     DELETE /__double/faults clears them; GET lists them with the counts left.
 
 EKS (https://docs.aws.amazon.com/eks/latest/APIReference/):
@@ -48,6 +50,7 @@ import json
 import re
 import sys
 import threading
+import time
 import uuid
 
 from moto.core.responses import ActionResult, EmptyResult
@@ -459,10 +462,12 @@ def _faults(environ, start_response):
             try:
                 f = json.loads(environ["wsgi.input"].read(size) or b"{}")
                 re.compile(f.get("path", ""))
-                status = int(f.get("status", 503))
+                status = f.get("status", 503)
+                status = None if status is None else int(status)
+                delay = int(f.get("delay_ms", 0))
             except (ValueError, re.error) as e:
                 return _answer(start_response, 400, json.dumps({"error": str(e)}).encode())
-            _FAULTS.append({"method": f.get("method", "*"), "path": f.get("path", ""), "status": status, "times": int(f.get("times", 1)), "after": bool(f.get("after", False))})
+            _FAULTS.append({"method": f.get("method", "*"), "path": f.get("path", ""), "status": status, "times": int(f.get("times", 1)), "after": bool(f.get("after", False)), "delay_ms": delay})
         elif method == "DELETE":
             _FAULTS.clear()
         return _answer(start_response, 200, json.dumps(_FAULTS).encode())
@@ -489,7 +494,11 @@ def dispatch(self, environ, start_response):
     method = environ["REQUEST_METHOD"]
     fault = _take_fault(method, path)
     if fault and not fault["after"]:
-        return _answer(start_response, fault["status"], _s3_error(fault["status"]), "application/xml")
+        time.sleep(fault["delay_ms"] / 1000)
+        if fault["status"] is None:
+            fault = None  # only late
+        else:
+            return _answer(start_response, fault["status"], _s3_error(fault["status"]), "application/xml")
     conditional = method == "PUT" and ("HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ)
     if conditional or (fault and fault["after"]):
         # Carried out whole before anything else conditional, and its answer read out.
@@ -501,6 +510,8 @@ def dispatch(self, environ, start_response):
 
             body = b"".join(_dispatch(self, environ, capture))
         if fault:
+            time.sleep(fault["delay_ms"] / 1000)
+        if fault and fault["status"] is not None:
             return _answer(start_response, fault["status"], _s3_error(fault["status"]), "application/xml")
         start_response(captured["status"], captured["headers"])
         return [body]

@@ -78,9 +78,36 @@ impl AzureBackend {
                 None => {}
             }
         }
-        let (credential, options, _source): (Arc<dyn TokenCredential>, ClientOptions, String) =
+        let (credential, mut options, _source): (Arc<dyn TokenCredential>, ClientOptions, String) =
             mlinfra_provider_azure::credentials_for(&attrs)
                 .map_err(|e| fail("find Azure credentials for the state", e.to_string()))?;
+        // The blob calls' own transport: the provider's trust (ca_file), with an attempt
+        // timeout, and a bounded number of quick retries.
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(20))
+            .timeout(crate::attempt_timeout())
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = spec.str("ca_file") {
+            let pem = std::fs::read(path)
+                .map_err(|e| fail("read ca_file", format!("\"{path}\": {e}")))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| fail("read ca_file", format!("\"{path}\" is not PEM: {e}")))?;
+            http = http.tls_certs_merge(certs);
+        }
+        let http = http
+            .build()
+            .map_err(|e| fail("build the HTTPS client", e.to_string()))?;
+        let mut blob_options = options.clone();
+        blob_options.transport = Some(azure_core::http::Transport::new(Arc::new(http)));
+        blob_options.retry = azure_core::http::RetryOptions::exponential(
+            azure_core::http::ExponentialRetryOptions {
+                initial_delay: Duration::from_millis(200).try_into().unwrap_or_default(),
+                max_retries: crate::ATTEMPTS - 1,
+                max_delay: Duration::from_secs(2).try_into().unwrap_or_default(),
+                ..Default::default()
+            },
+        );
+        options = blob_options;
         let endpoint = spec
             .str("endpoint")
             .map(str::to_string)

@@ -57,9 +57,20 @@ impl GcsBackend {
         let client = {
             let (api, credentials) = (api.clone(), credentials.clone());
             rt.run(async move {
+                use google_cloud_gax::retry_policy::RetryPolicyExt;
+                let backoff =
+                    google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder::new()
+                        .with_initial_delay(std::time::Duration::from_millis(200))
+                        .with_maximum_delay(std::time::Duration::from_secs(2))
+                        .clamp();
                 Storage::builder()
                     .with_endpoint(api)
                     .with_credentials(credentials)
+                    .with_retry_policy(
+                        google_cloud_storage::retry_policy::RetryableErrors
+                            .with_attempt_limit(crate::ATTEMPTS),
+                    )
+                    .with_backoff_policy(backoff)
                     // Every write in one request: a conditional write is then one atomic
                     // step on the server, whatever its size.
                     .with_resumable_upload_threshold(usize::MAX)
@@ -79,7 +90,14 @@ impl GcsBackend {
         let objects = GcsObjects {
             rt,
             client,
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .timeout(crate::attempt_timeout())
+                .build()
+                .map_err(|e| StateError::Io {
+                    action: "build the HTTP client",
+                    path: "".into(),
+                    source: std::io::Error::other(e.to_string()),
+                })?,
             credentials,
             api,
             bucket,
@@ -148,6 +166,27 @@ impl GcsObjects {
     }
 }
 
+/// `call()`, given [`crate::attempt_timeout`] for each try and tried again when it goes
+/// unanswered, up to [`crate::ATTEMPTS`] times. (The crate's JSON transport has no
+/// attempt timeout of its own.)
+async fn timed<T, F, Fut>(mut call: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let limit = crate::attempt_timeout();
+    for _ in 0..crate::ATTEMPTS {
+        if let Ok(v) = tokio::time::timeout(limit, call()).await {
+            return Ok(v);
+        }
+    }
+    Err(format!(
+        "no answer within {} s, {} times",
+        limit.as_secs(),
+        crate::ATTEMPTS
+    ))
+}
+
 /// The credentials' request headers (none for an emulator).
 async fn auth_headers(c: &Credentials) -> Result<http::HeaderMap, String> {
     match c.headers(http::Extensions::new()).await {
@@ -180,11 +219,13 @@ impl Objects for GcsObjects {
             self.bucket_url()?,
         );
         let r = self.rt.run(async move {
-            let mut resp = match client.read_object(bucket, key_s).send().await {
-                Ok(r) => r,
+            let read = timed(|| client.read_object(bucket.clone(), key_s.clone()).send()).await;
+            let mut resp = match read {
+                Err(elapsed) => return Ok(Err(Some(elapsed))),
+                Ok(Ok(r)) => r,
                 // No such object, or no such bucket: a missing bucket is said now, not at
                 // the first write. A refused bucket read (object-only roles) means it exists.
-                Err(e) if e.http_status_code() == Some(404) => {
+                Ok(Err(e)) if e.http_status_code() == Some(404) => {
                     let headers = auth_headers(&creds).await.unwrap_or_default();
                     let missing = match http.get(bucket_url).headers(headers).send().await {
                         Ok(r) => r.status().as_u16() == 404,
@@ -192,7 +233,7 @@ impl Objects for GcsObjects {
                     };
                     return Ok(if missing { Err(None) } else { Ok(None) });
                 }
-                Err(e) => return Ok(Err(Some(crate::error_chain(&e)))),
+                Ok(Err(e)) => return Ok(Err(Some(crate::error_chain(&e)))),
             };
             let generation = resp.object().generation.to_string();
             let mut bytes = Vec::new();
@@ -230,17 +271,22 @@ impl Objects for GcsObjects {
         let crc = crc32c::crc32c(bytes);
         let body = bytes::Bytes::copy_from_slice(bytes);
         let r = self.rt.run(async move {
-            let r = client
-                .write_object(bucket, key_s, body)
-                .set_if_generation_match(generation)
-                .set_content_type("application/json")
-                .with_known_crc32c(crc)
-                .send_unbuffered()
-                .await;
+            // A conditional write is safe to send again after a timeout: if the first one
+            // landed, the next is refused, and the caller reads back what is there.
+            let r = timed(|| {
+                client
+                    .write_object(bucket.clone(), key_s.clone(), body.clone())
+                    .set_if_generation_match(generation)
+                    .set_content_type("application/json")
+                    .with_known_crc32c(crc)
+                    .send_unbuffered()
+            })
+            .await;
             Ok(match r {
-                Ok(o) => Ok(Ok(o.generation.to_string())),
-                Err(e) if e.http_status_code() == Some(412) => Ok(Err(Precondition)),
-                Err(e) => Err((e.http_status_code(), crate::error_chain(&e))),
+                Err(elapsed) => Err((None, elapsed)),
+                Ok(Ok(o)) => Ok(Ok(o.generation.to_string())),
+                Ok(Err(e)) if e.http_status_code() == Some(412) => Ok(Err(Precondition)),
+                Ok(Err(e)) => Err((e.http_status_code(), crate::error_chain(&e))),
             })
         })?;
         match r {

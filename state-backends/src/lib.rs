@@ -114,6 +114,21 @@ pub fn codec(
     )))
 }
 
+/// How long one request to a remote backend may go unanswered before it is abandoned
+/// and tried again: `MLINFRA_STATE_ATTEMPT_TIMEOUT` seconds, default 60.
+pub(crate) fn attempt_timeout() -> std::time::Duration {
+    let secs = std::env::var("MLINFRA_STATE_ATTEMPT_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(60);
+    std::time::Duration::from_secs(secs)
+}
+
+/// How many times a remote backend's SDK sends a request that failed transiently (a
+/// 500, a 503, a timeout) before the write fails.
+pub(crate) const ATTEMPTS: u32 = 4;
+
 /// An error with its causes, `: `-separated (an SDK's dispatch failure says little
 /// without them).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {

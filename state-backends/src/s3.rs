@@ -33,7 +33,16 @@ impl S3Backend {
                 .region(aws_config::Region::new(region))
                 .load()
                 .await;
-            let mut b = aws_sdk_s3::config::Builder::from(&shared).force_path_style(path_style);
+            let mut b = aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(path_style)
+                .timeout_config(
+                    aws_config::timeout::TimeoutConfig::builder()
+                        .operation_attempt_timeout(crate::attempt_timeout())
+                        .build(),
+                )
+                .retry_config(
+                    aws_config::retry::RetryConfig::standard().with_max_attempts(crate::ATTEMPTS),
+                );
             if let Some(e) = endpoint {
                 b = b.endpoint_url(e);
             }

@@ -22,7 +22,87 @@ const BUCKET: &str = "mlinfra-state-conformance";
 struct Target {
     name: &'static str,
     spec: BackendSpec,
-    faults: bool,
+    /// Where faults are injected in front of its server, when they can be.
+    faults: Option<Faults>,
+}
+
+/// A server that takes fault requests (the AWS double, or scripts/fault_proxy.py in front
+/// of fake-gcs-server and Azurite), and how its requests name the default workspace's
+/// objects.
+struct Faults {
+    /// The URL that takes `POST`/`DELETE` of faults.
+    control: String,
+    /// The CA bundle it is served under (https), if any.
+    ca: Option<String>,
+    /// The method that writes an object.
+    write: &'static str,
+    /// How a request on an object shows its name: `s3`, `gcs` or `azurerm`.
+    kind: &'static str,
+    /// The default workspace's state object.
+    state: String,
+}
+
+impl Faults {
+    /// A regex for the requests on object `state + suffix` (only that object when `exact`).
+    fn spot(&self, suffix: &str, exact: bool) -> String {
+        let object = regex_escape(&format!("{}{suffix}", self.state));
+        match (self.kind, exact) {
+            ("gcs", true) => format!("name={object}&"),
+            ("gcs", false) => format!("name={object}"),
+            ("azurerm", true) => format!("/{AZURE_CONTAINER}/{object}(\\\\?|$)"),
+            ("azurerm", false) => format!("/{AZURE_CONTAINER}/{object}"),
+            (_, true) => format!("{object}$"),
+            (_, false) => object,
+        }
+    }
+
+    /// How many injections of the faults set are left (none once each was met).
+    fn left(&self) -> u64 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let body = rt.block_on(async {
+            let mut b = reqwest::Client::builder();
+            if let Some(ca) = &self.ca {
+                let pem = std::fs::read(ca).unwrap();
+                b = b.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).unwrap());
+            }
+            let r = b.build().unwrap().get(&self.control).send().await.unwrap();
+            r.bytes().await.unwrap()
+        });
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let list = v
+            .get("faults")
+            .unwrap_or(&v)
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        list.iter().map(|f| f["times"].as_u64().unwrap_or(0)).sum()
+    }
+
+    /// One fault (JSON), or none left (empty).
+    fn set(&self, json: &str) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let status = rt.block_on(async {
+            let mut b = reqwest::Client::builder();
+            if let Some(ca) = &self.ca {
+                let pem = std::fs::read(ca).unwrap();
+                b = b.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).unwrap());
+            }
+            let c = b.build().unwrap();
+            let r = if json.is_empty() {
+                c.delete(&self.control).send().await
+            } else {
+                c.post(&self.control).body(json.to_string()).send().await
+            };
+            r.unwrap().status().as_u16()
+        });
+        assert_eq!(status, 200);
+    }
 }
 
 fn unique(tag: &str) -> String {
@@ -91,17 +171,29 @@ struct Azure {
     account: String,
     entra: String,
     ca: String,
+    /// Whether `blob` is the fault proxy in front of Azurite.
+    proxied: bool,
 }
 
 /// The Azure target, once its container exists, with the client secret the double's token
 /// endpoint takes (as the Azure provider's conformance suite sets it).
 fn azure() -> Option<Azure> {
     let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    // Through the fault proxy (whose CA bundle also holds the double's) when there is one.
+    let proxy = var("MLINFRA_TEST_AZURE_BLOB_FAULTS_ENDPOINT")
+        .zip(var("MLINFRA_TEST_AZURE_BLOB_FAULTS_CA"));
     let az = Azure {
-        blob: var("MLINFRA_TEST_AZURE_BLOB_ENDPOINT")?,
+        blob: match &proxy {
+            Some((p, _)) => p.clone(),
+            None => var("MLINFRA_TEST_AZURE_BLOB_ENDPOINT")?,
+        },
         account: var("MLINFRA_TEST_AZURE_STATE_ACCOUNT")?,
         entra: var("MLINFRA_TEST_AZURE_ENDPOINT")?,
-        ca: var("MLINFRA_TEST_AZURE_CA")?,
+        ca: match &proxy {
+            Some((_, ca)) => ca.clone(),
+            None => var("MLINFRA_TEST_AZURE_CA")?,
+        },
+        proxied: proxy.is_some(),
     };
     std::env::set_var("AZURE_CLIENT_ID", "conformance");
     std::env::set_var("AZURE_CLIENT_SECRET", "not-a-secret");
@@ -170,28 +262,38 @@ fn targets(dir: &Path, tag: &str) -> Vec<Target> {
             root_dir: dir.to_path_buf(),
             encryption: None,
         },
-        faults: false,
+        faults: None,
     }];
     if let Some(ep) = s3_endpoint() {
         ensure_bucket(&ep);
+        let state = format!("{key}/mlinfra.state.json");
         t.push(Target {
             name: "s3",
             spec: BackendSpec {
                 kind: "s3".into(),
                 attributes: attrs(&[
                     ("bucket", BUCKET),
-                    ("key", &format!("{key}/mlinfra.state.json")),
+                    ("key", &state),
                     ("region", "us-east-1"),
                     ("endpoint", &ep),
                 ]),
                 root_dir: dir.to_path_buf(),
                 encryption: None,
             },
-            faults: true,
+            faults: Some(Faults {
+                control: format!("{ep}/__double/faults"),
+                ca: None,
+                write: "PUT",
+                kind: "s3",
+                state,
+            }),
         });
     }
-    if let Ok(ep) = std::env::var("MLINFRA_TEST_GCS_ENDPOINT") {
-        ensure_gcs_bucket(&ep);
+    if let Ok(direct) = std::env::var("MLINFRA_TEST_GCS_ENDPOINT") {
+        ensure_gcs_bucket(&direct);
+        // Through the fault proxy when the test command started one.
+        let proxy = std::env::var("MLINFRA_TEST_GCS_FAULTS_ENDPOINT").ok();
+        let ep = proxy.clone().unwrap_or(direct);
         t.push(Target {
             name: "gcs",
             spec: BackendSpec {
@@ -200,10 +302,17 @@ fn targets(dir: &Path, tag: &str) -> Vec<Target> {
                 root_dir: dir.to_path_buf(),
                 encryption: None,
             },
-            faults: false,
+            faults: proxy.map(|p| Faults {
+                control: format!("{p}/__faults"),
+                ca: None,
+                write: "POST",
+                kind: "gcs",
+                state: format!("{key}/default.state.json"),
+            }),
         });
     }
     if let Some(az) = azure() {
+        let state = format!("{key}/mlinfra.state.json");
         t.push(Target {
             name: "azurerm",
             spec: BackendSpec {
@@ -211,7 +320,7 @@ fn targets(dir: &Path, tag: &str) -> Vec<Target> {
                 attributes: attrs(&[
                     ("storage_account_name", &az.account),
                     ("container_name", AZURE_CONTAINER),
-                    ("key", &format!("{key}/mlinfra.state.json")),
+                    ("key", &state),
                     ("endpoint", &format!("{}/{}/", az.blob, az.account)),
                     ("authority_host", &az.entra),
                     ("ca_file", &az.ca),
@@ -219,7 +328,13 @@ fn targets(dir: &Path, tag: &str) -> Vec<Target> {
                 root_dir: dir.to_path_buf(),
                 encryption: None,
             },
-            faults: false,
+            faults: az.proxied.then(|| Faults {
+                control: format!("{}/__faults", az.blob),
+                ca: Some(az.ca.clone()),
+                write: "PUT",
+                kind: "azurerm",
+                state,
+            }),
         });
     }
     if let Ok(conn) = std::env::var("MLINFRA_TEST_PG_CONN_STR") {
@@ -233,7 +348,7 @@ fn targets(dir: &Path, tag: &str) -> Vec<Target> {
                 root_dir: dir.to_path_buf(),
                 encryption: None,
             },
-            faults: false,
+            faults: None,
         });
     }
     t
@@ -322,6 +437,22 @@ fn worker_entry() {
                 store.write(&mut s, based_on).unwrap();
                 lock.release().unwrap();
             }
+        }
+        // Under the lock, journal `rounds` more resources, then finish.
+        "timeouts" => {
+            let lock = store.lock("apply", Duration::from_secs(60)).unwrap();
+            let mut s = store.read().unwrap().unwrap();
+            let start = s.resources.len();
+            for i in start..start + rounds {
+                let addr = format!("bucket.b[{i}]");
+                s.resources.insert(addr.clone(), resource(i));
+                let based_on = Some(s.serial);
+                store
+                    .record(&mut s, based_on, Touched::Address(&addr))
+                    .unwrap();
+            }
+            store.finish(&mut s).unwrap();
+            lock.release().unwrap();
         }
         // Hold the lock and journal one step after another until killed.
         "journal" => {
@@ -606,98 +737,115 @@ fn a_lock_is_exclusive_and_unlock_needs_its_id() {
     }
 }
 
-fn fault(json: &str) {
-    let ep = s3_endpoint().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let status = rt.block_on(async {
-        let c = reqwest::Client::new();
-        let r = if json.is_empty() {
-            c.delete(format!("{ep}/__double/faults")).send().await
-        } else {
-            c.post(format!("{ep}/__double/faults"))
-                .body(json.to_string())
-                .send()
-                .await
-        };
-        r.unwrap().status().as_u16()
-    });
-    assert_eq!(status, 200);
-}
-
 #[test]
 fn faults_during_writes_leave_the_state_readable_and_the_journal_replayable() {
     let dir = tempfile::tempdir().unwrap();
-    for t in targets(dir.path(), "faults")
-        .into_iter()
-        .filter(|t| t.faults)
-    {
-        let key = t.spec.attributes.get("key").cloned();
-        let Some(BackendValue::String(key)) = key else {
-            panic!()
-        };
+    for t in targets(dir.path(), "faults") {
+        let Some(f) = &t.faults else { continue };
+        let (w, n) = (f.write, t.name);
         let (store, mut s) = fresh(&t);
-        let path = regex_escape(&key);
         // Errors the SDK retries: the write lands on a later attempt.
-        fault(&format!(
-            r#"{{"method": "PUT", "path": "{path}.journal/", "status": 503, "times": 2}}"#
+        let journal = f.spot(".journal/", false);
+        f.set(&format!(
+            r#"{{"method": "{w}", "path": "{journal}", "status": 503, "times": 2}}"#
         ));
         s.resources.insert("bucket.b[0]".into(), resource(0));
         store
             .record(&mut s, Some(1), Touched::Address("bucket.b[0]"))
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{n}: {e}"));
+        assert_eq!(f.left(), 0, "{n}: both 503s were met");
         // A journal entry that landed but whose answer was lost: the retry finds its own
         // entry there, and counts it.
-        fault(&format!(
-            r#"{{"method": "PUT", "path": "{path}.journal/", "status": 500, "times": 1, "after": true}}"#
+        f.set(&format!(
+            r#"{{"method": "{w}", "path": "{journal}", "status": 500, "times": 1, "after": true}}"#
         ));
         s.resources.insert("bucket.b[1]".into(), resource(1));
         store
             .record(&mut s, Some(2), Touched::Address("bucket.b[1]"))
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{n}: {e}"));
+        assert_eq!(f.left(), 0, "{n}");
         // The same for the lock (the lock that never released, opentofu#4405) and for
         // the snapshot.
-        fault(&format!(
-            r#"{{"method": "PUT", "path": "{path}.lock$", "status": 500, "times": 1, "after": true}}"#
+        let lock_spot = f.spot(".lock", true);
+        f.set(&format!(
+            r#"{{"method": "{w}", "path": "{lock_spot}", "status": 500, "times": 1, "after": true}}"#
         ));
-        let lock = store.lock("apply", Duration::ZERO).unwrap();
-        fault(&format!(
-            r#"{{"method": "PUT", "path": "{path}$", "status": 503, "times": 1, "after": true}}"#
+        let lock = store
+            .lock("apply", Duration::ZERO)
+            .unwrap_or_else(|e| panic!("{n}: {e}"));
+        assert_eq!(f.left(), 0, "{n}: the lock fault was met");
+        let state_spot = f.spot("", true);
+        f.set(&format!(
+            r#"{{"method": "{w}", "path": "{state_spot}", "status": 503, "times": 1, "after": true}}"#
         ));
-        store.finish(&mut s).unwrap();
+        store.finish(&mut s).unwrap_or_else(|e| panic!("{n}: {e}"));
+        assert_eq!(f.left(), 0, "{n}: the snapshot fault was met");
         lock.release().unwrap();
-        assert!(store.lock_holder().is_none(), "the lock was released");
-        fault("");
+        assert!(store.lock_holder().is_none(), "{n}: the lock was released");
+        f.set("");
         let back = open_store(&t.spec, "default")
             .unwrap()
             .read()
             .unwrap()
             .unwrap();
-        assert_eq!(back, s);
+        assert_eq!(back, s, "{n}");
         // Faults that outlast the retries fail the write cleanly: what was recorded
         // before stays readable and the journal replays.
         s.resources.insert("bucket.b[2]".into(), resource(2));
         store
             .record(&mut s, Some(3), Touched::Address("bucket.b[2]"))
             .unwrap();
-        fault(&format!(
-            r#"{{"method": "PUT", "path": "{path}", "status": 503, "times": 50}}"#
+        let any = f.spot("", false);
+        f.set(&format!(
+            r#"{{"method": "{w}", "path": "{any}", "status": 503, "times": 50}}"#
         ));
         let mut t2 = s.clone();
         t2.resources.insert("bucket.b[3]".into(), resource(3));
-        assert!(store
-            .record(&mut t2, Some(4), Touched::Address("bucket.b[3]"))
-            .is_err());
-        fault("");
+        assert!(
+            store
+                .record(&mut t2, Some(4), Touched::Address("bucket.b[3]"))
+                .is_err(),
+            "{n}"
+        );
+        f.set("");
         let back = open_store(&t.spec, "default")
             .unwrap()
             .read()
             .unwrap()
             .unwrap();
-        assert_eq!(back.serial, 4);
-        assert_eq!(back.resources.len(), 3);
+        assert_eq!(back.serial, 4, "{n}");
+        assert_eq!(back.resources.len(), 3, "{n}");
+        // Timeouts, in a run whose requests time out after 1 s: a journal entry whose
+        // answer comes 2.5 s late (it landed), then one held 2.5 s before it fails (it
+        // did not); each is tried again, and the run goes on.
+        f.set(&format!(
+            r#"{{"method": "{w}", "path": "{journal}", "status": null, "delay_ms": 2500, "times": 1, "after": true}}"#
+        ));
+        f.set(&format!(
+            r#"{{"method": "{w}", "path": "{journal}", "status": 503, "delay_ms": 2500, "times": 1}}"#
+        ));
+        let out = worker(&t.spec, "timeouts", 2)
+            .env("MLINFRA_STATE_ATTEMPT_TIMEOUT", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{n}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(f.left(), 0, "{n}: both timeouts were met");
+        f.set("");
+        let back = open_store(&t.spec, "default")
+            .unwrap()
+            .read()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            back.resources.len(),
+            5,
+            "{n}: both steps after the timeouts"
+        );
+        assert!(store.lock_holder().is_none(), "{n}");
     }
 }
 
