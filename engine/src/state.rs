@@ -687,18 +687,7 @@ impl Backend for LocalBackend {
             }
         }
         // No live process holds it: this is a leftover record, or no lock at all.
-        let Some(info) = read_lock_info(&file) else {
-            return Err(StateError::LockMismatch {
-                id: id.to_string(),
-                current: "none".into(),
-            });
-        };
-        if info.id != id {
-            return Err(StateError::LockMismatch {
-                id: id.to_string(),
-                current: info.id,
-            });
-        }
+        let info = LockInfo::to_unlock(read_lock_info(&file), id)?;
         let _ = std::fs::remove_file(&lock_path);
         let _ = file.unlock();
         Ok(info)

@@ -656,6 +656,22 @@ fn apply_entry(state: &mut State, entry: Entry) {
 }
 
 impl LockInfo {
+    /// What `force-unlock ID` may remove: the recorded holder, when there is one and its
+    /// lock id is `id` (else which lock there is, or none). Every backend checks this.
+    pub fn to_unlock(holder: Option<LockInfo>, id: &str) -> Result<LockInfo, StateError> {
+        match holder {
+            None => Err(StateError::LockMismatch {
+                id: id.to_string(),
+                current: "none".into(),
+            }),
+            Some(h) if h.id != id => Err(StateError::LockMismatch {
+                id: id.to_string(),
+                current: h.id,
+            }),
+            Some(h) => Ok(h),
+        }
+    }
+
     /// A holder whose record cannot be read (`why`), of the state at `location`.
     pub fn unknown(why: &str, location: &str) -> LockInfo {
         LockInfo {

@@ -6,8 +6,7 @@
 //! Layout, as Terraform's azurerm backend: `KEY` for the default workspace,
 //! `KEYenv:NAME` for the others.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
@@ -21,10 +20,12 @@ use azure_storage_blob::{BlobClient, BlobContainerClient, BlobContainerClientOpt
 use futures::TryStreamExt;
 use mlinfra_engine::backend_config::{BackendSpec, BackendValue};
 use mlinfra_engine::state::{LockInfo, StateError};
-use mlinfra_engine::store::{unix_now, Backend, HeldLock, Stored, TryLock};
+use mlinfra_engine::store::{Backend, HeldLock, Stored, TryLock};
 use mlinfra_schema::Value;
 
-use crate::objects::{Cond, Layout, ObjectBackend, Objects, Precondition, HEARTBEAT};
+use crate::objects::{
+    record, refuse_live_here, Beat, Cond, Heartbeat, Layout, ObjectBackend, Objects, Precondition,
+};
 use crate::Rt;
 
 /// How long a lease lasts without a renewal (Azure allows 15 to 60 s).
@@ -329,12 +330,6 @@ fn parse_record(bytes: &[u8], location: &str) -> Option<LockInfo> {
     )
 }
 
-fn record(info: &LockInfo) -> Vec<u8> {
-    let mut i = info.clone();
-    i.heartbeat = Some(unix_now());
-    serde_json::to_vec_pretty(&i).unwrap_or_default()
-}
-
 /// Options for a write under the lease.
 fn leased(lease: &str) -> BlockBlobClientUploadOptions<'static> {
     BlockBlobClientUploadOptions {
@@ -475,26 +470,8 @@ impl Backend for AzureBackend {
 
     fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
         let (holder, leased) = self.read_lock()?;
-        let holder = match holder {
-            Some(h) if leased => h,
-            _ => {
-                return Err(StateError::LockMismatch {
-                    id: id.to_string(),
-                    current: "none".into(),
-                })
-            }
-        };
-        if holder.id != id {
-            return Err(StateError::LockMismatch {
-                id: id.to_string(),
-                current: holder.id,
-            });
-        }
-        if holder.host == mlinfra_engine::state::this_host() && !holder.holder_is_dead() {
-            return Err(StateError::Locked {
-                holder: Box::new(holder),
-            });
-        }
+        let holder = LockInfo::to_unlock(holder.filter(|_| leased), id)?;
+        refuse_live_here(holder.clone())?;
         self.break_lease()?;
         Ok(holder)
     }
@@ -520,83 +497,49 @@ impl Backend for AzureBackend {
     }
 }
 
-/// A held lease, renewed every [`HEARTBEAT`] by a thread of its own (which also rewrites
-/// the holder's record with the time, for whoever finds the state locked).
+/// A held lease, renewed every [`crate::objects::HEARTBEAT`] (with the holder's record
+/// rewritten with the time, for whoever finds the state locked).
 struct LeaseLock {
     objects: Arc<AzureObjects>,
     key: String,
     lease: String,
-    stop: Arc<AtomicBool>,
-    lost: Arc<Mutex<Option<String>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    heartbeat: Heartbeat,
 }
 
 impl LeaseLock {
     fn start(objects: Arc<AzureObjects>, key: String, info: LockInfo, lease: String) -> LeaseLock {
-        let stop = Arc::new(AtomicBool::new(false));
-        let lost = Arc::new(Mutex::new(None));
-        let thread = {
-            let (objects, key, lease, stop, lost) = (
-                Arc::clone(&objects),
-                key.clone(),
-                lease.clone(),
-                Arc::clone(&stop),
-                Arc::clone(&lost),
-            );
-            std::thread::Builder::new()
-                .name("mlinfra-lease-renewal".into())
-                .spawn(move || {
-                    let step = Duration::from_millis(100);
-                    let mut waited = Duration::ZERO;
-                    while !stop.load(Ordering::SeqCst) {
-                        std::thread::sleep(step);
-                        waited += step;
-                        if waited < HEARTBEAT {
-                            continue;
-                        }
-                        waited = Duration::ZERO;
-                        let (b, l) = (objects.container.blob_client(&key), lease.clone());
-                        let renewed = objects
-                            .run(async move { Ok(b.renew_lease(l, None).await.map(|_| ())) });
-                        match renewed {
-                            Ok(Ok(())) => {
-                                let _ = objects.upload(&key, &record(&info), leased(&lease));
-                            }
-                            // The lease was broken (force-unlock) or expired and was
-                            // taken by another run.
-                            Ok(Err(e)) if e.http_status() == Some(StatusCode::Conflict) => {
-                                if let Ok(mut g) = lost.lock() {
-                                    *g = Some(
-                                        "the lease was broken (force-unlock) or expired while this run held it".into(),
-                                    );
-                                }
-                                return;
-                            }
-                            // A transient fault: the next renewal tries again, well within
-                            // the lease's duration.
-                            _ => {}
-                        }
+        let heartbeat = {
+            let (objects, key, lease) = (Arc::clone(&objects), key.clone(), lease.clone());
+            Heartbeat::start("mlinfra-lease-renewal", move || {
+                let (b, l) = (objects.container.blob_client(&key), lease.clone());
+                let renewed =
+                    objects.run(async move { Ok(b.renew_lease(l, None).await.map(|_| ())) });
+                match renewed {
+                    Ok(Ok(())) => {
+                        let _ = objects.upload(&key, &record(&info), leased(&lease));
+                        Beat::Alive
                     }
-                })
-                .ok()
+                    // Broken (force-unlock), or expired and taken by another run.
+                    Ok(Err(e)) if e.http_status() == Some(StatusCode::Conflict) => Beat::Lost(
+                        "the lease was broken (force-unlock) or expired while this run held it",
+                    ),
+                    // The next renewal tries again, well within the lease's duration.
+                    _ => Beat::Retry,
+                }
+            })
         };
         LeaseLock {
             objects,
             key,
             lease,
-            stop,
-            lost,
-            thread,
+            heartbeat,
         }
     }
 }
 
 impl HeldLock for LeaseLock {
     fn release(&mut self) -> Result<(), StateError> {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.heartbeat.stop();
         if self.lost().is_some() {
             return Ok(());
         }
@@ -618,10 +561,10 @@ impl HeldLock for LeaseLock {
     }
 
     fn lost(&self) -> Option<String> {
-        self.lost.lock().ok().and_then(|g| g.clone())
+        self.heartbeat.lost()
     }
 
     fn watch(&self) -> Option<mlinfra_engine::store::LostWatch> {
-        Some(Arc::clone(&self.lost))
+        Some(self.heartbeat.watch())
     }
 }

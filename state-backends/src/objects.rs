@@ -155,7 +155,19 @@ impl<O: Objects> ObjectBackend<O> {
     }
 }
 
-fn record(info: &LockInfo) -> Vec<u8> {
+/// A holder that runs on this host is never unlocked from under it.
+pub(crate) fn refuse_live_here(holder: LockInfo) -> Result<(), StateError> {
+    if holder.host == mlinfra_engine::state::this_host() && !holder.holder_is_dead() {
+        return Err(StateError::Locked {
+            holder: Box::new(holder),
+        });
+    }
+    Ok(())
+}
+
+/// The holder's record as the lock object (or blob) keeps it, with the time of this
+/// heartbeat.
+pub(crate) fn record(info: &LockInfo) -> Vec<u8> {
     let mut i = info.clone();
     i.heartbeat = Some(unix_now());
     serde_json::to_vec_pretty(&i).unwrap_or_default()
@@ -233,23 +245,8 @@ impl<O: Objects> Backend for ObjectBackend<O> {
     }
 
     fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
-        let Some((holder, _)) = self.read_lock()? else {
-            return Err(StateError::LockMismatch {
-                id: id.to_string(),
-                current: "none".into(),
-            });
-        };
-        if holder.id != id {
-            return Err(StateError::LockMismatch {
-                id: id.to_string(),
-                current: holder.id,
-            });
-        }
-        if holder.host == mlinfra_engine::state::this_host() && !holder.holder_is_dead() {
-            return Err(StateError::Locked {
-                holder: Box::new(holder),
-            });
-        }
+        let holder = LockInfo::to_unlock(self.read_lock()?.map(|(h, _)| h), id)?;
+        refuse_live_here(holder.clone())?;
         self.objects.delete(&self.lock_key())?;
         Ok(holder)
     }
@@ -335,32 +332,32 @@ impl<O: Objects> Backend for ObjectBackend<O> {
     }
 }
 
-/// A held lock object, rewritten every [`HEARTBEAT`] by a thread of its own.
-struct ObjectLock<O: Objects> {
-    objects: Arc<O>,
-    key: String,
-    id: String,
+/// What one beat of a held lock found.
+pub(crate) enum Beat {
+    /// Still ours.
+    Alive,
+    /// Taken over or removed: from now on the run writes nothing.
+    Lost(&'static str),
+    /// A transient fault: the next beat tries again.
+    Retry,
+}
+
+/// A thread that calls `beat` every [`HEARTBEAT`] while a lock is held, and records when
+/// the lock is lost.
+pub(crate) struct Heartbeat {
     stop: Arc<AtomicBool>,
     lost: Arc<Mutex<Option<String>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl<O: Objects> ObjectLock<O> {
-    fn start(objects: Arc<O>, key: String, info: LockInfo, version: String) -> Self {
-        let id = info.id.clone();
-        let version = Arc::new(Mutex::new(version));
+impl Heartbeat {
+    pub(crate) fn start(name: &str, mut beat: impl FnMut() -> Beat + Send + 'static) -> Heartbeat {
         let stop = Arc::new(AtomicBool::new(false));
         let lost = Arc::new(Mutex::new(None));
         let thread = {
-            let (objects, key, version, stop, lost) = (
-                Arc::clone(&objects),
-                key.clone(),
-                Arc::clone(&version),
-                Arc::clone(&stop),
-                Arc::clone(&lost),
-            );
+            let (stop, lost) = (Arc::clone(&stop), Arc::clone(&lost));
             std::thread::Builder::new()
-                .name("mlinfra-lock-heartbeat".into())
+                .name(name.into())
                 .spawn(move || {
                     let step = Duration::from_millis(100);
                     let mut waited = Duration::ZERO;
@@ -371,45 +368,79 @@ impl<O: Objects> ObjectLock<O> {
                             continue;
                         }
                         waited = Duration::ZERO;
-                        let current = version.lock().map(|v| v.clone()).unwrap_or_default();
-                        match objects.put(&key, &record(&info), Cond::Version(&current)) {
-                            Ok(Ok(v)) => {
-                                if let Ok(mut g) = version.lock() {
-                                    *g = v;
-                                }
-                            }
-                            Ok(Err(Precondition)) => {
+                        match beat() {
+                            Beat::Alive | Beat::Retry => {}
+                            Beat::Lost(why) => {
                                 if let Ok(mut g) = lost.lock() {
-                                    *g = Some(
-                                        "the lock was taken over or removed (force-unlock) while this run held it".into(),
-                                    );
+                                    *g = Some(why.into());
                                 }
                                 return;
                             }
-                            // A transient fault: the next beat tries again.
-                            Err(_) => {}
                         }
                     }
                 })
                 .ok()
         };
+        Heartbeat { stop, lost, thread }
+    }
+
+    /// Stop beating (waits for a beat in flight).
+    pub(crate) fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    pub(crate) fn lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|g| g.clone())
+    }
+
+    pub(crate) fn watch(&self) -> mlinfra_engine::store::LostWatch {
+        Arc::clone(&self.lost)
+    }
+}
+
+/// A held lock object, rewritten every [`HEARTBEAT`] (over its own version) to show the
+/// run is alive.
+struct ObjectLock<O: Objects> {
+    objects: Arc<O>,
+    key: String,
+    id: String,
+    heartbeat: Heartbeat,
+}
+
+impl<O: Objects> ObjectLock<O> {
+    fn start(objects: Arc<O>, key: String, info: LockInfo, version: String) -> Self {
+        let id = info.id.clone();
+        let heartbeat = {
+            let (objects, key) = (Arc::clone(&objects), key.clone());
+            let mut version = version;
+            Heartbeat::start("mlinfra-lock-heartbeat", move || {
+                match objects.put(&key, &record(&info), Cond::Version(&version)) {
+                    Ok(Ok(v)) => {
+                        version = v;
+                        Beat::Alive
+                    }
+                    Ok(Err(Precondition)) => Beat::Lost(
+                        "the lock was taken over or removed (force-unlock) while this run held it",
+                    ),
+                    Err(_) => Beat::Retry,
+                }
+            })
+        };
         ObjectLock {
             objects,
             key,
             id,
-            stop,
-            lost,
-            thread,
+            heartbeat,
         }
     }
 }
 
 impl<O: Objects> HeldLock for ObjectLock<O> {
     fn release(&mut self) -> Result<(), StateError> {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.heartbeat.stop();
         // Remove the lock only while it is still ours.
         match self.objects.get(&self.key)? {
             Some((bytes, _)) => {
@@ -424,10 +455,10 @@ impl<O: Objects> HeldLock for ObjectLock<O> {
     }
 
     fn lost(&self) -> Option<String> {
-        self.lost.lock().ok().and_then(|g| g.clone())
+        self.heartbeat.lost()
     }
 
     fn watch(&self) -> Option<mlinfra_engine::store::LostWatch> {
-        Some(Arc::clone(&self.lost))
+        Some(self.heartbeat.watch())
     }
 }

@@ -319,18 +319,7 @@ impl Backend for PgBackend {
                 holder: Box::new(record.unwrap_or_else(|| self.unknown_holder())),
             });
         }
-        let Some(info) = record else {
-            return Err(StateError::LockMismatch {
-                id: id.to_string(),
-                current: "none".into(),
-            });
-        };
-        if info.id != id {
-            return Err(StateError::LockMismatch {
-                id: id.to_string(),
-                current: info.id,
-            });
-        }
+        let info = LockInfo::to_unlock(record, id)?;
         let (client, s, name) = (self.client.clone(), self.schema.clone(), self.name.clone());
         self.rt.run(async move {
             client

@@ -56,6 +56,16 @@ impl Faults {
         }
     }
 
+    /// A client of the control URL (trusting its CA).
+    fn client(&self) -> reqwest::Client {
+        let mut b = reqwest::Client::builder();
+        if let Some(ca) = &self.ca {
+            let pem = std::fs::read(ca).unwrap();
+            b = b.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).unwrap());
+        }
+        b.build().unwrap()
+    }
+
     /// How many injections of the faults set are left (none once each was met).
     fn left(&self) -> u64 {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -63,12 +73,7 @@ impl Faults {
             .build()
             .unwrap();
         let body = rt.block_on(async {
-            let mut b = reqwest::Client::builder();
-            if let Some(ca) = &self.ca {
-                let pem = std::fs::read(ca).unwrap();
-                b = b.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).unwrap());
-            }
-            let r = b.build().unwrap().get(&self.control).send().await.unwrap();
+            let r = self.client().get(&self.control).send().await.unwrap();
             r.bytes().await.unwrap()
         });
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -88,12 +93,7 @@ impl Faults {
             .build()
             .unwrap();
         let status = rt.block_on(async {
-            let mut b = reqwest::Client::builder();
-            if let Some(ca) = &self.ca {
-                let pem = std::fs::read(ca).unwrap();
-                b = b.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).unwrap());
-            }
-            let c = b.build().unwrap();
+            let c = self.client();
             let r = if json.is_empty() {
                 c.delete(&self.control).send().await
             } else {
