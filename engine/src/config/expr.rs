@@ -604,7 +604,12 @@ impl<'s, 'a> Evaluator<'s, 'a> {
     ) -> Res {
         use BinaryOperator::*;
         let lv = self.eval_expr(l)?;
-        // Short-circuit logic as HCL does not, but both sides must still be valid.
+        // `&&` and `||` short-circuit, so `x != null && x.attr` works as in Terraform.
+        match (op, &lv) {
+            (And, Value::Bool(false)) => return Ok(Value::Bool(false)),
+            (Or, Value::Bool(true)) => return Ok(Value::Bool(true)),
+            _ => {}
+        }
         let rv = self.eval_expr(r)?;
         if matches!(op, Eq | NotEq) {
             if lv.contains_unknown() || rv.contains_unknown() {
@@ -735,6 +740,13 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         };
         match functions::call(name, &args, &ctx) {
             Ok(v) => Ok(v),
+            Err(functions::CallError::Unknown) if functions::NOT_YET.contains(&name) => self.err(
+                call.name.name.span(),
+                Diagnostic::error(format!(
+                    "`{name}` is a Terraform function this build does not support yet"
+                ))
+                .help("docs/language.md#functions lists the functions there are, and why the others are not built yet"),
+            ),
             Err(functions::CallError::Unknown) => {
                 let names = functions::names();
                 self.err(
@@ -744,7 +756,10 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                             did_you_mean(name, names.iter().copied())
                                 .map(|s| format!("did you mean `{s}`?")),
                         )
-                        .note(format!("functions: {}", names.join(", "))),
+                        .note(format!(
+                            "{} functions are built in; docs/language.md#functions lists them",
+                            names.len()
+                        )),
                 )
             }
             Err(functions::CallError::Invalid { message, signature }) => {

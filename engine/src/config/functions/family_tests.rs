@@ -1,0 +1,489 @@
+//! Table tests of the function families, from the examples in Terraform's function
+//! documentation (developer.hashicorp.com/terraform/language/functions/NAME).
+
+use mlinfra_schema::Value;
+use serde_json::json;
+
+use super::{call, CallContext, CallError};
+
+fn v(j: serde_json::Value) -> Value {
+    Value::from_json(&j)
+}
+
+fn run(name: &str, args: serde_json::Value) -> Result<Value, String> {
+    let args: Vec<Value> = args
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Value::from_json)
+        .collect();
+    call(name, &args, &CallContext { module_dir: None }).map_err(|e| match e {
+        CallError::Unknown => format!("{name} is unknown"),
+        CallError::Invalid { message, .. } => message,
+    })
+}
+
+/// Each row: function, arguments, the documented result.
+fn table(rows: &[(&str, serde_json::Value, serde_json::Value)]) {
+    for (name, args, want) in rows {
+        let got = run(name, args.clone()).unwrap_or_else(|e| panic!("{name}{args}: {e}"));
+        assert_eq!(got, v(want.clone()), "{name}{args}");
+    }
+}
+
+/// Each row: function, arguments, a part of the error.
+fn errors(rows: &[(&str, serde_json::Value, &str)]) {
+    for (name, args, says) in rows {
+        let e = run(name, args.clone()).expect_err(&format!("{name}{args} is an error"));
+        assert!(e.contains(says), "{name}{args}: {e}");
+    }
+}
+
+#[test]
+fn string_functions() {
+    table(&[
+        ("chomp", json!(["hello\n"]), json!("hello")),
+        ("chomp", json!(["hello\r\n"]), json!("hello")),
+        ("chomp", json!(["hello\n\n"]), json!("hello")),
+        (
+            "indent",
+            json!([2, "[\n  foo,\n  bar,\n]\n"]),
+            json!("[\n    foo,\n    bar,\n  ]\n  "),
+        ),
+        ("strrev", json!(["hello"]), json!("olleh")),
+        ("strrev", json!(["a ☃"]), json!("☃ a")),
+        // A combining accent stays on its letter.
+        ("strrev", json!(["ae\u{301}b"]), json!("be\u{301}a")),
+        ("title", json!(["hello world"]), json!("Hello World")),
+        ("trimprefix", json!(["helloworld", "hello"]), json!("world")),
+        (
+            "trimprefix",
+            json!(["helloworld", "cat"]),
+            json!("helloworld"),
+        ),
+        ("trimsuffix", json!(["helloworld", "world"]), json!("hello")),
+        ("strcontains", json!(["hello world", "wor"]), json!(true)),
+        ("strcontains", json!(["hello world", "wod"]), json!(false)),
+        (
+            "regex",
+            json!(["[a-z]+", "53453453.345345aaabbbccc23454"]),
+            json!("aaabbbccc"),
+        ),
+        (
+            "regex",
+            json!(["(\\d\\d\\d\\d)-(\\d\\d)-(\\d\\d)", "2019-02-01"]),
+            json!(["2019", "02", "01"]),
+        ),
+        (
+            "regex",
+            json!([
+                "^(?:(?P<scheme>[^:/?#]+):)?(?://(?P<authority>[^/?#]*))?",
+                "https://terraform.io/docs/"
+            ]),
+            json!({"authority": "terraform.io", "scheme": "https"}),
+        ),
+        (
+            "regexall",
+            json!(["[a-z]+", "1234abcd5678efgh9"]),
+            json!(["abcd", "efgh"]),
+        ),
+        ("regexall", json!(["[a-z]+", "123456789"]), json!([])),
+        (
+            "formatlist",
+            json!(["Hello, %s!", ["Valentina", "Ander", "Olivia", "Sam"]]),
+            json!([
+                "Hello, Valentina!",
+                "Hello, Ander!",
+                "Hello, Olivia!",
+                "Hello, Sam!"
+            ]),
+        ),
+        (
+            "formatlist",
+            json!(["%s, %s!", "Salutations", ["Valentina", "Ander"]]),
+            json!(["Salutations, Valentina!", "Salutations, Ander!"]),
+        ),
+    ]);
+    errors(&[
+        ("regex", json!(["[a-z]+", "12345"]), "did not match"),
+        ("regex", json!(["(", "x"]), "invalid regular expression"),
+        (
+            "formatlist",
+            json!(["%s %s", ["a", "b"], ["c"]]),
+            "same length",
+        ),
+    ]);
+}
+
+#[test]
+fn collection_functions() {
+    table(&[
+        ("alltrue", json!([["true", true]]), json!(true)),
+        ("alltrue", json!([[true, false]]), json!(false)),
+        ("alltrue", json!([[]]), json!(true)),
+        ("anytrue", json!([["true"]]), json!(true)),
+        ("anytrue", json!([[true, false]]), json!(true)),
+        ("anytrue", json!([[]]), json!(false)),
+        (
+            "chunklist",
+            json!([["a", "b", "c", "d", "e"], 2]),
+            json!([["a", "b"], ["c", "d"], ["e"]]),
+        ),
+        (
+            "chunklist",
+            json!([["a", "b", "c", "d", "e"], 1]),
+            json!([["a"], ["b"], ["c"], ["d"], ["e"]]),
+        ),
+        (
+            "coalescelist",
+            json!([["a", "b"], ["c", "d"]]),
+            json!(["a", "b"]),
+        ),
+        ("coalescelist", json!([[], ["c", "d"]]), json!(["c", "d"])),
+        ("index", json!([["a", "b", "c"], "b"]), json!(1)),
+        (
+            "matchkeys",
+            json!([
+                ["i-123", "i-abc", "i-def"],
+                ["us-west", "us-east", "us-east"],
+                ["us-east"]
+            ]),
+            json!(["i-abc", "i-def"]),
+        ),
+        ("range", json!([3]), json!([0, 1, 2])),
+        ("range", json!([1, 4]), json!([1, 2, 3])),
+        ("range", json!([1, 8, 2]), json!([1, 3, 5, 7])),
+        ("range", json!([1, 4, 0.5]), json!([1, 1.5, 2, 2.5, 3, 3.5])),
+        ("range", json!([4, 1]), json!([4, 3, 2])),
+        ("range", json!([10, 5, -2]), json!([10, 8, 6])),
+        (
+            "setintersection",
+            json!([["a", "b"], ["b", "c"], ["b", "d"]]),
+            json!(["b"]),
+        ),
+        (
+            "setproduct",
+            json!([["development", "staging"], ["app1", "app2"]]),
+            json!([
+                ["development", "app1"],
+                ["development", "app2"],
+                ["staging", "app1"],
+                ["staging", "app2"]
+            ]),
+        ),
+        (
+            "setsubtract",
+            json!([["a", "b", "c"], ["a", "c"]]),
+            json!(["b"]),
+        ),
+        (
+            "setunion",
+            json!([["a", "b"], ["b", "c"], ["d"]]),
+            json!(["a", "b", "c", "d"]),
+        ),
+        (
+            "transpose",
+            json!([{"a": ["1", "2"], "b": ["2", "3"]}]),
+            json!({"1": ["a"], "2": ["a", "b"], "3": ["b"]}),
+        ),
+    ]);
+    errors(&[
+        ("index", json!([["a"], "z"]), "not in the list"),
+        ("range", json!([1, 4, 0]), "step must not be zero"),
+        ("coalescelist", json!([[], []]), "every list is empty"),
+        (
+            "matchkeys",
+            json!([["a"], ["x", "y"], ["x"]]),
+            "same length",
+        ),
+    ]);
+}
+
+#[test]
+fn numeric_functions() {
+    table(&[
+        ("pow", json!([3, 2]), json!(9)),
+        ("pow", json!([4, 0]), json!(1)),
+        ("signum", json!([-13]), json!(-1)),
+        ("signum", json!([0]), json!(0)),
+        ("signum", json!([344]), json!(1)),
+        ("parseint", json!(["100", 10]), json!(100)),
+        ("parseint", json!(["FF", 16]), json!(255)),
+        ("parseint", json!(["-10", 16]), json!(-16)),
+        ("parseint", json!(["1011111011101111", 2]), json!(48879)),
+        ("parseint", json!(["aA", 62]), json!(656)),
+    ]);
+    let log = run("log", json!([50, 10])).unwrap();
+    assert!(matches!(log, Value::Number(n) if (n - 1.6989700043360185).abs() < 1e-12));
+    assert_eq!(run("log", json!([16, 2])).unwrap(), Value::Number(4.0));
+    errors(&[
+        ("parseint", json!(["12", 2]), "is not a base-2 integer"),
+        ("parseint", json!(["12", 63]), "from 2 to 62"),
+    ]);
+}
+
+#[test]
+fn hash_and_encoding_functions() {
+    table(&[
+        ("md5", json!(["hello world"]), json!("5eb63bbbe01eeed093cb22bb8f5acdc3")),
+        ("sha1", json!(["hello world"]), json!("2aae6c35c94fcfb415dbe95f408b9ce91ee846ed")),
+        (
+            "sha512",
+            json!(["hello world"]),
+            json!("309ecc489c12d6eb4cc40f50c902f2b4d0ed77ee511a7c7a9bcd3ca86d4cd86f989dd35bc5ff499670da34255b45b0cfd830e81f605dcf7dc5542e93ae9cd76f"),
+        ),
+        ("base64sha256", json!(["hello world"]), json!("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=")),
+        (
+            "base64sha512",
+            json!(["hello world"]),
+            json!("MJ7MSJwS1utMxA9QyQLytNDtd+5RGnx6m808qG1M2G+YndNbxf9JlnDaNCVbRbDP2DDoH2Bdz33FVC6TrpzXbw=="),
+        ),
+        ("uuidv5", json!(["dns", "www.terraform.io"]), json!("a5008fae-b28c-5ba5-96cd-82b4c53552d6")),
+        ("uuidv5", json!(["url", "https://www.terraform.io/"]), json!("9db6f67c-dd95-5ea0-aa5b-e70e5c5f7cf5")),
+        ("uuidv5", json!(["oid", "1.3.6.1.4"]), json!("af9d40a5-7a36-5c07-b23a-851cd99fbfa5")),
+        (
+            "uuidv5",
+            json!(["6ba7b810-9dad-11d1-80b4-00c04fd430c8", "www.terraform.io"]),
+            json!("a5008fae-b28c-5ba5-96cd-82b4c53552d6"),
+        ),
+        ("urlencode", json!(["Hello World!"]), json!("Hello+World%21")),
+        ("urlencode", json!(["☃"]), json!("%E2%98%83")),
+        (
+            "urlencode",
+            json!(["foo:bar@localhost?foo=bar&bar=baz"]),
+            json!("foo%3Abar%40localhost%3Ffoo%3Dbar%26bar%3Dbaz"),
+        ),
+        (
+            "csvdecode",
+            json!(["a,b,c\n1,2,3\n4,5,6"]),
+            json!([{"a": "1", "b": "2", "c": "3"}, {"a": "4", "b": "5", "c": "6"}]),
+        ),
+        (
+            "csvdecode",
+            json!(["name,note\r\n\"Smith, J\",\"says \"\"hi\"\"\"\r\n"]),
+            json!([{"name": "Smith, J", "note": "says \"hi\""}]),
+        ),
+    ]);
+    let u = run("uuid", json!([])).unwrap();
+    let u = u.as_str().unwrap();
+    assert_eq!(u.len(), 36);
+    assert_eq!(&u[14..15], "4", "a version 4 UUID: {u}");
+    errors(&[
+        (
+            "uuidv5",
+            json!(["nope", "x"]),
+            "is not dns, url, oid, x500 or a UUID",
+        ),
+        ("csvdecode", json!(["a,b\n1"]), "line 2 has 1 fields"),
+        ("csvdecode", json!(["a\n\"open"]), "not closed"),
+    ]);
+}
+
+#[test]
+fn network_functions() {
+    table(&[
+        (
+            "cidrhost",
+            json!(["10.12.112.0/20", 16]),
+            json!("10.12.112.16"),
+        ),
+        (
+            "cidrhost",
+            json!(["10.12.112.0/20", 268]),
+            json!("10.12.113.12"),
+        ),
+        (
+            "cidrhost",
+            json!(["fd00:fd12:3456:7890:00a2::/72", 34]),
+            json!("fd00:fd12:3456:7890::22"),
+        ),
+        ("cidrhost", json!(["10.0.0.0/24", -1]), json!("10.0.0.255")),
+        (
+            "cidrnetmask",
+            json!(["172.16.0.0/12"]),
+            json!("255.240.0.0"),
+        ),
+        (
+            "cidrsubnet",
+            json!(["172.16.0.0/12", 4, 2]),
+            json!("172.18.0.0/16"),
+        ),
+        (
+            "cidrsubnet",
+            json!(["10.1.2.0/24", 4, 15]),
+            json!("10.1.2.240/28"),
+        ),
+        (
+            "cidrsubnet",
+            json!(["fd00:fd12:3456:7890::/56", 16, 162]),
+            json!("fd00:fd12:3456:7800:a200::/72"),
+        ),
+        (
+            "cidrsubnets",
+            json!(["10.1.0.0/16", 4, 4, 8, 4]),
+            json!([
+                "10.1.0.0/20",
+                "10.1.16.0/20",
+                "10.1.32.0/24",
+                "10.1.48.0/20"
+            ]),
+        ),
+        (
+            "cidrsubnets",
+            json!(["fd00:fd12:3456:7890::/56", 16, 16, 16, 32]),
+            json!([
+                "fd00:fd12:3456:7800::/72",
+                "fd00:fd12:3456:7800:100::/72",
+                "fd00:fd12:3456:7800:200::/72",
+                "fd00:fd12:3456:7800:300::/88"
+            ]),
+        ),
+    ]);
+    errors(&[
+        ("cidrhost", json!(["10.0.0.0/30", 4]), "does not fit"),
+        ("cidrsubnet", json!(["10.0.0.0/30", 4, 0]), "do not fit"),
+        (
+            "cidrsubnet",
+            json!(["10.0.0.0/16", 2, 4]),
+            "does not fit in 2 new bits",
+        ),
+        ("cidrnetmask", json!(["fd00::/56"]), "IPv4"),
+        (
+            "cidrsubnets",
+            json!(["10.0.0.0/24", 1, 1, 1]),
+            "not enough room",
+        ),
+        ("cidrhost", json!(["10.0.0.300/24", 1]), "not a CIDR prefix"),
+    ]);
+}
+
+#[test]
+fn filesystem_functions() {
+    table(&[
+        ("dirname", json!(["foo/bar/baz.txt"]), json!("foo/bar")),
+        ("dirname", json!(["baz.txt"]), json!(".")),
+        ("dirname", json!(["/baz.txt"]), json!("/")),
+        ("basename", json!(["foo/bar/baz.txt"]), json!("baz.txt")),
+        ("basename", json!(["foo/bar/"]), json!("bar")),
+        ("abspath", json!(["/a/b/../c/./d"]), json!("/a/c/d")),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("files/deep")).unwrap();
+    std::fs::create_dir_all(d.join("templates")).unwrap();
+    for f in [
+        "files/hello.txt",
+        "files/world.txt",
+        "files/deep/x.txt",
+        "files/a.md",
+        "templates/t.tpl",
+    ] {
+        std::fs::write(d.join(f), "hello world").unwrap();
+    }
+    let ctx = CallContext {
+        module_dir: Some(d),
+    };
+    let at = |name: &str, args: serde_json::Value| {
+        let args: Vec<Value> = args
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(Value::from_json)
+            .collect();
+        call(name, &args, &ctx).map_err(|e| format!("{e:?}"))
+    };
+    assert_eq!(
+        at("fileset", json!([".", "files/*.txt"])).unwrap(),
+        v(json!(["files/hello.txt", "files/world.txt"]))
+    );
+    assert_eq!(
+        at("fileset", json!([".", "{files,templates}/**"])).unwrap(),
+        v(json!([
+            "files/a.md",
+            "files/deep/x.txt",
+            "files/hello.txt",
+            "files/world.txt",
+            "templates/t.tpl"
+        ]))
+    );
+    assert_eq!(
+        at("fileset", json!(["files", "**/*.txt"])).unwrap(),
+        v(json!(["deep/x.txt", "hello.txt", "world.txt"]))
+    );
+    assert_eq!(
+        at("fileset", json!(["nowhere", "*"])).unwrap(),
+        v(json!([]))
+    );
+    assert_eq!(
+        at("fileexists", json!(["files/hello.txt"])).unwrap(),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        at("fileexists", json!(["files/nope.txt"])).unwrap(),
+        Value::Bool(false)
+    );
+    assert!(at("fileexists", json!(["files"]))
+        .unwrap_err()
+        .contains("not a regular file"));
+    let f = json!(["files/hello.txt"]);
+    assert_eq!(
+        at("filemd5", f.clone()).unwrap(),
+        Value::from("5eb63bbbe01eeed093cb22bb8f5acdc3")
+    );
+    assert_eq!(
+        at("filesha1", f.clone()).unwrap(),
+        Value::from("2aae6c35c94fcfb415dbe95f408b9ce91ee846ed")
+    );
+    assert_eq!(
+        at("filesha256", f.clone()).unwrap(),
+        Value::from("b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9")
+    );
+    assert_eq!(
+        at("filebase64", f).unwrap(),
+        Value::from("aGVsbG8gd29ybGQ=")
+    );
+    let home = std::env::var("HOME").unwrap_or_default();
+    if !home.is_empty() {
+        assert_eq!(
+            run("pathexpand", json!(["~/.ssh/id_rsa"])).unwrap(),
+            Value::from(format!("{}/.ssh/id_rsa", home.trim_end_matches('/')))
+        );
+    }
+    assert_eq!(
+        run("pathexpand", json!(["/etc/x"])).unwrap(),
+        Value::from("/etc/x")
+    );
+}
+
+#[test]
+fn and_and_or_short_circuit() {
+    fn eval_str(text: &str) -> Value {
+        let e: hcl_edit::expr::Expression = text.parse().unwrap();
+        let scope = crate::config::expr::Scope::default();
+        let mut ev = crate::config::expr::Evaluator::new(&scope, 0);
+        let v = ev.eval(&e);
+        assert!(ev.diags.is_empty(), "{text}: {:?}", ev.diags);
+        v
+    }
+    // The right side is not evaluated when the left decides: no error from it.
+    assert_eq!(
+        eval_str("null != null && null.attr == 1"),
+        Value::Bool(false)
+    );
+    assert_eq!(eval_str("true || tonumber(\"x\") == 1"), Value::Bool(true));
+    assert_eq!(eval_str("true && false"), Value::Bool(false));
+    assert_eq!(eval_str("false || true"), Value::Bool(true));
+}
+
+/// Every function is listed in docs/language.md.
+#[test]
+fn every_function_is_documented() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/language.md"))
+        .unwrap();
+    for name in super::names() {
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "docs/language.md does not list `{name}`"
+        );
+    }
+}
