@@ -339,6 +339,18 @@ fn leased(lease: &str) -> BlockBlobClientUploadOptions<'static> {
 }
 
 impl AzureBackend {
+    fn acquired(&self, info: &LockInfo, lease: String, previous: Option<LockInfo>) -> TryLock {
+        TryLock::Acquired {
+            guard: Box::new(LeaseLock::start(
+                Arc::clone(self.inner.objects()),
+                self.inner.lock_key(),
+                info.clone(),
+                lease,
+            )),
+            abandoned_by: previous,
+        }
+    }
+
     /// The lock blob's record, and whether its lease is held now.
     fn read_lock(&self) -> Result<(Option<LockInfo>, bool), StateError> {
         let objects = self.inner.objects();
@@ -384,12 +396,18 @@ impl AzureBackend {
         })
     }
 
-    fn acquire(&self, id: &str) -> Result<Result<String, azure_core::Error>, StateError> {
+    /// Lease the lock blob for `id`, only while it is at `version` (holding our record).
+    fn acquire(
+        &self,
+        id: &str,
+        version: &str,
+    ) -> Result<Result<String, azure_core::Error>, StateError> {
         let blob = self.lock_blob();
-        let id = id.to_string();
+        let (id, version) = (id.to_string(), version.to_string());
         self.inner.objects().run(async move {
             let options = azure_storage_blob::models::BlobClientAcquireLeaseOptions {
                 proposed_lease_id: Some(id.clone()),
+                if_match: Some(Etag::from(version)),
                 ..Default::default()
             };
             Ok(match blob.acquire_lease(LEASE_SECS, Some(options)).await {
@@ -416,50 +434,59 @@ impl Backend for AzureBackend {
     fn try_lock(&self, info: &LockInfo) -> Result<TryLock, StateError> {
         let objects = self.inner.objects();
         let key = self.inner.lock_key();
-        // The lock blob exists before it can be leased; a second create is refused.
-        let _ = objects.put(&key, b"", Cond::Absent)?;
+        let location = objects.describe(&key);
         let mut broke = false;
-        let lease = loop {
-            match self.acquire(&info.id)? {
-                Ok(lease) => break lease,
-                Err(e) if e.http_status() == Some(StatusCode::Conflict) => {
-                    let (holder, _) = self.read_lock()?;
-                    let holder = holder.unwrap_or_else(|| {
-                        LockInfo::unknown("it left no record", &objects.describe(&key))
-                    });
-                    if holder.id == info.id {
-                        // Our own acquire, retried after its answer was lost.
-                        break info.id.clone();
-                    }
-                    if holder.holder_is_dead() && !broke {
-                        // Its run was killed on this host: end its lease now rather than
-                        // wait for it to expire.
-                        self.break_lease()?;
-                        broke = true;
-                        continue;
-                    }
-                    return Ok(TryLock::Held(holder));
+        // The record goes in first, over the version read while the blob was free; the
+        // lease is then taken only on that version. So a leased blob always holds its
+        // holder's record, whenever a run is killed.
+        for _ in 0..20 {
+            let current = objects.get(&key)?;
+            let (_, leased) = self.read_lock()?;
+            if leased {
+                let holder = current
+                    .as_ref()
+                    .and_then(|(b, _)| parse_record(b, &location))
+                    .unwrap_or_else(|| LockInfo::unknown("it left no record", &location));
+                if holder.id == info.id {
+                    // Our own lease, taken by an attempt whose answer was lost.
+                    return Ok(self.acquired(info, info.id.clone(), None));
                 }
+                if holder.holder_is_dead() && !broke {
+                    // Its run was killed on this host: end its lease now rather than
+                    // wait for it to expire.
+                    self.break_lease()?;
+                    broke = true;
+                    continue;
+                }
+                return Ok(TryLock::Held(holder));
+            }
+            // Free. A record still there is a run whose lease expired (or was broken)
+            // before it released the lock.
+            let previous = current
+                .as_ref()
+                .and_then(|(b, _)| parse_record(b, &location))
+                .filter(|p| p.id != info.id);
+            let cond = match &current {
+                Some((_, etag)) => Cond::Version(etag),
+                None => Cond::Absent,
+            };
+            let Ok(version) = objects.put(&key, &record(info), cond)? else {
+                continue; // another run wrote its record in between: look again
+            };
+            match self.acquire(&info.id, &version)? {
+                Ok(lease) => return Ok(self.acquired(info, lease, previous)),
+                // Leased, or rewritten, by another run in between: look again.
+                Err(e)
+                    if matches!(
+                        e.http_status(),
+                        Some(StatusCode::Conflict) | Some(StatusCode::PreconditionFailed)
+                    ) => {}
                 Err(e) => return Err(azure_error(&objects.place, &key, "lease", &e)),
             }
-        };
-        // A record left in the blob is a run whose lease expired (or was broken) before
-        // it released the lock.
-        let previous = objects
-            .get(&key)?
-            .and_then(|(b, _)| parse_record(&b, &objects.describe(&key)))
-            .filter(|p| p.id != info.id);
-        if let Err(e) = objects.upload(&key, &record(info), leased(&lease))? {
-            return Err(azure_error(&objects.place, &key, "write the record of", &e));
         }
-        Ok(TryLock::Acquired {
-            guard: Box::new(LeaseLock::start(
-                Arc::clone(self.inner.objects()),
-                key,
-                info.clone(),
-                lease,
-            )),
-            abandoned_by: previous,
+        Err(StateError::Conflict {
+            location,
+            detail: "the lock blob kept changing while this run tried to lease it".into(),
         })
     }
 
@@ -543,9 +570,9 @@ impl HeldLock for LeaseLock {
         if self.lost().is_some() {
             return Ok(());
         }
-        // Clear the record (a record left behind means a run that never released), then
-        // end the lease. Both need the lease: a lock taken over is left alone.
-        let _ = self.objects.upload(&self.key, b"", leased(&self.lease))?;
+        // End the lease, then clear the record while it is still ours (a record left
+        // behind means a run that never released; another run may already have written
+        // its own, which stays).
         let (blob, lease) = (
             self.objects.container.blob_client(&self.key),
             self.lease.clone(),
@@ -557,7 +584,14 @@ impl HeldLock for LeaseLock {
                 Err(e) if e.http_status() == Some(StatusCode::Conflict) => Ok(()),
                 Err(e) => Err(azure_error(&place, &key, "release the lease of", &e)),
             }
-        })
+        })?;
+        let location = self.objects.describe(&self.key);
+        if let Some((bytes, etag)) = self.objects.get(&self.key)? {
+            if parse_record(&bytes, &location).is_some_and(|h| h.id == self.lease) {
+                let _ = self.objects.put(&self.key, b"", Cond::Version(&etag))?;
+            }
+        }
+        Ok(())
     }
 
     fn lost(&self) -> Option<String> {
