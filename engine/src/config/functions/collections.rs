@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use mlinfra_schema::Value;
 
-use super::{arg, arity, dedupe, list, map, num, string, values_equal_json, Func};
+use super::*;
 
 pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
     ("alltrue", "alltrue(list(bool))", |a, _| {
@@ -32,6 +32,12 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
                 .collect(),
         ))
     }),
+    ("coalesce", "coalesce(value, …)", |a, _| {
+        a.iter()
+            .find(|v| !matches!(v, Value::Null) && v.as_str() != Some(""))
+            .cloned()
+            .ok_or_else(|| "every argument is null or empty".to_string())
+    }),
     ("coalescelist", "coalescelist(list, list, …)", |a, _| {
         if a.is_empty() {
             return Err("expected at least one list".into());
@@ -44,6 +50,53 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         }
         Err("every list is empty".into())
     }),
+    ("compact", "compact(list(string))", |a, _| {
+        Ok(Value::List(
+            list(a, 0)?
+                .iter()
+                .filter(|v| !matches!(v, Value::Null) && v.as_str() != Some(""))
+                .cloned()
+                .collect(),
+        ))
+    }),
+    ("concat", "concat(list, list, …)", |a, _| {
+        let mut out = Vec::new();
+        for i in 0..a.len() {
+            out.extend(list(a, i)?.iter().cloned());
+        }
+        Ok(Value::List(out))
+    }),
+    ("contains", "contains(list, value)", |a, _| {
+        arity(a, 2)?;
+        Ok(Value::Bool(list(a, 0)?.contains(&a[1])))
+    }),
+    ("distinct", "distinct(list)", |a, _| {
+        Ok(Value::List(dedupe(list(a, 0)?)))
+    }),
+    ("element", "element(list, index)", |a, _| {
+        let l = list(a, 0)?;
+        if l.is_empty() {
+            return Err("cannot take an element of an empty list".into());
+        }
+        let i = num(a, 1)?;
+        if i < 0.0 {
+            return Err("index must not be negative".into());
+        }
+        Ok(l[(i as usize) % l.len()].clone())
+    }),
+    ("flatten", "flatten(list)", |a, _| {
+        fn go(v: &[Value], out: &mut Vec<Value>) {
+            for item in v {
+                match item {
+                    Value::List(inner) => go(inner, out),
+                    other => out.push(other.clone()),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        go(list(a, 0)?, &mut out);
+        Ok(Value::List(out))
+    }),
     ("index", "index(list, value)", |a, _| {
         arity(a, 2)?;
         let want = arg(a, 1)?;
@@ -52,6 +105,37 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
             .position(|v| values_equal_json(v, want))
             .map(|i| Value::Number(i as f64))
             .ok_or_else(|| "the value is not in the list".to_string())
+    }),
+    ("keys", "keys(map)", |a, _| {
+        Ok(Value::List(
+            map(a, 0)?
+                .keys()
+                .map(|k| Value::String(k.clone()))
+                .collect(),
+        ))
+    }),
+    ("length", "length(list | map | string)", |a, _| {
+        arity(a, 1)?;
+        Ok(Value::Number(match &a[0] {
+            Value::List(l) => l.len(),
+            Value::Map(m) => m.len(),
+            Value::String(s) => s.chars().count(),
+            other => return Err(format!("cannot take the length of a {}", other.type_name())),
+        } as f64))
+    }),
+    ("lookup", "lookup(map, key, default)", |a, _| {
+        if a.len() < 2 || a.len() > 3 {
+            return Err(format!("expected 2 or 3 arguments, got {}", a.len()));
+        }
+        let m = map(a, 0)?;
+        let k = string(a, 1)?;
+        match (m.get(&k), a.get(2)) {
+            (Some(v), _) => Ok(v.clone()),
+            (None, Some(d)) => Ok(d.clone()),
+            (None, None) => Err(format!(
+                "key \"{k}\" is not in the map and no default was given"
+            )),
+        }
     }),
     ("matchkeys", "matchkeys(values, keys, searchset)", |a, _| {
         arity(a, 3)?;
@@ -71,6 +155,72 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
                 .map(|(v, _)| v.clone())
                 .collect(),
         ))
+    }),
+    ("merge", "merge(map, map, …)", |a, _| {
+        let mut out = BTreeMap::new();
+        for v in a {
+            match v {
+                Value::Map(m) => out.extend(m.iter().map(|(k, v)| (k.clone(), v.clone()))),
+                Value::Null => {}
+                other => {
+                    return Err(format!(
+                        "arguments must be maps, found a {}",
+                        other.type_name()
+                    ))
+                }
+            }
+        }
+        Ok(Value::Map(out))
+    }),
+    ("one", "one(list)", |a, _| {
+        let l = list(a, 0)?;
+        match l.len() {
+            0 => Ok(Value::Null),
+            1 => Ok(l[0].clone()),
+            n => Err(format!(
+                "the list has {n} elements; one() needs zero or one"
+            )),
+        }
+    }),
+    (
+        "range",
+        "range(limit) | range(start, limit, step)",
+        |a, _| {
+            let (start, limit, step) = match a.len() {
+                1 => (0.0, num(a, 0)?, 1.0),
+                // Counting down when the limit is below the start, as Terraform.
+                2 => {
+                    let (s, l) = (num(a, 0)?, num(a, 1)?);
+                    (s, l, if l < s { -1.0 } else { 1.0 })
+                }
+                3 => (num(a, 0)?, num(a, 1)?, num(a, 2)?),
+                n => return Err(format!("expected 1 to 3 arguments, got {n}")),
+            };
+            if step == 0.0 {
+                return Err("step must not be zero".into());
+            }
+            let n = ((limit - start) / step).ceil();
+            if !n.is_finite() {
+                return Err("start, limit and step must be finite numbers".into());
+            }
+            // Checked against the evaluation budget before anything is built.
+            crate::budget::reserve(n.max(0.0) as u64, 0).map_err(|o| {
+                crate::budget::function_overrun(
+                    o,
+                    &format!("this range's {} elements", format_number(n)),
+                )
+            })?;
+            let mut out = Vec::new();
+            let mut x = start;
+            while (step > 0.0 && x < limit) || (step < 0.0 && x > limit) {
+                out.push(Value::Number(x));
+                x += step;
+            }
+            Ok(Value::List(out))
+        },
+    ),
+    ("reverse", "reverse(list)", |a, _| {
+        Ok(Value::List(list(a, 0)?.iter().rev().cloned().collect()))
     }),
     (
         "setintersection",
@@ -120,6 +270,35 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         let sets = sets(a)?;
         Ok(set(sets.into_iter().flatten().collect()))
     }),
+    ("slice", "slice(list, start, end)", |a, _| {
+        arity(a, 3)?;
+        let l = list(a, 0)?;
+        let (s, e) = (num(a, 1)? as usize, num(a, 2)? as usize);
+        if s > e || e > l.len() {
+            return Err(format!(
+                "indexes {s}..{e} are out of range for a list of {}",
+                l.len()
+            ));
+        }
+        Ok(Value::List(l[s..e].to_vec()))
+    }),
+    ("sort", "sort(list(string))", |a, _| {
+        let mut items: Vec<String> = list(a, 0)?
+            .iter()
+            .map(to_string_value)
+            .collect::<Result<_, _>>()?;
+        items.sort();
+        Ok(Value::List(items.into_iter().map(Value::String).collect()))
+    }),
+    ("sum", "sum(list(number))", |a, _| {
+        let mut total = 0.0;
+        for v in list(a, 0)? {
+            total += v
+                .as_f64()
+                .ok_or_else(|| format!("sum needs numbers, found a {}", v.type_name()))?;
+        }
+        Ok(Value::Number(total))
+    }),
     ("transpose", "transpose(map(list(string)))", |a, _| {
         arity(a, 1)?;
         let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -136,6 +315,21 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         Ok(Value::Map(
             out.into_iter().map(|(k, v)| (k, Value::List(v))).collect(),
         ))
+    }),
+    ("values", "values(map)", |a, _| {
+        Ok(Value::List(map(a, 0)?.values().cloned().collect()))
+    }),
+    ("zipmap", "zipmap(keys, values)", |a, _| {
+        let k = list(a, 0)?;
+        let v = list(a, 1)?;
+        if k.len() != v.len() {
+            return Err(format!("{} keys but {} values", k.len(), v.len()));
+        }
+        let mut out = BTreeMap::new();
+        for (k, v) in k.iter().zip(v) {
+            out.insert(to_string_value(k)?, v.clone());
+        }
+        Ok(Value::Map(out))
     }),
 ];
 

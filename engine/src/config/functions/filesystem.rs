@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use mlinfra_schema::Value;
 
-use super::{arity, base64_encode, resolve_path, string, CallContext, Func};
+use super::*;
 
 /// The most files `fileset` lists, and the deepest it looks.
 const FILESET_LIMIT: usize = 10_000;
@@ -41,6 +41,10 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         arity(a, 1)?;
         let p = string(a, 0)?;
         Ok(Value::String(dirname(&p)))
+    }),
+    ("file", "file(path)", |a, ctx| {
+        let p = resolve_path(&string(a, 0)?, ctx);
+        read_file(&p).map(Value::String)
     }),
     ("filebase64", "filebase64(path)", |a, ctx| {
         Ok(Value::String(base64_encode(&bytes(a, ctx)?)))
@@ -93,6 +97,13 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         } else {
             p
         }))
+    }),
+    ("templatefile", "templatefile(path, vars)", |a, ctx| {
+        arity(a, 2)?;
+        let p = resolve_path(&string(a, 0)?, ctx);
+        let text = read_file(&p)?;
+        let vars = map(a, 1)?;
+        render_template(&text, vars).map(Value::String)
     }),
 ];
 

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use mlinfra_schema::Value;
 
-use super::{arity, num, string, Func};
+use super::*;
 
 pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
     ("cidrhost", "cidrhost(prefix, hostnum)", |a, _| {

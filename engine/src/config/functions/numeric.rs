@@ -2,12 +2,37 @@
 
 use mlinfra_schema::Value;
 
-use super::{arity, num, string, Func};
+use super::*;
 
 pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
+    ("abs", "abs(number)", |a, _| {
+        Ok(Value::Number(num(a, 0)?.abs()))
+    }),
+    ("ceil", "ceil(number)", |a, _| {
+        Ok(Value::Number(num(a, 0)?.ceil()))
+    }),
+    ("floor", "floor(number)", |a, _| {
+        Ok(Value::Number(num(a, 0)?.floor()))
+    }),
     ("log", "log(number, base)", |a, _| {
         arity(a, 2)?;
         Ok(Value::Number(num(a, 0)?.ln() / num(a, 1)?.ln()))
+    }),
+    ("max", "max(number, …)", |a, _| {
+        let nums: Result<Vec<f64>, String> = (0..a.len()).map(|i| num(a, i)).collect();
+        nums?
+            .into_iter()
+            .reduce(f64::max)
+            .map(Value::Number)
+            .ok_or_else(|| "needs at least one number".into())
+    }),
+    ("min", "min(number, …)", |a, _| {
+        let nums: Result<Vec<f64>, String> = (0..a.len()).map(|i| num(a, i)).collect();
+        nums?
+            .into_iter()
+            .reduce(f64::min)
+            .map(Value::Number)
+            .ok_or_else(|| "needs at least one number".into())
     }),
     ("parseint", "parseint(string, base)", |a, _| {
         arity(a, 2)?;

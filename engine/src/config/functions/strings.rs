@@ -4,7 +4,7 @@
 use mlinfra_schema::Value;
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::{arity, format_fn, num, string, Func};
+use super::*;
 
 pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
     ("chomp", "chomp(string)", |a, _| {
@@ -12,6 +12,12 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         Ok(Value::String(
             string(a, 0)?.trim_end_matches(['\n', '\r']).to_string(),
         ))
+    }),
+    ("endswith", "endswith(string, suffix)", |a, _| {
+        Ok(Value::Bool(string(a, 0)?.ends_with(&string(a, 1)?)))
+    }),
+    ("format", "format(spec, values…)", |a, _| {
+        format_fn(&string(a, 0)?, &a[1..]).map(Value::String)
     }),
     ("formatlist", "formatlist(spec, value, …)", |a, _| {
         formatlist(a)
@@ -28,6 +34,15 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         let text = string(a, 1)?;
         // Every line but the first, as Terraform does.
         Ok(Value::String(text.replace('\n', &format!("\n{pad}"))))
+    }),
+    ("join", "join(separator, list)", |a, _| {
+        arity(a, 2)?;
+        let sep = string(a, 0)?;
+        let parts: Result<Vec<String>, String> = list(a, 1)?.iter().map(to_string_value).collect();
+        Ok(Value::String(parts?.join(&sep)))
+    }),
+    ("lower", "lower(string)", |a, _| {
+        Ok(Value::String(string(a, 0)?.to_lowercase()))
     }),
     ("regex", "regex(pattern, string)", |a, _| {
         arity(a, 2)?;
@@ -46,6 +61,38 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
             re.captures_iter(&text).map(|c| captures(&re, &c)).collect(),
         ))
     }),
+    ("replace", "replace(string, search, replacement)", |a, _| {
+        arity(a, 3)?;
+        let (s, from, to) = (string(a, 0)?, string(a, 1)?, string(a, 2)?);
+        // What it would build, checked before building it (an empty search matches
+        // between every character).
+        let hits = if from.is_empty() {
+            s.chars().count() + 1
+        } else {
+            s.matches(from.as_str()).count()
+        };
+        let size = (s.len() as u64).saturating_add((hits as u64).saturating_mul(to.len() as u64));
+        crate::budget::reserve(0, size).map_err(|o| {
+            crate::budget::function_overrun(o, &format!("this result's {size} bytes"))
+        })?;
+        Ok(Value::String(s.replace(&from, &to)))
+    }),
+    ("split", "split(separator, string)", |a, _| {
+        arity(a, 2)?;
+        let sep = string(a, 0)?;
+        let s = string(a, 1)?;
+        if s.is_empty() {
+            return Ok(Value::List(Vec::new()));
+        }
+        Ok(Value::List(
+            s.split(sep.as_str())
+                .map(|p| Value::String(p.to_string()))
+                .collect(),
+        ))
+    }),
+    ("startswith", "startswith(string, prefix)", |a, _| {
+        Ok(Value::Bool(string(a, 0)?.starts_with(&string(a, 1)?)))
+    }),
     ("strcontains", "strcontains(string, substr)", |a, _| {
         arity(a, 2)?;
         Ok(Value::Bool(string(a, 0)?.contains(&string(a, 1)?)))
@@ -55,6 +102,20 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         // Grapheme clusters, so that combining marks stay on their letter.
         let s = string(a, 0)?;
         Ok(Value::String(s.graphemes(true).rev().collect()))
+    }),
+    ("substr", "substr(string, offset, length)", |a, _| {
+        arity(a, 3)?;
+        let s: Vec<char> = string(a, 0)?.chars().collect();
+        let off = num(a, 1)?.max(0.0) as usize;
+        let len = num(a, 2)?;
+        let end = if len < 0.0 {
+            s.len()
+        } else {
+            (off + len as usize).min(s.len())
+        };
+        Ok(Value::String(
+            s.get(off.min(s.len())..end).unwrap_or(&[]).iter().collect(),
+        ))
     }),
     ("title", "title(string)", |a, _| {
         arity(a, 1)?;
@@ -70,15 +131,29 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         }
         Ok(Value::String(out))
     }),
+    ("trim", "trim(string, characters)", |a, _| {
+        let chars: Vec<char> = string(a, 1)?.chars().collect();
+        Ok(Value::String(
+            string(a, 0)?
+                .trim_matches(|c| chars.contains(&c))
+                .to_string(),
+        ))
+    }),
     ("trimprefix", "trimprefix(string, prefix)", |a, _| {
         arity(a, 2)?;
         let (s, p) = (string(a, 0)?, string(a, 1)?);
         Ok(Value::String(s.strip_prefix(&p).unwrap_or(&s).to_string()))
     }),
+    ("trimspace", "trimspace(string)", |a, _| {
+        Ok(Value::String(string(a, 0)?.trim().to_string()))
+    }),
     ("trimsuffix", "trimsuffix(string, suffix)", |a, _| {
         arity(a, 2)?;
         let (s, p) = (string(a, 0)?, string(a, 1)?);
         Ok(Value::String(s.strip_suffix(&p).unwrap_or(&s).to_string()))
+    }),
+    ("upper", "upper(string)", |a, _| {
+        Ok(Value::String(string(a, 0)?.to_uppercase()))
     }),
 ];
 
