@@ -221,6 +221,12 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                 }
             }
             Expression::StringTemplate(t) => {
+                // A template that is one interpolation and nothing else is its value, not
+                // a string of it, as in Terraform (`"${true}"` is a bool, `"${var.list}"`
+                // a list).
+                if let [Element::Interpolation(i)] = t.iter().collect::<Vec<_>>()[..] {
+                    return self.eval_expr(&i.expr);
+                }
                 let mut out = String::new();
                 let mut unknown = false;
                 for el in t.iter() {

@@ -21,7 +21,7 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
     }),
     ("jsonencode", "jsonencode(value)", |a, _| {
         arity(a, 1)?;
-        Ok(Value::String(a[0].to_json().to_string()))
+        Ok(Value::String(html_safe(&a[0].to_json().to_string())))
     }),
     ("urlencode", "urlencode(string)", |a, _| {
         arity(a, 1)?;
@@ -115,4 +115,21 @@ fn csv_rows(text: &str) -> Result<Vec<Vec<String>>, String> {
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// As Terraform's `jsonencode` (Go's encoding/json): `<`, `>`, `&`, U+2028 and U+2029
+/// written as `\uXXXX` escapes. They only occur inside strings in JSON text.
+fn html_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -23,6 +23,16 @@ fn run(name: &str, args: serde_json::Value) -> Result<Value, String> {
     })
 }
 
+/// An expression evaluated with no scope; it must not fail.
+fn eval_str(text: &str) -> Value {
+    let e: hcl_edit::expr::Expression = text.parse().unwrap();
+    let scope = crate::config::expr::Scope::default();
+    let mut ev = crate::config::expr::Evaluator::new(&scope, 0);
+    let v = ev.eval(&e);
+    assert!(ev.diags.is_empty(), "{text}: {:?}", ev.diags);
+    v
+}
+
 /// Each row: function, arguments, the documented result.
 fn table(rows: &[(&str, serde_json::Value, serde_json::Value)]) {
     for (name, args, want) in rows {
@@ -457,14 +467,6 @@ fn filesystem_functions() {
 
 #[test]
 fn and_and_or_short_circuit() {
-    fn eval_str(text: &str) -> Value {
-        let e: hcl_edit::expr::Expression = text.parse().unwrap();
-        let scope = crate::config::expr::Scope::default();
-        let mut ev = crate::config::expr::Evaluator::new(&scope, 0);
-        let v = ev.eval(&e);
-        assert!(ev.diags.is_empty(), "{text}: {:?}", ev.diags);
-        v
-    }
     // The right side is not evaluated when the left decides: no error from it.
     assert_eq!(
         eval_str("null != null && null.attr == 1"),
@@ -486,4 +488,36 @@ fn every_function_is_documented() {
             "docs/language.md does not list `{name}`"
         );
     }
+}
+
+#[test]
+fn jsonencode_escapes_as_terraform_does() {
+    table(&[
+        (
+            "jsonencode",
+            json!(["<b>&</b>"]),
+            json!("\"\\u003cb\\u003e\\u0026\\u003c/b\\u003e\""),
+        ),
+        (
+            "jsonencode",
+            json!([{"a": "x\u{2028}y"}]),
+            json!("{\"a\":\"x\\u2028y\"}"),
+        ),
+    ]);
+    // What it writes reads back the same.
+    let enc = run("jsonencode", json!([{"k": "<&>"}])).unwrap();
+    assert_eq!(
+        run("jsondecode", serde_json::Value::Array(vec![enc.to_json()])).unwrap(),
+        v(json!({"k": "<&>"}))
+    );
+}
+
+#[test]
+fn a_template_of_one_interpolation_is_its_value() {
+    assert_eq!(eval_str("\"${true}\""), Value::Bool(true));
+    assert_eq!(eval_str("\"${[1, 2]}\""), v(json!([1, 2])));
+    assert_eq!(eval_str("\"${5}\""), Value::Number(5.0));
+    // Anything around it makes a string.
+    assert_eq!(eval_str("\"x${5}\""), Value::from("x5"));
+    assert_eq!(eval_str("\"${5} \""), Value::from("5 "));
 }
