@@ -410,6 +410,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         plan,
         prior,
         interrupted_creates,
+        refactored,
     }) = session.plan(&opts, args.refresh, true)
     else {
         return Ok(EXIT_ERROR);
@@ -424,14 +425,17 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         // look up stay pending), whatever is applied next.
         let mut recorded = session.state.clone();
         recorded.pending = prior.pending.clone();
+        // `prior` has the addresses of `moved` blocks; this record keeps the old ones
+        // until the moves are written below.
         for (addr, r) in &prior.resources {
-            if !session.state.resources.contains_key(addr)
+            let at = refactored.moved.get(addr).unwrap_or(addr);
+            if !session.state.resources.contains_key(at)
                 && !plan
                     .changes
                     .iter()
                     .any(|c| &c.address == addr && c.importing.is_some())
             {
-                recorded.resources.insert(addr.clone(), r.clone());
+                recorded.resources.insert(at.clone(), r.clone());
             }
         }
         let based_on = session.state_exists.then_some(session.state.serial);
@@ -487,7 +491,12 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
     let keys: std::collections::BTreeSet<String> = plan
         .changes
         .iter()
-        .filter(|c| c.action != mlinfra_engine::plan::Action::NoOp)
+        .filter(|c| {
+            !matches!(
+                c.action,
+                mlinfra_engine::plan::Action::NoOp | mlinfra_engine::plan::Action::Forget
+            )
+        })
         .filter_map(|c| c.provider.clone())
         .collect();
     let configured = session.rt.block_on(mlinfra_engine::configure::configure(
@@ -508,7 +517,8 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         interrupts: &counter,
     };
     let started = std::time::Instant::now();
-    // Imported objects are recorded first, as they were read at plan time.
+    // Imported objects are recorded first, as they were read at plan time, with the
+    // addresses `moved` blocks gave and without what `removed` blocks forget: one write.
     let mut refreshed = prior;
     let imported: Vec<String> = plan
         .changes
@@ -519,9 +529,17 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
                 .map(|id| format!("{} (id {id})", c.address))
         })
         .collect();
-    if !imported.is_empty() {
+    if !imported.is_empty() || !refactored.is_empty() {
         let based_on = session.state_exists.then_some(session.state.serial);
         session.store.write(&mut refreshed, based_on)?;
+        for (to, from) in &refactored.moved {
+            printer.line(format!("{from}: Moved to {to}"));
+        }
+        for addr in refactored.forgotten.keys() {
+            printer.line(format!(
+                "{addr}: Removed from state; the cloud object is kept"
+            ));
+        }
         for i in &imported {
             printer.line(format!("{i}: Import complete"));
         }

@@ -33,7 +33,9 @@ pub fn plan(p: &Plan, st: Style) -> String {
     let visible: Vec<&ResourceChange> = p
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp || c.importing.is_some())
+        .filter(|c| {
+            c.action != Action::NoOp || c.importing.is_some() || c.previous_address.is_some()
+        })
         .collect();
     let outputs: Vec<&OutputChange> = p
         .outputs
@@ -90,11 +92,16 @@ pub fn plan(p: &Plan, st: Style) -> String {
     };
     let _ = writeln!(
         out,
-        "{} {imports}{} to add, {} to change, {} to destroy.",
+        "{} {imports}{} to add, {} to change, {} to destroy{}.",
         st.bold("Plan:"),
         s.add,
         s.change,
-        s.destroy
+        s.destroy,
+        if s.forget > 0 {
+            format!(", {} to forget", s.forget)
+        } else {
+            String::new()
+        }
     );
     if !outputs.is_empty() {
         let _ = writeln!(out, "\nChanges to Outputs:");
@@ -142,6 +149,10 @@ fn legend(out: &mut String, changes: &[&ResourceChange], st: Style) -> bool {
             "create replacement and then destroy",
         ),
         (Action::Delete, "destroy"),
+        (
+            Action::Forget,
+            "forget: taken out of state, left in the cloud",
+        ),
     ] {
         if actions.contains(&a) {
             lines.push(format!("  {} {text}", symbol(a, st)));
@@ -184,16 +195,32 @@ fn change(out: &mut String, c: &ResourceChange, st: Style, drift: bool) {
             Action::DeleteThenCreate | Action::CreateThenDelete => "must be replaced",
             Action::Delete => "will be destroyed",
             Action::Read => "will be read",
+            Action::Forget => "will no longer be managed by mlinfra, but will not be destroyed",
             Action::NoOp if c.importing.is_some() => "will be imported, with no changes",
             Action::NoOp => "is unchanged",
         }
     };
-    let _ = writeln!(
-        out,
-        "  {} {}",
-        st.bold(&format!("# {}", c.address)),
-        st.bold(verb)
-    );
+    match (&c.previous_address, c.action, drift) {
+        (Some(prev), Action::NoOp, false) if c.importing.is_none() => {
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                st.bold(&format!("# {prev}")),
+                st.bold(&format!("has moved to {}", c.address))
+            );
+        }
+        (prev, _, _) => {
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                st.bold(&format!("# {}", c.address)),
+                st.bold(verb)
+            );
+            if let (Some(prev), false) = (prev, drift) {
+                let _ = writeln!(out, "  {}", st.dim(&format!("# (moved from {prev})")));
+            }
+        }
+    }
     if let (Some(id), false) = (&c.importing, drift) {
         let _ = writeln!(out, "  {}", st.dim(&format!("# (imported from \"{id}\")")));
     }
@@ -219,10 +246,14 @@ fn change(out: &mut String, c: &ResourceChange, st: Style, drift: bool) {
         .before
         .as_ref()
         .map(|v| redact(v, &c.sensitive_paths, &marker));
-    let after = c
-        .after
-        .as_ref()
-        .map(|v| redact(v, &c.sensitive_paths, &marker));
+    // A forgotten object is unchanged in the cloud: shown as it is, not as deleted.
+    let after = if c.action == Action::Forget {
+        before.clone()
+    } else {
+        c.after
+            .as_ref()
+            .map(|v| redact(v, &c.sensitive_paths, &marker))
+    };
     let replace: BTreeSet<Vec<String>> = c.replace_paths.iter().cloned().collect();
     let schema = mlinfra_schema::kind(&c.kind).map(|k| &k.body);
     let mut ctx = Body {

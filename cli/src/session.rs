@@ -188,6 +188,11 @@ impl Session {
                 recovered.pending.len()
             ));
         }
+        // `moved` and `removed` blocks change addresses in state before anything is read
+        // or diffed, so a renamed block is the same object, not a destroy and a create.
+        let (refactored, d) =
+            mlinfra_engine::refactor::refactor(&self.ws.config, &view, &mut recovered);
+        self.diags.extend(d);
         let (prior, drift) = if refresh && !recovered.resources.is_empty() {
             let (r, d) = self.rt.block_on(mlinfra_engine::refresh::refresh(
                 &recovered,
@@ -247,6 +252,7 @@ impl Session {
             return None;
         }
         let (evaluated, mut plan) = result?;
+        refactored.annotate(&mut plan);
         for c in &mut plan.changes {
             c.importing = importing.get(&c.address).cloned();
         }
@@ -275,6 +281,7 @@ impl Session {
             plan,
             prior,
             interrupted_creates,
+            refactored,
         })
     }
 }
@@ -287,6 +294,8 @@ pub struct Planned {
     pub prior: State,
     /// Creates of an interrupted run that recovery did not find (address → name).
     pub interrupted_creates: std::collections::BTreeMap<String, String>,
+    /// What `moved` and `removed` blocks did to `prior`, in memory.
+    pub refactored: mlinfra_engine::refactor::Refactored,
 }
 
 /// Recovery events, kept as plan notes.

@@ -287,7 +287,8 @@ fn items(plan: &Plan, state: &State) -> Result<Vec<Item>, ApplyError> {
                     c.address
                 )))
             }
-            Action::NoOp | Action::Read => &[],
+            // Moves and forgets are state-only: recorded before the apply starts.
+            Action::NoOp | Action::Read | Action::Forget => &[],
         };
         for op in ops {
             let idx = items.len();
@@ -340,7 +341,11 @@ pub async fn apply(
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
     // Refuse kinds no provider supports before touching anything.
-    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| !matches!(c.action, Action::NoOp | Action::Forget))
+    {
         let cloud = c.cloud.as_deref().and_then(Cloud::parse);
         let ok = cloud
             .and_then(|cl| ctx.providers.get(cl))

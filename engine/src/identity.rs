@@ -272,8 +272,8 @@ pub fn check(evaluated: &Evaluated, prior: &State, plan: &Plan) -> Diagnostics {
                 crate::address::Address::parse(other).is_ok_and(|a| a.kind == inst.address.kind);
             d = if same_kind && !by_address.contains_key(*other) {
                 d.help(format!(
-                    "if you renamed or re-keyed the block, move its state so the object is kept: mlinfra state mv '{other}' '{}'",
-                    c.address
+                    "if you renamed or re-keyed the block, record the move so the object is kept: add `moved {{ from = {other}  to = {} }}`, or run: mlinfra state mv '{other}' '{}'",
+                    c.address, c.address
                 ))
             } else {
                 d.help(format!(

@@ -28,4 +28,5 @@ pub mod apply;
 pub mod budget;
 pub mod files;
 pub mod format;
+pub mod refactor;
 pub mod refresh;

@@ -20,6 +20,8 @@ pub enum Action {
     DeleteThenCreate,
     CreateThenDelete,
     Delete,
+    /// Taken out of state by a `removed` block; the cloud object is kept.
+    Forget,
 }
 
 impl Action {
@@ -32,6 +34,7 @@ impl Action {
             Action::DeleteThenCreate => "-/+",
             Action::CreateThenDelete => "+/-",
             Action::Delete => "-",
+            Action::Forget => ".",
         }
     }
 
@@ -45,6 +48,7 @@ impl Action {
             Action::DeleteThenCreate => &["delete", "create"],
             Action::CreateThenDelete => &["create", "delete"],
             Action::Delete => &["delete"],
+            Action::Forget => &["forget"],
         }
     }
 
@@ -65,6 +69,8 @@ pub enum Reason {
     CountIndexRemoved,
     EachKeyRemoved,
     DriftRestore,
+    /// A `removed` block with `lifecycle { destroy = false }`.
+    Removed,
 }
 
 impl Reason {
@@ -78,6 +84,7 @@ impl Reason {
             Reason::CountIndexRemoved => "delete_because_count_index",
             Reason::EachKeyRemoved => "delete_because_each_key",
             Reason::DriftRestore => "restore_drifted_attributes",
+            Reason::Removed => "forget_because_removed_block",
         }
     }
 }
@@ -102,6 +109,9 @@ pub struct ResourceChange {
     pub depends_on: Vec<String>,
     /// Set when an `import` block adopts the object with this cloud id in this plan.
     pub importing: Option<String>,
+    /// The address state had for the object before a `moved` block (or `count` added or
+    /// taken away) moved it in this plan.
+    pub previous_address: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -141,6 +151,8 @@ pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
+    pub forget: usize,
+    pub move_: usize,
     pub no_op: usize,
 }
 
@@ -151,6 +163,9 @@ impl Plan {
             if c.importing.is_some() {
                 s.import += 1;
             }
+            if c.previous_address.is_some() {
+                s.move_ += 1;
+            }
             match c.action {
                 Action::Create => s.add += 1,
                 Action::Update => s.change += 1,
@@ -159,6 +174,7 @@ impl Plan {
                     s.add += 1;
                     s.destroy += 1;
                 }
+                Action::Forget => s.forget += 1,
                 Action::NoOp | Action::Read => s.no_op += 1,
             }
         }
@@ -167,10 +183,9 @@ impl Plan {
 
     /// Whether applying the plan would change anything (resources or outputs).
     pub fn has_changes(&self) -> bool {
-        self.changes
-            .iter()
-            .any(|c| c.action != Action::NoOp || c.importing.is_some())
-            || self.outputs.iter().any(|o| o.action != Action::NoOp)
+        self.changes.iter().any(|c| {
+            c.action != Action::NoOp || c.importing.is_some() || c.previous_address.is_some()
+        }) || self.outputs.iter().any(|o| o.action != Action::NoOp)
     }
 
     /// Addresses whose computed attributes become unknown because they are replaced.
@@ -262,6 +277,7 @@ pub fn diff(
                 sensitive_paths: r.sensitive.clone(),
                 depends_on: r.dependencies.iter().cloned().collect(),
                 importing: None,
+                previous_address: None,
             });
         }
     }
@@ -398,6 +414,7 @@ pub fn diff_instance(
         sensitive_paths: sensitive,
         depends_on: inst.depends_on.iter().cloned().collect(),
         importing: None,
+        previous_address: None,
     };
     let Some(prior) = prior else {
         return ResourceChange {

@@ -27,7 +27,7 @@ pub fn to_json(plan: &Plan) -> Json {
         "resource_changes": plan.changes.iter().map(change_json).collect::<Vec<_>>(),
         "resource_drift": plan.drift.iter().map(change_json).collect::<Vec<_>>(),
         "output_changes": plan.outputs.iter().map(|o| (o.name.clone(), output_json(o))).collect::<Map<String, Json>>(),
-        "summary": { "import": s.import, "add": s.add, "change": s.change, "destroy": s.destroy, "no_op": s.no_op },
+        "summary": { "import": s.import, "add": s.add, "change": s.change, "destroy": s.destroy, "forget": s.forget, "move": s.move_, "no_op": s.no_op },
         "has_changes": plan.has_changes(),
         "notes": plan.notes,
     })
@@ -80,6 +80,7 @@ pub fn change_json(c: &ResourceChange) -> Json {
         "reason_message": c.reason_message,
         "depends_on": c.depends_on,
         "importing": c.importing.as_ref().map(|id| json!({ "id": id })),
+        "previous_address": c.previous_address,
     })
 }
 
@@ -220,6 +221,7 @@ fn action_from_json(a: &Json) -> Result<Action, String> {
         ["delete", "create"] => Action::DeleteThenCreate,
         ["create", "delete"] => Action::CreateThenDelete,
         ["delete"] => Action::Delete,
+        ["forget"] => Action::Forget,
         other => return Err(format!("unknown actions {other:?}")),
     })
 }
@@ -334,6 +336,7 @@ fn change_from_json(c: &Json) -> Result<ResourceChange, String> {
             })
             .unwrap_or_default(),
         importing: c["importing"]["id"].as_str().map(str::to_string),
+        previous_address: c["previous_address"].as_str().map(str::to_string),
     })
 }
 

@@ -143,6 +143,7 @@ fn drift_change(
         sensitive_paths: r.sensitive.clone(),
         depends_on: r.dependencies.iter().cloned().collect(),
         importing: None,
+        previous_address: None,
     }
 }
 

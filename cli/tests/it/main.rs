@@ -12,6 +12,7 @@ mod identity;
 mod limits;
 mod plan;
 mod policy;
+mod refactor;
 mod remote_state;
 mod sagemaker;
 mod saved_plan;

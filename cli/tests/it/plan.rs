@@ -47,7 +47,7 @@ fn quickstart_json_plan_is_stable_and_documented() {
     assert_eq!(j["format_version"], "1.0");
     assert_eq!(
         j["summary"],
-        json!({"import": 0, "add": 11, "change": 0, "destroy": 0, "no_op": 0})
+        json!({"import": 0, "add": 11, "change": 0, "destroy": 0, "forget": 0, "move": 0, "no_op": 0})
     );
     let pool = j["resource_changes"]
         .as_array()

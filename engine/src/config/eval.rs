@@ -115,6 +115,8 @@ pub struct Evaluated {
     pub variables: BTreeMap<String, (Value, bool)>,
     /// `import` blocks of the root module, evaluated.
     pub imports: Vec<ImportTarget>,
+    /// Every module instance (the root is the empty path) with its directory.
+    pub module_instances: Vec<(Vec<ModuleStep>, std::path::PathBuf)>,
 }
 
 /// An `import` block: adopt the object with cloud id `id` at `address`.
@@ -591,6 +593,9 @@ impl Ctx<'_> {
         provider_map: &HashMap<String, String>,
         extra_deps: &BTreeSet<String>,
     ) -> HashMap<String, Tracked> {
+        self.out
+            .module_instances
+            .push((path.to_vec(), module.dir.clone()));
         let mut t = Tables {
             vars,
             ..Default::default()

@@ -17,7 +17,7 @@ pub const MANIFEST_SUFFIX: &str = ".mlinfra.hcl";
 pub const AUTO_VARS_SUFFIX: &str = ".auto.mlinfra.vars";
 
 const TOP_LEVEL_BLOCKS: &[&str] = &[
-    "mlinfra", "variable", "locals", "output", "provider", "module", "moved", "import",
+    "mlinfra", "variable", "locals", "output", "provider", "module", "moved", "removed", "import",
 ];
 
 /// A whole configuration: the root module, every local module it calls, and their sources.
@@ -53,6 +53,10 @@ pub struct ModuleConfig {
     pub resources: Vec<ResourceDecl>,
     pub module_calls: Vec<ModuleCall>,
     pub imports: Vec<ImportDecl>,
+    /// `moved` blocks, relative to this module.
+    pub moves: Vec<crate::config::refactoring::MovedDecl>,
+    /// `removed` blocks, relative to this module.
+    pub removed: Vec<crate::config::refactoring::RemovedDecl>,
 }
 
 /// `import { to = ADDRESS  id = "cloud id" }`: adopt an existing object at plan time.
@@ -379,7 +383,7 @@ fn expected_from_parse_error(msg: &str) -> String {
         })
 }
 
-fn span_of(file: FileId, r: Option<std::ops::Range<usize>>) -> Span {
+pub(crate) fn span_of(file: FileId, r: Option<std::ops::Range<usize>>) -> Span {
     Span::new(file, r.unwrap_or(0..0))
 }
 
@@ -563,11 +567,28 @@ fn read_block(module: &mut ModuleConfig, block: Block, file: FileId, diags: &mut
                 read_module_call(module, block, file, diags);
             }
         }
-        "moved" => diags.push(
-            Diagnostic::error("`moved` blocks are not supported yet")
-                .at(Some(span))
-                .help("use `mlinfra state mv FROM TO` to move a resource in state"),
-        ),
+        "moved" => {
+            if want_labels(
+                &block,
+                file,
+                0,
+                "moved { from = KIND.OLD  to = KIND.NEW }",
+                diags,
+            ) {
+                crate::config::refactoring::read_moved(module, block, file, diags);
+            }
+        }
+        "removed" => {
+            if want_labels(
+                &block,
+                file,
+                0,
+                "removed { from = KIND.NAME  lifecycle { destroy = false } }",
+                diags,
+            ) {
+                crate::config::refactoring::read_removed(module, block, file, diags);
+            }
+        }
         "import" => {
             if want_labels(
                 &block,
@@ -612,7 +633,7 @@ fn read_block(module: &mut ModuleConfig, block: Block, file: FileId, diags: &mut
     }
 }
 
-fn unknown_in(what: &str, name: &str, known: &[&str], span: Span) -> Diagnostic {
+pub(crate) fn unknown_in(what: &str, name: &str, known: &[&str], span: Span) -> Diagnostic {
     Diagnostic::error(format!("unknown attribute `{name}` in {what}"))
         .at(Some(span))
         .expected(format!("one of {}", known.join(", ")))
@@ -621,7 +642,7 @@ fn unknown_in(what: &str, name: &str, known: &[&str], span: Span) -> Diagnostic 
         )
 }
 
-fn unknown_block_in(what: &str, b: &Block, file: FileId) -> Diagnostic {
+pub(crate) fn unknown_block_in(what: &str, b: &Block, file: FileId) -> Diagnostic {
     Diagnostic::error(format!("unexpected block `{}` in {what}", b.ident.as_str()))
         .at(Some(header_span(b, file)))
 }

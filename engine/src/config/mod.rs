@@ -5,6 +5,7 @@ pub mod expr;
 pub mod functions;
 pub mod inputs;
 pub mod load;
+pub mod refactoring;
 pub mod types;
 
 #[cfg(test)]
