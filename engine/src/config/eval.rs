@@ -1931,6 +1931,10 @@ impl BodyCtx<'_, '_, '_> {
                     if root && ["lifecycle", "timeouts", "usage"].contains(&name) {
                         continue;
                     }
+                    if name == "dynamic" {
+                        self.eval_dynamic(b, schema, path, out, &here);
+                        continue;
+                    }
                     let Some(bs) = schema.block(name) else {
                         let d = if schema.attribute(name).is_some() {
                             Diagnostic::error(format!(
@@ -2065,6 +2069,255 @@ impl BodyCtx<'_, '_, '_> {
             );
         }
         let _ = self.kind;
+    }
+
+    /// `dynamic "BLOCK" { for_each  iterator  labels  content { … } }`: one `BLOCK` per
+    /// element, with the iterator (named BLOCK unless `iterator` says) as `{ key, value }`.
+    fn eval_dynamic(
+        &mut self,
+        b: &hcl_edit::structure::Block,
+        schema: &BlockSchema,
+        path: &str,
+        out: &mut BTreeMap<String, Value>,
+        here: &str,
+    ) {
+        let bspan = header_span(b, self.ev.file);
+        let form = "dynamic \"BLOCK\" { for_each = COLLECTION  content { … } }";
+        if b.labels.len() != 1 {
+            self.push(
+                Diagnostic::error("`dynamic` block needs one label: the type of block it makes")
+                    .at(Some(bspan))
+                    .expected(form),
+            );
+            return;
+        }
+        let name = b.labels[0].as_str();
+        let Some(bs) = schema.block(name) else {
+            let names: Vec<&str> = schema.blocks.iter().map(|b| b.name).collect();
+            self.push(
+                Diagnostic::error(format!(
+                    "dynamic block makes `{name}`, which is not a block in {here}"
+                ))
+                .at(Some(bspan))
+                .expected(if names.is_empty() {
+                    "no nested blocks".to_string()
+                } else {
+                    format!("one of {}", names.join(", "))
+                })
+                .maybe_help(
+                    did_you_mean(name, names.iter().copied())
+                        .map(|s| format!("did you mean `{s}`?")),
+                ),
+            );
+            return;
+        };
+        let (mut for_each, mut iterator, mut labels, mut content) = (None, None, None, None);
+        for s in b.body.iter() {
+            match s {
+                Structure::Attribute(a) => match a.key.as_str() {
+                    "for_each" => for_each = Some(&a.value),
+                    "labels" => labels = Some(&a.value),
+                    "iterator" => match &a.value {
+                        Expression::Variable(v) => iterator = Some(v.as_str().to_string()),
+                        other => self.push(
+                            Diagnostic::error("`iterator` must be a name, not a value")
+                                .at(self.span(other.span()))
+                                .expected("iterator = NAME (without quotes)"),
+                        ),
+                    },
+                    other => {
+                        let known = ["for_each", "iterator", "labels"];
+                        self.push(
+                            Diagnostic::error(format!(
+                                "unknown attribute `{other}` in dynamic \"{name}\""
+                            ))
+                            .at(self.span(a.key.span()))
+                            .expected("for_each, iterator, labels, and a content block")
+                            .maybe_help(
+                                did_you_mean(other, known.iter().copied())
+                                    .map(|s| format!("did you mean `{s}`?")),
+                            ),
+                        )
+                    }
+                },
+                Structure::Block(c) if c.ident.as_str() == "content" && content.is_none() => {
+                    content = Some(c)
+                }
+                Structure::Block(c) => self.push(
+                    Diagnostic::error(format!(
+                        "unexpected block `{}` in dynamic \"{name}\"",
+                        c.ident.as_str()
+                    ))
+                    .at(Some(header_span(c, self.ev.file)))
+                    .expected("one content { … } block"),
+                ),
+            }
+        }
+        let (Some(for_each), Some(content)) = (for_each, content) else {
+            self.push(
+                Diagnostic::error(format!(
+                    "dynamic \"{name}\" needs `for_each` and a `content` block"
+                ))
+                .at(Some(bspan))
+                .expected(form),
+            );
+            return;
+        };
+        if bs.labeled && labels.is_none() {
+            self.push(
+                Diagnostic::error(format!(
+                    "dynamic \"{name}\" needs `labels`: each {name} block has a label"
+                ))
+                .at(Some(bspan))
+                .expected(format!(
+                    "labels = [{}.key]",
+                    iterator.as_deref().unwrap_or(name)
+                )),
+            );
+            return;
+        }
+        if !bs.labeled && labels.is_some() {
+            self.push(
+                Diagnostic::error(format!(
+                    "`{name}` blocks take no label, so dynamic \"{name}\" takes no `labels`"
+                ))
+                .at(labels.and_then(|l| self.span(l.span())))
+                .help("remove `labels`"),
+            );
+            return;
+        }
+        self.ev.reset_tracking();
+        let coll = self.ev.eval(for_each);
+        self.deps.extend(self.ev.deps.iter().cloned());
+        let at = self.span(for_each.span());
+        if self.ev.sensitive {
+            self.push(
+                Diagnostic::error(format!("the for_each of dynamic \"{name}\" is sensitive"))
+                    .at(at)
+                    .note("the blocks it makes, and so how many there are, would show in the plan")
+                    .help("iterate over a value that is not sensitive (nonsensitive keys, for example)"),
+            );
+            return;
+        }
+        let items: Vec<(Value, Value)> = match coll {
+            Value::List(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Number(i as f64), v))
+                .collect(),
+            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Value::Null => {
+                self.push(
+                    Diagnostic::error(format!("the for_each of dynamic \"{name}\" is null"))
+                        .at(at)
+                        .expected("a list, set or map; [] makes no blocks"),
+                );
+                return;
+            }
+            Value::Unknown => {
+                // Known after apply: so are the blocks.
+                out.entry(name.to_string()).or_insert(Value::Unknown);
+                return;
+            }
+            other => {
+                self.push(
+                    Diagnostic::error(format!(
+                        "the for_each of dynamic \"{name}\" is a {}",
+                        other.type_name()
+                    ))
+                    .at(at)
+                    .expected("a list, set or map"),
+                );
+                return;
+            }
+        };
+        let iterator = iterator.unwrap_or_else(|| name.to_string());
+        let cspan = header_span(content, self.ev.file);
+        for (key, value) in items {
+            let it = Value::Map(BTreeMap::from([
+                ("key".to_string(), key),
+                ("value".to_string(), value),
+            ]));
+            self.ev.push_name(&iterator, it);
+            if bs.labeled {
+                let label_expr = labels.expect("checked above");
+                self.ev.reset_tracking();
+                let l = self.ev.eval(label_expr);
+                self.deps.extend(self.ev.deps.iter().cloned());
+                let label = match &l {
+                    Value::List(v) if v.len() == 1 => match &v[0] {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Number(n) => Some(Value::Number(*n).to_hcl()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let Some(label) = label else {
+                    if !l.is_unknown() {
+                        self.push(
+                            Diagnostic::error(format!(
+                                "the labels of dynamic \"{name}\" must be a list of one string, not {}",
+                                l.type_name()
+                            ))
+                            .at(self.span(label_expr.span()))
+                            .expected(format!("labels = [{iterator}.key]")),
+                        );
+                    }
+                    self.ev.pop_name();
+                    continue;
+                };
+                let entry = out
+                    .entry(name.to_string())
+                    .or_insert_with(|| Value::Map(BTreeMap::new()));
+                let Value::Map(groups) = entry else {
+                    self.ev.pop_name();
+                    continue;
+                };
+                if groups.contains_key(&label) {
+                    self.push(
+                        Diagnostic::error(format!(
+                            "{name} \"{label}\" is declared twice in {here}"
+                        ))
+                        .at(self.span(label_expr.span()))
+                        .note("dynamic blocks make one block per element, and labels must differ"),
+                    );
+                    self.ev.pop_name();
+                    continue;
+                }
+                let mut inner = BTreeMap::new();
+                self.eval_block(
+                    &content.body,
+                    bs,
+                    &format!("{path}{name}.{}.", key_literal(&label)),
+                    &mut inner,
+                    cspan,
+                    false,
+                );
+                if let Some(Value::Map(groups)) = out.get_mut(name) {
+                    groups.insert(label, Value::Map(inner));
+                }
+            } else if out.get(name).is_some_and(|v| !matches!(v, Value::Null)) {
+                self.push(
+                    Diagnostic::error(format!("dynamic \"{name}\" makes a second `{name}` block in {here}, which takes one"))
+                        .at(at)
+                        .help("make for_each hold at most one element, as in `for_each = var.enabled ? [1] : []`"),
+                );
+                self.ev.pop_name();
+                break;
+            } else {
+                let mut inner = BTreeMap::new();
+                self.eval_block(
+                    &content.body,
+                    bs,
+                    &format!("{path}{name}."),
+                    &mut inner,
+                    cspan,
+                    false,
+                );
+                out.insert(name.to_string(), Value::Map(inner));
+            }
+            self.ev.pop_name();
+        }
     }
 }
 

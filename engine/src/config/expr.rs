@@ -88,6 +88,15 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         self.eval_expr(e)
     }
 
+    /// Make `name` a local name (a `dynamic` block's iterator) until [`Self::pop_name`].
+    pub fn push_name(&mut self, name: &str, value: Value) {
+        self.locals.push(HashMap::from([(name.to_string(), value)]));
+    }
+
+    pub fn pop_name(&mut self) {
+        self.locals.pop();
+    }
+
     /// Start tracking a fresh expression: clear deps and the sensitive flag.
     pub fn reset_tracking(&mut self) {
         self.deps.clear();

@@ -734,3 +734,153 @@ fn template_strip_markers_remove_adjacent_whitespace() {
     assert_eq!(tags["cond"], "[yes]");
     assert_eq!(tags["list"], "a\nb\nend\n");
 }
+
+const STORE_HEAD: &str =
+    "bucket \"f\" {\n  cloud = \"gcp\"\n  name = \"f\"\n  location = \"us-central1\"\n}\n";
+
+fn store(body: &str) -> String {
+    format!("{STORE_HEAD}feature_store \"s\" {{\n  cloud = \"gcp\"\n  offline {{\n    bucket = bucket.f.name\n  }}\n{body}}}\n")
+}
+
+#[test]
+fn dynamic_blocks_make_one_block_per_element() {
+    let (ev, d) = eval(&format!(
+        r#"
+        variable "groups" {{
+          default = {{
+            clicks = {{ id = "click_id", features = {{ url = "string" }} }}
+            txns   = {{ id = "txn_id", features = {{ amount = "float" }} }}
+          }}
+        }}
+        variable "online" {{
+          default = true
+        }}
+        {}"#,
+        store(
+            r#"
+  dynamic "feature_group" {
+    for_each = var.groups
+    labels   = [feature_group.key]
+    content {
+      record_id  = feature_group.value.id
+      event_time = "ts"
+      features   = merge(feature_group.value.features, { ts = "string" })
+    }
+  }
+  dynamic "online" {
+    for_each = var.online ? [1] : []
+    iterator = o
+    content {
+      enabled = true
+      nodes   = o.value + 1
+    }
+  }
+"#
+        )
+    ));
+    assert!(!d.has_errors(), "{:?}", summaries(&d));
+    let groups = attr(&ev, "feature_store.s", "feature_group");
+    let Value::Map(g) = groups else {
+        panic!("{groups:?}")
+    };
+    assert_eq!(g.keys().collect::<Vec<_>>(), ["clicks", "txns"]);
+    assert_eq!(
+        g["txns"].as_map().unwrap()["record_id"],
+        Value::String("txn_id".into())
+    );
+    assert_eq!(
+        g["clicks"].as_map().unwrap()["features"],
+        Value::from_json(&serde_json::json!({"url": "string", "ts": "string"}))
+    );
+    let online = attr(&ev, "feature_store.s", "online").as_map().unwrap();
+    assert_eq!(online["nodes"], Value::Number(2.0));
+    // The resource depends on what for_each and content read.
+    let r = ev.resource("feature_store.s").unwrap();
+    assert!(r.depends_on.contains("bucket.f"), "{:?}", r.depends_on);
+
+    // An empty for_each makes no block.
+    let (ev, d) = eval(&store(
+        "  dynamic \"online\" {\n    for_each = []\n    content {\n      enabled = true\n    }\n  }\n",
+    ));
+    assert!(!d.has_errors(), "{:?}", summaries(&d));
+    assert_eq!(attr(&ev, "feature_store.s", "online"), &Value::Null);
+}
+
+#[test]
+fn dynamic_blocks_nest_and_mix_with_written_ones() {
+    // A written block and a dynamic one of the same labeled type add up.
+    let (ev, d) = eval(&store(
+        r#"
+  feature_group "fixed" {
+    record_id  = "id"
+    event_time = "ts"
+    features   = { id = "string", ts = "string" }
+  }
+  dynamic "feature_group" {
+    for_each = toset(["a", "b"])
+    iterator = g
+    labels   = ["g-${g.value}"]
+    content {
+      record_id  = "id"
+      event_time = "ts"
+      features   = { id = "string", ts = "string" }
+    }
+  }
+"#,
+    ));
+    assert!(!d.has_errors(), "{:?}", summaries(&d));
+    let Value::Map(g) = attr(&ev, "feature_store.s", "feature_group") else {
+        panic!()
+    };
+    assert_eq!(g.keys().collect::<Vec<_>>(), ["fixed", "g-a", "g-b"]);
+}
+
+#[test]
+fn dynamic_block_mistakes_are_errors_at_the_line() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "  dynamic \"onlin\" {\n    for_each = [1]\n    content {}\n  }\n",
+            "dynamic block makes `onlin`, which is not a block in feature_store.s",
+        ),
+        (
+            "  dynamic \"online\" {\n    for_each = [1, 2]\n    content {\n      enabled = true\n    }\n  }\n",
+            "dynamic \"online\" makes a second `online` block in feature_store.s, which takes one",
+        ),
+        (
+            "  dynamic \"feature_group\" {\n    for_each = [1]\n    content {}\n  }\n",
+            "dynamic \"feature_group\" needs `labels`: each feature_group block has a label",
+        ),
+        (
+            "  dynamic \"online\" {\n    for_each = 3\n    content {}\n  }\n",
+            "the for_each of dynamic \"online\" is a number",
+        ),
+        (
+            "  dynamic \"online\" {\n    for_each = [1]\n  }\n",
+            "dynamic \"online\" needs `for_each` and a `content` block",
+        ),
+        (
+            "  dynamic \"online\" {\n    for_each = [1]\n    forEach = 2\n    content {}\n  }\n",
+            "unknown attribute `forEach` in dynamic \"online\"",
+        ),
+        (
+            "  dynamic \"feature_group\" {\n    for_each = [\"a\", \"a\"]\n    labels = [feature_group.value]\n    content {\n      record_id = \"id\"\n      event_time = \"ts\"\n      features = { id = \"string\", ts = \"string\" }\n    }\n  }\n",
+            "feature_group \"a\" is declared twice in feature_store.s",
+        ),
+        (
+            "  dynamic \"online\" {\n    for_each = [1]\n    content {\n      enabld = true\n    }\n  }\n",
+            "unknown attribute `enabld` in feature_store.s block `online`",
+        ),
+    ];
+    for (body, want) in cases {
+        let (_, d) = eval(&store(body));
+        let s = summaries(&d);
+        assert!(s.iter().any(|m| m == want), "{body}\n{s:?}");
+        // Each error points into the dynamic block, never at line 1.
+        assert!(
+            d.iter()
+                .filter(|d| d.is_error())
+                .all(|d| d.span.is_some_and(|s| s.start > 0)),
+            "{body}"
+        );
+    }
+}
