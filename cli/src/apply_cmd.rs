@@ -561,7 +561,31 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         report.count(Op::Delete),
     );
     println!();
-    if report.failed.is_empty() && report.skipped.is_empty() && !report.interrupted {
+    // Postconditions and checks that waited for the cloud's values are checked now.
+    let mut condition_failed = false;
+    let succeeded = report.failed.is_empty() && report.skipped.is_empty() && !report.interrupted;
+    if succeeded && !evaluated.conditions.is_empty() && !destroy {
+        let attrs = report.state.attributes();
+        let (after, _) = mlinfra_engine::evaluate(
+            &session.ws.config,
+            &mlinfra_engine::EvalOptions {
+                inputs: &session.ws.inputs,
+                prior: &attrs,
+                replaced: &Default::default(),
+            },
+        );
+        let d = mlinfra_engine::config::conditions::after_apply(&after.conditions);
+        crate::workspace::print_each(&session.ws.config, &d, nc);
+        condition_failed = d.has_errors();
+    }
+    if condition_failed {
+        println!(
+            "{} Resources: {added} added, {changed} changed, {destroyed} destroyed; a postcondition or output precondition is false for what was made (above).",
+            st.bold(&st.red("Apply complete, but a condition failed."))
+        );
+        return Ok(EXIT_ERROR);
+    }
+    if succeeded {
         println!(
             "{} Resources: {}{added} added, {changed} changed, {destroyed} destroyed.",
             st.bold(&st.green(if destroy {

@@ -257,6 +257,12 @@ impl Session {
             c.importing = importing.get(&c.address).cloned();
         }
         plan.refreshed = refresh && !self.state.resources.is_empty();
+        let deferred = mlinfra_engine::config::conditions::deferred(&evaluated.conditions);
+        if deferred > 0 && !opts.destroy {
+            plan.notes.push(format!(
+                "{deferred} condition(s) (postconditions, checks) read values known only after apply; apply checks them once the values exist"
+            ));
+        }
         plan.notes.extend(recovery_notes);
         if !skipped.is_empty() {
             let list: Vec<String> = skipped.iter().map(|(c, k)| format!("{k} on {c}")).collect();

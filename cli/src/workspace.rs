@@ -31,13 +31,7 @@ pub struct Workspace {
 /// Print diagnostics to stderr; returns whether any was an error.
 pub fn print_diagnostics(config: &Config, diags: &Diagnostics, no_color: bool) -> bool {
     let st = Style::stderr(no_color);
-    for d in diags.iter() {
-        eprint!(
-            "{}",
-            mlinfra_engine::secrets::scrub(&render(&config.sources, d, st.color))
-        );
-        eprintln!();
-    }
+    print_each(config, diags, no_color);
     let errors = diags.error_count();
     if errors > 0 {
         eprintln!(
@@ -49,6 +43,19 @@ pub fn print_diagnostics(config: &Config, diags: &Diagnostics, no_color: bool) -
         );
     }
     diags.has_errors()
+}
+
+/// Print each diagnostic to stderr, with no summary line (for what is found after
+/// changes were made).
+pub fn print_each(config: &Config, diags: &Diagnostics, no_color: bool) {
+    let st = Style::stderr(no_color);
+    for d in diags.iter() {
+        eprint!(
+            "{}",
+            mlinfra_engine::secrets::scrub(&render(&config.sources, d, st.color))
+        );
+        eprintln!();
+    }
 }
 
 /// The `--var` / `--var-file` arguments of a subcommand, in command-line order.

@@ -73,6 +73,11 @@ pub fn plan_configuration(
                 replaced: &replaced,
             },
         );
+        if !opts.destroy {
+            diags.extend(crate::config::conditions::plan_diagnostics(
+                &evaluated.conditions,
+            ));
+        }
         if diags.has_errors() {
             return (None, diags);
         }

@@ -2,6 +2,7 @@
 
 mod aws;
 mod azure;
+mod conditions;
 mod contract;
 mod cost;
 mod diagnostics;

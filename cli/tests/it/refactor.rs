@@ -258,3 +258,130 @@ fn a_move_onto_an_address_in_state_is_refused_and_nothing_is_written() {
     let r = run(dir.path(), &["destroy", "--auto-approve"]);
     assert_eq!(r.code, 1, "the moved block still refuses: {}", r.stdout);
 }
+
+/// The example of Terraform's idioms, copied with its AWS provider pointed at moto.
+fn terraform_style(env: &str) -> tempfile::TempDir {
+    let tmp = crate::copy_to_temp(&crate::repo().join("examples/terraform-style"));
+    let main = tmp.path().join("main.mlinfra.hcl");
+    let text = std::fs::read_to_string(&main).unwrap();
+    let patched = text
+        .replacen(
+            "provider \"aws\" {\n  region = \"us-east-1\"\n}",
+            &format!(
+                "provider \"aws\" {{\n  region   = \"us-east-1\"\n  endpoint = \"{}\"\n}}",
+                endpoint()
+            ),
+            1,
+        )
+        .replacen(
+            "default     = \"dev\"",
+            &format!("default     = \"{env}\""),
+            1,
+        );
+    assert_ne!(patched, text);
+    std::fs::write(&main, patched).unwrap();
+    tmp
+}
+
+#[test]
+fn a_terraform_style_module_with_dynamic_moved_check_and_formatlist_plans() {
+    let s3 = S3::new();
+    let env = unique("tfs");
+    let tmp = terraform_style(&env);
+    let dir = tmp.path();
+
+    // Offline, from nothing: every block type evaluates, the check passes.
+    let r = run(dir, &["plan", "--json"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let store = j["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "feature_store.fraud")
+        .unwrap();
+    let groups = &store["after"]["feature_group"];
+    assert_eq!(groups["merchants"]["record_id"], "merchant_id");
+    assert_eq!(groups["transactions"]["features"]["amount"], "float");
+    assert_eq!(
+        j["output_changes"]["dataset_urls"]["after"],
+        serde_json::json!([
+            format!("s3://acme-{env}-curated"),
+            format!("s3://acme-{env}-raw")
+        ])
+    );
+
+    // Before the refactor, the raw bucket was a root resource with data in it.
+    let main = std::fs::read_to_string(dir.join("main.mlinfra.hcl")).unwrap();
+    let before_dir = tempfile::tempdir().unwrap();
+    write(
+        before_dir.path(),
+        &endpoint(),
+        &bucket("raw", &format!("acme-{env}-raw")),
+    );
+    let r = run(before_dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    s3.put_object(&format!("acme-{env}-raw"), "part-0.parquet");
+    std::fs::copy(
+        before_dir.path().join("mlinfra.state.json"),
+        dir.join("mlinfra.state.json"),
+    )
+    .unwrap();
+    assert!(main.contains("moved {"));
+    let r = run(dir, &["plan"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // The module's bucket turns versioning on: an update of the moved object.
+    assert!(
+        r.stdout.contains(
+            "  # module.data.bucket.datasets[\"raw\"] will be updated in-place\n  # (moved from bucket.raw)\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("will be destroyed"),
+        "nothing is destroyed: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Plan: 3 to add, 1 to change, 0 to destroy."),
+        "{}",
+        r.stdout
+    );
+
+    // A feature group without `ts` fails the check: a warning, and the plan goes on.
+    let r = run(
+        dir,
+        &[
+            "plan",
+            "--var",
+            "feature_groups={ clicks = { record_id = \"id\", features = { id = \"string\" } } }",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "check \"point_in_time\" failed: every feature group needs a ts feature for point-in-time joins"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("main.mlinfra.hcl:72:21"), "{}", r.stderr);
+
+    // A name too long for S3 fails the module's precondition, at its line.
+    let r = run(dir, &["plan", "--var", &format!("env={}", "x".repeat(60))]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("precondition of module.data.bucket.datasets[\"raw\"] failed: S3 bucket names are at most 63 characters"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("modules/data/main.mlinfra.hcl:23:"),
+        "{}",
+        r.stderr
+    );
+    assert!(s3.has_object(&format!("acme-{env}-raw"), "part-0.parquet"));
+}

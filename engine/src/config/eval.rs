@@ -10,6 +10,7 @@ use mlinfra_schema::{kind, AttrType, BlockSchema, Cloud, KindSchema, Value};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::address::{key_literal, Address, InstanceKey, ModuleStep};
+use crate::config::conditions::{ConditionKind, ConditionResult};
 use crate::config::expr::{Evaluator, Scope, Tracked};
 use crate::config::load::{
     header_span, Config, Lifecycle, ModuleConfig, RefExpr, ResourceDecl, VariableDecl,
@@ -117,6 +118,8 @@ pub struct Evaluated {
     pub imports: Vec<ImportTarget>,
     /// Every module instance (the root is the empty path) with its directory.
     pub module_instances: Vec<(Vec<ModuleStep>, std::path::PathBuf)>,
+    /// Every precondition, postcondition and check assertion, with its result.
+    pub conditions: Vec<ConditionResult>,
 }
 
 /// An `import` block: adopt the object with cloud id `id` at `address`.
@@ -678,6 +681,23 @@ impl Ctx<'_> {
                         let Some(expr) = &o.value else { continue };
                         let scope = t.scope(module, &self.config.root_dir);
                         let mut ev = Evaluator::new(&scope, o.file);
+                        let owner = format!("{prefix}{}", o.name);
+                        for c in &o.preconditions {
+                            let (status, _) = crate::config::conditions::evaluate(
+                                &mut ev,
+                                c,
+                                ConditionKind::OutputPrecondition,
+                                &owner,
+                            );
+                            self.out.conditions.push(ConditionResult {
+                                kind: ConditionKind::OutputPrecondition,
+                                owner: owner.clone(),
+                                status,
+                                span: c.span,
+                                condition: c.condition_span(),
+                            });
+                        }
+                        ev.reset_tracking();
                         let value = ev.eval(expr);
                         let tracked = Tracked {
                             value,
@@ -703,6 +723,24 @@ impl Ctx<'_> {
             }
         }
         self.eval_imports(module, path, &t);
+        // Checks read the module's values once every one of them is known.
+        for check in &module.checks {
+            let scope = t.scope(module, &self.config.root_dir);
+            let owner = format!("{prefix}{}", check.name);
+            for a in &check.asserts {
+                let mut ev = Evaluator::new(&scope, a.file);
+                let (status, _) =
+                    crate::config::conditions::evaluate(&mut ev, a, ConditionKind::Check, &owner);
+                self.out.conditions.push(ConditionResult {
+                    kind: ConditionKind::Check,
+                    owner: owner.clone(),
+                    status,
+                    span: a.span,
+                    condition: a.condition_span(),
+                });
+                self.take(ev);
+            }
+        }
         t.outputs
     }
 
@@ -850,6 +888,10 @@ impl Ctx<'_> {
             for e in res.count.iter().chain(res.for_each.iter()) {
                 refs_in_expr(e, &mut r);
             }
+            for c in res.preconditions.iter().chain(&res.postconditions) {
+                refs_in_expr(&c.condition, &mut r);
+                refs_in_expr(&c.error_message, &mut r);
+            }
             r.extend(
                 res.depends_on
                     .iter()
@@ -884,6 +926,10 @@ impl Ctx<'_> {
             let mut r = Vec::new();
             if let Some(e) = &o.value {
                 refs_in_expr(e, &mut r);
+            }
+            for c in &o.preconditions {
+                refs_in_expr(&c.condition, &mut r);
+                refs_in_expr(&c.error_message, &mut r);
             }
             refs.push((idx, r));
         }
@@ -1522,6 +1568,33 @@ impl Ctx<'_> {
                         ),
                     }
                 }
+            }
+            for (c, kind) in decl
+                .preconditions
+                .iter()
+                .map(|c| (c, ConditionKind::Precondition))
+                .chain(
+                    decl.postconditions
+                        .iter()
+                        .map(|c| (c, ConditionKind::Postcondition)),
+                )
+            {
+                let post = kind == ConditionKind::Postcondition;
+                if post {
+                    ev.push_name("self", Value::Map(attrs.clone()));
+                }
+                let (status, deps) = crate::config::conditions::evaluate(&mut ev, c, kind, &addr_s);
+                if post {
+                    ev.pop_name();
+                }
+                inst_deps.extend(deps);
+                self.out.conditions.push(ConditionResult {
+                    kind,
+                    owner: addr_s.clone(),
+                    status,
+                    span: c.span,
+                    condition: c.condition_span(),
+                });
             }
             inst_deps.extend(explicit.iter().cloned());
             inst_deps.remove(&addr_s);

@@ -18,6 +18,7 @@ pub const AUTO_VARS_SUFFIX: &str = ".auto.mlinfra.vars";
 
 const TOP_LEVEL_BLOCKS: &[&str] = &[
     "mlinfra", "variable", "locals", "output", "provider", "module", "moved", "removed", "import",
+    "check",
 ];
 
 /// A whole configuration: the root module, every local module it calls, and their sources.
@@ -57,6 +58,8 @@ pub struct ModuleConfig {
     pub moves: Vec<crate::config::refactoring::MovedDecl>,
     /// `removed` blocks, relative to this module.
     pub removed: Vec<crate::config::refactoring::RemovedDecl>,
+    /// `check` blocks.
+    pub checks: Vec<crate::config::conditions::CheckDecl>,
 }
 
 /// `import { to = ADDRESS  id = "cloud id" }`: adopt an existing object at plan time.
@@ -121,6 +124,7 @@ pub struct OutputDecl {
     pub value: Option<Expression>,
     pub sensitive: bool,
     pub description: Option<String>,
+    pub preconditions: Vec<crate::config::conditions::Condition>,
 }
 
 #[derive(Debug)]
@@ -177,6 +181,10 @@ pub struct ResourceDecl {
     pub depends_on: Vec<RefExpr>,
     pub provider: Option<RefExpr>,
     pub lifecycle: Lifecycle,
+    /// `lifecycle { precondition { … } }`, checked before the instance is planned.
+    pub preconditions: Vec<crate::config::conditions::Condition>,
+    /// `lifecycle { postcondition { … } }`, checked on the planned and the applied values.
+    pub postconditions: Vec<crate::config::conditions::Condition>,
     pub timeouts: BTreeMap<String, String>,
 }
 
@@ -485,6 +493,7 @@ fn read_block(module: &mut ModuleConfig, block: Block, file: FileId, diags: &mut
                     value: None,
                     sensitive: false,
                     description: None,
+                    preconditions: Vec::new(),
                 };
                 for s in block.body {
                     match s {
@@ -500,6 +509,9 @@ fn read_block(module: &mut ModuleConfig, block: Block, file: FileId, diags: &mut
                                 span_of(file, a.key.span()),
                             )),
                         },
+                        Structure::Block(b) if b.ident.as_str() == "precondition" => out
+                            .preconditions
+                            .extend(crate::config::conditions::read_condition(&b, file, diags)),
                         Structure::Block(b) => diags.push(unknown_block_in("output", &b, file)),
                     }
                 }
@@ -587,6 +599,11 @@ fn read_block(module: &mut ModuleConfig, block: Block, file: FileId, diags: &mut
                 diags,
             ) {
                 crate::config::refactoring::read_removed(module, block, file, diags);
+            }
+        }
+        "check" => {
+            if want_labels(&block, file, 1, "check \"name\" { assert { … } }", diags) {
+                crate::config::conditions::read_check(module, block, file, diags);
             }
         }
         "import" => {
@@ -890,6 +907,8 @@ fn read_resource(
         depends_on: Vec::new(),
         provider: None,
         lifecycle: Lifecycle::default(),
+        preconditions: Vec::new(),
+        postconditions: Vec::new(),
         timeouts: BTreeMap::new(),
     };
     let mut rest = Body::new();
@@ -903,7 +922,17 @@ fn read_resource(
                 _ => rest.push(Structure::Attribute(a)),
             },
             Structure::Block(b) => match b.ident.as_str() {
-                "lifecycle" => decl.lifecycle = read_lifecycle(&b, file, kind, diags),
+                "lifecycle" => {
+                    decl.lifecycle = read_lifecycle(&b, file, kind, diags);
+                    for bb in b.body.blocks() {
+                        let list = match bb.ident.as_str() {
+                            "precondition" => &mut decl.preconditions,
+                            "postcondition" => &mut decl.postconditions,
+                            _ => continue,
+                        };
+                        list.extend(crate::config::conditions::read_condition(bb, file, diags));
+                    }
+                }
                 "timeouts" => decl.timeouts = read_timeouts(&b, file, diags),
                 _ => rest.push(Structure::Block(b)),
             },
@@ -973,6 +1002,8 @@ fn read_lifecycle(
                     span_of(file, a.key.span()),
                 )),
             },
+            Structure::Block(bb)
+                if ["precondition", "postcondition"].contains(&bb.ident.as_str()) => {}
             Structure::Block(bb) => diags.push(unknown_block_in("lifecycle", bb, file)),
         }
     }

@@ -1,5 +1,6 @@
 //! Load, evaluate and type-check manifests.
 
+pub mod conditions;
 pub mod eval;
 pub mod expr;
 pub mod functions;

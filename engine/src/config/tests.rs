@@ -884,3 +884,163 @@ fn dynamic_block_mistakes_are_errors_at_the_line() {
         );
     }
 }
+
+/// Evaluation and the plan's reading of the conditions, as `plan` reports them.
+fn eval_planned(text: &str) -> (Evaluated, Diagnostics) {
+    let (ev, mut d) = eval(text);
+    d.extend(crate::config::conditions::plan_diagnostics(&ev.conditions));
+    (ev, d)
+}
+
+fn conditions(ev: &Evaluated) -> Vec<(String, String, crate::config::conditions::Status)> {
+    ev.conditions
+        .iter()
+        .map(|c| {
+            (
+                c.kind.as_str().to_string(),
+                c.owner.clone(),
+                c.status.clone(),
+            )
+        })
+        .collect()
+}
+
+fn bucket_with(lifecycle: &str) -> String {
+    format!(
+        "variable \"env\" {{\n  default = \"prod\"\n}}\nbucket \"b\" {{\n  cloud = \"gcp\"\n  name = \"data-${{var.env}}\"\n  location = \"us-central1\"\n  lifecycle {{\n{lifecycle}  }}\n}}\n"
+    )
+}
+
+#[test]
+fn preconditions_and_postconditions_pass_fail_or_wait_for_apply() {
+    use crate::config::conditions::Status;
+    let (ev, d) = eval_planned(&bucket_with(
+        "    precondition {\n      condition     = contains([\"dev\", \"prod\"], var.env)\n      error_message = \"env must be dev or prod\"\n    }\n    postcondition {\n      condition     = startswith(self.name, \"data-\")\n      error_message = \"bucket names start with data-\"\n    }\n    postcondition {\n      condition     = self.id != \"\"\n      error_message = \"the bucket has an id\"\n    }\n",
+    ));
+    assert!(!d.has_errors(), "{:?}", summaries(&d));
+    assert_eq!(
+        conditions(&ev),
+        [
+            ("precondition".into(), "bucket.b".into(), Status::Pass),
+            ("postcondition".into(), "bucket.b".into(), Status::Pass),
+            // `id` is set by the cloud: checked after apply.
+            ("postcondition".into(), "bucket.b".into(), Status::Unknown),
+        ]
+    );
+
+    let (ev, d) = eval_planned(&bucket_with(
+        "    precondition {\n      condition     = var.env == \"staging\"\n      error_message = \"env is ${var.env}, but this bucket is for staging\"\n    }\n    postcondition {\n      condition     = length(self.name) < 5\n      error_message = \"${self.name} is too long\"\n    }\n",
+    ));
+    let s = summaries(&d);
+    assert!(
+        s.contains(
+            &"precondition of bucket.b failed: env is prod, but this bucket is for staging"
+                .to_string()
+        ),
+        "{s:?}"
+    );
+    assert!(
+        s.contains(&"postcondition of bucket.b failed: data-prod is too long".to_string()),
+        "{s:?}"
+    );
+    assert_eq!(d.error_count(), 2);
+    assert!(matches!(ev.conditions[0].status, Status::Fail(_)));
+}
+
+#[test]
+fn checks_warn_and_output_preconditions_stop_the_plan() {
+    use crate::config::conditions::Status;
+    let (ev, d) = eval_planned(
+        r#"
+        variable "replicas" {
+          default = 1
+        }
+        bucket "b" {
+          cloud    = "gcp"
+          name     = "b"
+          location = "us-central1"
+        }
+        check "redundancy" {
+          assert {
+            condition     = var.replicas >= 2
+            error_message = "only ${var.replicas} replica: one zone outage takes serving down"
+          }
+          assert {
+            condition     = bucket.b.url != ""
+            error_message = "the bucket has a URL"
+          }
+        }
+        output "bucket" {
+          value = bucket.b.name
+          precondition {
+            condition     = var.replicas > 0
+            error_message = "at least one replica"
+          }
+        }
+        "#,
+    );
+    assert!(!d.has_errors(), "{:?}", summaries(&d));
+    let s = summaries(&d);
+    assert!(
+        s.contains(
+            &"check \"redundancy\" failed: only 1 replica: one zone outage takes serving down"
+                .to_string()
+        ),
+        "{s:?}"
+    );
+    assert!(
+        s.contains(&"check \"redundancy\" is known only after apply".to_string()),
+        "{s:?}"
+    );
+    assert_eq!(
+        conditions(&ev),
+        [
+            ("output precondition".into(), "bucket".into(), Status::Pass),
+            (
+                "check".into(),
+                "redundancy".into(),
+                Status::Fail("only 1 replica: one zone outage takes serving down".into())
+            ),
+            ("check".into(), "redundancy".into(), Status::Unknown),
+        ]
+    );
+    let (_, d) = eval_planned(
+        "variable \"n\" {\n  default = 0\n}\noutput \"o\" {\n  value = var.n\n  precondition {\n    condition = var.n > 0\n    error_message = \"n must be positive\"\n  }\n}\n",
+    );
+    assert_eq!(
+        summaries(&d),
+        ["precondition of output \"o\" failed: n must be positive"]
+    );
+}
+
+#[test]
+fn condition_mistakes_are_errors_at_the_line() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "check \"c\" {\n  assert {\n    condition = \"yes\"\n    error_message = \"m\"\n  }\n}\n",
+            "the condition of a check of c is a string, not true or false",
+        ),
+        (
+            "check \"c\" {\n  assert {\n    condition = true\n  }\n}\n",
+            "assert block needs `condition` and `error_message`",
+        ),
+        (
+            "check \"c\" {\n  data \"http\" \"x\" {\n  }\n  assert {\n    condition = true\n    error_message = \"m\"\n  }\n}\n",
+            "a check block cannot read a data source in this build",
+        ),
+        ("check \"c\" {\n}\n", "check \"c\" has no assert block"),
+        (
+            "check \"c\" {\n  assert {\n    condition = true\n    error_message = \"m\"\n    severity = 1\n  }\n}\n",
+            "unknown attribute `severity` in assert",
+        ),
+    ];
+    for (text, want) in cases {
+        let (_, d) = eval(text);
+        let s = summaries(&d);
+        assert!(s.iter().any(|m| m == want), "{text}\n{s:?}");
+        assert!(
+            d.iter().filter(|d| d.is_error()).all(|d| d.span.is_some()),
+            "{text}"
+        );
+    }
+}
