@@ -3,6 +3,7 @@
 mod apply_cmd;
 mod backend_cmd;
 mod commands;
+mod console;
 mod cost_cmd;
 mod fmt;
 mod import_cmd;
@@ -126,6 +127,14 @@ enum Command {
         planfile: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+    },
+    /// Evaluate expressions against the configuration and its state, one per line.
+    #[command(
+        after_help = "Examples:\n  mlinfra console\n  echo 'local.tags' | mlinfra -chdir=examples/quickstart console\n  mlinfra console --var env=dev < expressions.txt\n\nReads stdin when it is not a terminal; `exit` or end of input ends it. Never locks or writes state."
+    )]
+    Console {
+        #[command(flatten)]
+        vars: VarArgs,
     },
     /// Print the dependency graph.
     #[command(
@@ -350,6 +359,7 @@ fn run(cli: Cli, sub: Option<clap::ArgMatches>) -> anyhow::Result<u8> {
         Command::Graph { format, .. } => {
             commands::graph(&dir, &sub, matches!(format, GraphFormat::Mermaid), nc)
         }
+        Command::Console { .. } => console::console(&dir, &sub, nc),
         Command::Schema { kind, json, out } => commands::schema(kind.as_deref(), json, &out),
         Command::Init {
             migrate_state,

@@ -3,6 +3,7 @@
 mod aws;
 mod azure;
 mod conditions;
+mod console;
 mod contract;
 mod cost;
 mod diagnostics;

@@ -140,6 +140,50 @@ impl Evaluated {
 
 /// Evaluate `config` with the given inputs and prior state.
 pub fn evaluate(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnostics) {
+    let (ev, d, _) = evaluate_full(config, opts);
+    (ev, d)
+}
+
+/// The root module's names after an evaluation, for evaluating more expressions
+/// against the configuration (`mlinfra console`).
+pub struct RootScope {
+    tables: Tables,
+}
+
+impl RootScope {
+    /// Evaluate one expression written by a user: its value and whether it is
+    /// sensitive, or the diagnostics against `sources`, where the text is `file`.
+    pub fn eval(
+        &self,
+        config: &Config,
+        text: &str,
+        sources: &mut crate::diag::Sources,
+    ) -> Result<(Value, bool), Vec<Diagnostic>> {
+        let file = sources.add(std::path::Path::new("<console>"), text.to_string());
+        let expr: Expression = match text.parse() {
+            Ok(e) => e,
+            Err(e) => {
+                let e: hcl_edit::parser::Error = e;
+                return Err(vec![Diagnostic::error(format!(
+                    "not an expression: {}",
+                    e.message()
+                ))
+                .help("write one expression, as in a manifest: var.env, bucket.datasets.name, length(local.zones)")]);
+            }
+        };
+        let scope = self.tables.scope(config.root(), &config.root_dir);
+        crate::budget::reset();
+        let mut ev = Evaluator::new(&scope, file);
+        let r = ev.try_eval(&expr);
+        match r {
+            Ok(v) if ev.diags.is_empty() => Ok((v, ev.sensitive)),
+            _ => Err(std::mem::take(&mut ev.diags)),
+        }
+    }
+}
+
+/// [`evaluate`], keeping the root module's names.
+pub fn evaluate_full(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnostics, RootScope) {
     crate::budget::reset();
     let mut ctx = Ctx {
         config,
@@ -157,7 +201,8 @@ pub fn evaluate(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnostics)
                 .map(|t| (v.name.clone(), (t.value.clone(), t.sensitive)))
         })
         .collect();
-    let outputs = ctx.eval_module(root, &[], vars, &HashMap::new(), &BTreeSet::new());
+    let tables = ctx.eval_module(root, &[], vars, &HashMap::new(), &BTreeSet::new());
+    let outputs = &tables.outputs;
     // An import names a declared instance (known only now that every module is expanded).
     let imports = std::mem::take(&mut ctx.out.imports);
     for i in imports {
@@ -240,7 +285,7 @@ pub fn evaluate(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnostics)
         }
     }
     ctx.diags.sort();
-    (ctx.out, ctx.diags)
+    (ctx.out, ctx.diags, RootScope { tables })
 }
 
 /// Whether every number inside `v` is finite.
@@ -595,7 +640,7 @@ impl Ctx<'_> {
         vars: HashMap<String, Tracked>,
         provider_map: &HashMap<String, String>,
         extra_deps: &BTreeSet<String>,
-    ) -> HashMap<String, Tracked> {
+    ) -> Tables {
         self.out
             .module_instances
             .push((path.to_vec(), module.dir.clone()));
@@ -741,7 +786,7 @@ impl Ctx<'_> {
                 self.take(ev);
             }
         }
-        t.outputs
+        t
     }
 
     /// Evaluate `import` blocks: only in the root module, ids known at plan time, each
@@ -1794,8 +1839,9 @@ impl Ctx<'_> {
                 name: call.name.clone(),
                 key: key.clone(),
             });
-            let outputs =
-                self.eval_module(child, &child_path, vars, &child_providers, &deps_for_child);
+            let outputs = self
+                .eval_module(child, &child_path, vars, &child_providers, &deps_for_child)
+                .outputs;
             let mut obj = BTreeMap::new();
             for (name, tr) in outputs {
                 deps.extend(tr.deps.iter().cloned());
