@@ -37,6 +37,9 @@ pub struct ApplyArgs {
     /// Apply only this address and what it depends on (repeatable).
     #[arg(long, value_name = "ADDR", action = clap::ArgAction::Append)]
     pub target: Vec<String>,
+    /// Apply everything except this address and what depends on it (repeatable).
+    #[arg(long, value_name = "ADDR", action = clap::ArgAction::Append, conflicts_with = "target")]
+    pub exclude: Vec<String>,
     /// Replace this address even if it has not changed (repeatable).
     #[arg(long, value_name = "ADDR", action = clap::ArgAction::Append)]
     pub replace: Vec<String>,
@@ -346,6 +349,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
             .collect()
     };
     let targets = parse(&args.target, "--target")?;
+    let excludes = parse(&args.exclude, "--exclude")?;
     let replace = parse(&args.replace, "--replace")?;
     let lock_timeout = mlinfra_engine::config::load::parse_duration(&args.lock_timeout)
         .map(Duration::from_secs)
@@ -370,12 +374,18 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
     // A saved plan is re-made with the options it was made with, then compared.
     let opts = match &saved {
         Some(p) => {
-            if !args.target.is_empty() || !args.replace.is_empty() {
-                bail!("--target and --replace cannot be combined with a saved plan; they were fixed when it was made");
+            if !args.target.is_empty() || !args.replace.is_empty() || !args.exclude.is_empty() {
+                bail!("--target, --exclude and --replace cannot be combined with a saved plan; they were fixed when it was made");
             }
             PlanOptions {
                 targets: p
                     .targets
+                    .iter()
+                    .map(|t| Address::parse_target(t))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| anyhow::anyhow!(e))?,
+                excludes: p
+                    .excludes
                     .iter()
                     .map(|t| Address::parse_target(t))
                     .collect::<Result<_, _>>()
@@ -392,6 +402,7 @@ pub fn apply(dir: &Path, m: &ArgMatches, args: &ApplyArgs, destroy: bool, nc: bo
         }
         None => PlanOptions {
             targets,
+            excludes,
             replace,
             refresh_only: false,
             destroy,

@@ -40,6 +40,9 @@ pub struct PlanArgs {
     /// Plan only this address and what it depends on (repeatable).
     #[arg(long, value_name = "ADDR", action = clap::ArgAction::Append)]
     pub target: Vec<String>,
+    /// Plan everything except this address and what depends on it (repeatable).
+    #[arg(long, value_name = "ADDR", action = clap::ArgAction::Append, conflicts_with = "target")]
+    pub exclude: Vec<String>,
     /// Plan a replacement of this address even if it has not changed (repeatable).
     #[arg(long, value_name = "ADDR", action = clap::ArgAction::Append)]
     pub replace: Vec<String>,
@@ -104,6 +107,14 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
                 .map_err(|e| anyhow::anyhow!("invalid --target address \"{s}\": {e}"))
         })
         .collect::<Result<_>>()?;
+    let excludes: Vec<Address> = args
+        .exclude
+        .iter()
+        .map(|s| {
+            Address::parse_target(s)
+                .map_err(|e| anyhow::anyhow!("invalid --exclude address \"{s}\": {e}"))
+        })
+        .collect::<Result<_>>()?;
     let replace = parse_addresses(&args.replace, "--replace")?;
     let lock_timeout = parse_lock_timeout(&args.lock_timeout)?;
     if args.parallelism == Some(0) {
@@ -119,6 +130,7 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
     session.lock = None;
     let opts = PlanOptions {
         targets,
+        excludes,
         replace,
         refresh_only: args.refresh_only,
         destroy: args.destroy,

@@ -271,6 +271,22 @@ impl Session {
                 list.join(", ")
             ));
         }
+        if !opts.excludes.is_empty() {
+            plan.notes.push(format!(
+                "the plan leaves out {}, what depends on {}{}; changes to them may be pending",
+                plan.excludes.join(", "),
+                if plan.excludes.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                },
+                if opts.destroy {
+                    ", and what they depend on"
+                } else {
+                    ""
+                }
+            ));
+        }
         if !opts.targets.is_empty() {
             plan.notes.push(format!(
                 "the plan is limited to {} and what {}; other changes may be pending",

@@ -138,6 +138,7 @@ pub struct Plan {
     pub outputs: Vec<OutputChange>,
     pub binding: Binding,
     pub targets: Vec<String>,
+    pub excludes: Vec<String>,
     /// Whether live state was refreshed through providers.
     pub refreshed: bool,
     /// A plan to destroy everything (`plan --destroy`, `destroy`).
@@ -201,6 +202,9 @@ impl Plan {
 #[derive(Clone, Debug, Default)]
 pub struct PlanOptions {
     pub targets: Vec<Address>,
+    /// `--exclude`: everything but these, what depends on them and (when destroying)
+    /// what they depend on.
+    pub excludes: Vec<Address>,
     pub replace: Vec<Address>,
     pub refresh_only: bool,
     pub destroy: bool,
@@ -292,6 +296,12 @@ pub fn diff(
         changes.retain(|c| keep.contains(&c.address));
         targets = opts.targets.iter().map(ToString::to_string).collect();
     }
+    let mut excludes = Vec::new();
+    if !opts.excludes.is_empty() {
+        let drop = excluded(&changes, &by_address, prior, &opts.excludes, opts.destroy);
+        changes.retain(|c| !drop.contains(&c.address));
+        excludes = opts.excludes.iter().map(ToString::to_string).collect();
+    }
     for c in &changes {
         if matches!(c.action, Action::Delete) || c.action.is_replace() {
             if let Some(inst) = by_address.get(&c.address) {
@@ -307,7 +317,7 @@ pub fn diff(
         }
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
-    let outputs = if opts.targets.is_empty() && !opts.refresh_only {
+    let outputs = if opts.targets.is_empty() && opts.excludes.is_empty() && !opts.refresh_only {
         diff_outputs(config, prior, opts.destroy)
     } else {
         Vec::new()
@@ -322,6 +332,7 @@ pub fn diff(
             config_hash: config_hash.to_string(),
         },
         targets,
+        excludes,
         refreshed: false,
         destroy: opts.destroy,
         notes: Vec::new(),
@@ -364,6 +375,69 @@ fn targeted(
         }
     }
     keep
+}
+
+/// What `--exclude` leaves out: the excluded addresses, everything that depends on them
+/// (in the configuration or in state), and what they depend on when it would be deleted
+/// (a dependency outlives its dependents; when destroying, that is every dependency).
+fn excluded(
+    changes: &[ResourceChange],
+    config: &HashMap<String, &ResourceInstance>,
+    prior: &State,
+    excludes: &[Address],
+    destroy: bool,
+) -> BTreeSet<String> {
+    let hit = |addr: &str| {
+        Address::parse(addr).is_ok_and(|a| excludes.iter().any(|t| a.matches(t) || a.in_module(t)))
+    };
+    let depends_on = |a: &str| -> Vec<String> {
+        let mut d: Vec<String> = config
+            .get(a)
+            .map(|r| r.depends_on.iter().cloned().collect())
+            .unwrap_or_default();
+        if let Some(r) = prior.resources.get(a) {
+            d.extend(r.dependencies.iter().cloned());
+        }
+        d
+    };
+    let deleting: BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete || c.action.is_replace())
+        .map(|c| c.address.as_str())
+        .collect();
+    let mut out = BTreeSet::new();
+    let mut stack: Vec<String> = changes
+        .iter()
+        .map(|c| c.address.clone())
+        .chain(prior.resources.keys().cloned())
+        .filter(|a| hit(a))
+        .collect();
+    while let Some(a) = stack.pop() {
+        if !out.insert(a.clone()) {
+            continue;
+        }
+        // Dependents: in the configuration and in state.
+        stack.extend(
+            config
+                .values()
+                .filter(|r| r.depends_on.contains(&a))
+                .map(|r| r.address.to_string()),
+        );
+        stack.extend(
+            prior
+                .resources
+                .iter()
+                .filter(|(_, r)| r.dependencies.contains(&a))
+                .map(|(k, _)| k.clone()),
+        );
+        // Dependencies that this plan would delete stay while `a` stays.
+        stack.extend(
+            depends_on(&a)
+                .into_iter()
+                .filter(|d| destroy || deleting.contains(d.as_str())),
+        );
+    }
+    out
 }
 
 fn split_address(addr: &str) -> (String, String) {

@@ -24,6 +24,7 @@ pub fn to_json(plan: &Plan) -> Json {
         "refreshed": plan.refreshed,
         "destroy": plan.destroy,
         "targets": plan.targets,
+        "excludes": plan.excludes,
         "resource_changes": plan.changes.iter().map(change_json).collect::<Vec<_>>(),
         "resource_drift": plan.drift.iter().map(change_json).collect::<Vec<_>>(),
         "output_changes": plan.outputs.iter().map(|o| (o.name.clone(), output_json(o))).collect::<Map<String, Json>>(),
@@ -185,6 +186,14 @@ pub fn from_json(j: &Json) -> Result<Plan, String> {
         drift,
         outputs,
         binding,
+        excludes: j["excludes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
         targets: j["targets"]
             .as_array()
             .map(|a| {

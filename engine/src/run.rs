@@ -126,6 +126,7 @@ fn check_addresses(evaluated: &Evaluated, prior: &State, opts: &PlanOptions) -> 
     let names: BTreeSet<String> = known.iter().map(|a| a.to_string()).collect();
     for (flag, list, modules) in [
         ("--target", &opts.targets, true),
+        ("--exclude", &opts.excludes, true),
         ("--replace", &opts.replace, false),
     ] {
         for t in list {

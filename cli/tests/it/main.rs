@@ -8,6 +8,7 @@ mod contract;
 mod cost;
 mod diagnostics;
 mod edges;
+mod exclude;
 mod files;
 mod gcp;
 mod identity;

@@ -543,6 +543,7 @@ fn plan_with_prior(text: &str, prior: &crate::state::State) -> (crate::plan::Pla
                     config_hash: String::new(),
                 },
                 targets: Vec::new(),
+                excludes: Vec::new(),
                 refreshed: false,
                 destroy: false,
                 notes: Vec::new(),
@@ -1043,4 +1044,102 @@ fn condition_mistakes_are_errors_at_the_line() {
             "{text}"
         );
     }
+}
+
+fn planned(
+    text: &str,
+    prior: &crate::state::State,
+    opts: &crate::plan::PlanOptions,
+) -> Vec<(String, crate::plan::Action)> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.mlinfra.hcl"), text).unwrap();
+    let (config, _) = load(dir.path());
+    let (result, diags) = crate::run::plan_configuration(
+        &config,
+        &Inputs::new(),
+        prior,
+        Vec::new(),
+        opts,
+        &Default::default(),
+    );
+    assert!(!diags.has_errors(), "{:?}", summaries(&diags));
+    result
+        .unwrap()
+        .1
+        .changes
+        .into_iter()
+        .map(|c| (c.address, c.action))
+        .collect()
+}
+
+#[test]
+fn exclude_leaves_out_the_address_and_what_depends_on_it() {
+    use crate::plan::{Action, PlanOptions};
+    let text = "bucket \"a\" {\n  cloud = \"gcp\"\n  name = \"a\"\n  location = \"us-central1\"\n}\nbucket \"b\" {\n  cloud = \"gcp\"\n  name = \"${bucket.a.name}-b\"\n  location = \"us-central1\"\n}\nbucket \"c\" {\n  cloud = \"gcp\"\n  name = \"c\"\n  location = \"us-central1\"\n}\n";
+    let ex = |list: &[&str], destroy: bool| PlanOptions {
+        excludes: list
+            .iter()
+            .map(|s| crate::address::Address::parse_target(s).unwrap())
+            .collect(),
+        destroy,
+        ..Default::default()
+    };
+    let none = crate::state::State::new();
+    assert_eq!(
+        planned(text, &none, &ex(&["bucket.a"], false)),
+        [("bucket.c".to_string(), Action::Create)]
+    );
+    assert_eq!(
+        planned(text, &none, &ex(&["bucket.b"], false)),
+        [
+            ("bucket.a".to_string(), Action::Create),
+            ("bucket.c".to_string(), Action::Create)
+        ]
+    );
+    // Destroying: what an excluded resource depends on is kept too.
+    let mut prior = crate::state::State::new();
+    for (addr, name, deps) in [
+        ("bucket.a", "a", vec![]),
+        ("bucket.b", "a-b", vec!["bucket.a"]),
+        ("bucket.c", "c", vec![]),
+    ] {
+        let mut r = recorded(
+            "bucket",
+            serde_json::json!({"cloud": "gcp", "name": name, "location": "us-central1", "storage_class": "standard",
+                "versioning": false, "force_destroy": false, "tags": {}, "id": name, "url": "gs://x"}),
+        );
+        r.dependencies = deps.into_iter().map(String::from).collect();
+        prior.resources.insert(addr.into(), r);
+    }
+    assert_eq!(
+        planned(text, &prior, &ex(&["bucket.b"], true)),
+        [("bucket.c".to_string(), Action::Delete)]
+    );
+    assert_eq!(
+        planned(text, &prior, &ex(&["bucket.c"], true)),
+        [
+            ("bucket.a".to_string(), Action::Delete),
+            ("bucket.b".to_string(), Action::Delete)
+        ]
+    );
+    // A name that matches nothing is an error, as for --target.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.mlinfra.hcl"), text).unwrap();
+    let (config, _) = load(dir.path());
+    let (_, d) = crate::run::plan_configuration(
+        &config,
+        &Inputs::new(),
+        &none,
+        Vec::new(),
+        &ex(&["bucket.nope"], false),
+        &Default::default(),
+    );
+    assert!(
+        summaries(&d)
+            .iter()
+            .any(|s| s
+                == "--exclude bucket.nope matches no resource in the configuration or the state"),
+        "{:?}",
+        summaries(&d)
+    );
 }
