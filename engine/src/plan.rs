@@ -71,6 +71,8 @@ pub enum Reason {
     DriftRestore,
     /// A `removed` block with `lifecycle { destroy = false }`.
     Removed,
+    /// `lifecycle { replace_triggered_by }` names something this plan changes.
+    ReplaceTriggered,
 }
 
 impl Reason {
@@ -85,6 +87,7 @@ impl Reason {
             Reason::EachKeyRemoved => "delete_because_each_key",
             Reason::DriftRestore => "restore_drifted_attributes",
             Reason::Removed => "forget_because_removed_block",
+            Reason::ReplaceTriggered => "replace_by_triggers",
         }
     }
 }
@@ -290,6 +293,9 @@ pub fn diff(
         .iter()
         .map(|r| (r.address.to_string(), r))
         .collect();
+    if !opts.destroy {
+        replace_triggered(&mut changes, &by_address, prior);
+    }
     let mut targets = Vec::new();
     if !opts.targets.is_empty() {
         let keep = targeted(&changes, &by_address, prior, &opts.targets, opts.destroy);
@@ -375,6 +381,79 @@ fn targeted(
         }
     }
     keep
+}
+
+/// `replace_triggered_by`: an instance that is kept or updated is replaced when a
+/// reference of it is created, updated or replaced (or, for an attribute reference,
+/// when that attribute changes). Repeated until nothing more is triggered, so one
+/// replacement can trigger the next.
+fn replace_triggered(
+    changes: &mut [ResourceChange],
+    config: &HashMap<String, &ResourceInstance>,
+    prior: &State,
+) {
+    if config.values().all(|r| r.replace_triggered_by.is_empty()) {
+        return;
+    }
+    loop {
+        let index: HashMap<String, usize> = changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.address.clone(), i))
+            .collect();
+        let fires = |t: &crate::config::eval::Trigger, c: &ResourceChange| {
+            let matched = if t.all {
+                Address::parse(&c.address).is_ok_and(|a| a.resource() == t.address)
+            } else {
+                c.address == t.address.to_string()
+            };
+            if !matched
+                || matches!(
+                    c.action,
+                    Action::NoOp | Action::Read | Action::Delete | Action::Forget
+                )
+            {
+                return false;
+            }
+            if t.attr.is_empty() || c.action.is_replace() || c.action == Action::Create {
+                return true;
+            }
+            let at = |v: &Option<Value>| v.as_ref().and_then(|v| v.get_path(&t.attr)).cloned();
+            let after = at(&c.after);
+            after.as_ref().is_some_and(Value::is_unknown) || at(&c.before) != after
+        };
+        let mut fired = Vec::new();
+        for (i, c) in changes.iter().enumerate() {
+            if !matches!(c.action, Action::NoOp | Action::Update) {
+                continue;
+            }
+            let Some(inst) = config.get(&c.address) else {
+                continue;
+            };
+            let why = inst.replace_triggered_by.iter().find(|t| {
+                changes
+                    .iter()
+                    .any(|other| other.address != c.address && fires(t, other))
+            });
+            if let Some(t) = why {
+                fired.push((i, t.text.clone()));
+            }
+        }
+        if fired.is_empty() {
+            return;
+        }
+        for (i, why) in fired {
+            let addr = changes[i].address.clone();
+            let Some(inst) = config.get(&addr) else {
+                continue;
+            };
+            let mut c = diff_instance(inst, prior.resources.get(&addr), true);
+            c.reason = Some(Reason::ReplaceTriggered);
+            c.reason_message =
+                format!("lifecycle.replace_triggered_by: {why} changes in this plan");
+            changes[index[&addr]] = c;
+        }
+    }
 }
 
 /// What `--exclude` leaves out: the excluded addresses, everything that depends on them

@@ -81,10 +81,25 @@ pub struct ResourceInstance {
     /// Addresses of resource instances this one depends on.
     pub depends_on: BTreeSet<String>,
     pub lifecycle: Lifecycle,
+    /// `lifecycle { replace_triggered_by }`, resolved for this instance.
+    pub replace_triggered_by: Vec<Trigger>,
     pub timeouts: BTreeMap<String, String>,
     /// The `usage { … }` block (cost estimates only; never sent to a cloud).
     pub usage: BTreeMap<String, Value>,
     pub span: Span,
+}
+
+/// One reference of `replace_triggered_by`: a change planned for it replaces the
+/// instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trigger {
+    /// The instance, or the resource (every instance) when `all`.
+    pub address: Address,
+    pub all: bool,
+    /// An attribute path: only a change of it triggers. Empty: any change.
+    pub attr: Vec<String>,
+    /// The reference as written, for the plan's reason.
+    pub text: String,
 }
 
 /// A provider configuration after evaluation.
@@ -937,6 +952,9 @@ impl Ctx<'_> {
                 refs_in_expr(&c.condition, &mut r);
                 refs_in_expr(&c.error_message, &mut r);
             }
+            for e in res.replace_triggered_by.iter().chain(&res.prevent_destroy) {
+                refs_in_expr(e, &mut r);
+            }
             r.extend(
                 res.depends_on
                     .iter()
@@ -1641,6 +1659,31 @@ impl Ctx<'_> {
                     condition: c.condition_span(),
                 });
             }
+            let mut lifecycle = decl.lifecycle.clone();
+            if let Some(e) = &decl.prevent_destroy {
+                ev.reset_tracking();
+                match ev.eval(e) {
+                    Value::Bool(b) => lifecycle.prevent_destroy = b,
+                    other => {
+                        let what = if other.is_unknown() {
+                            "known only after apply".to_string()
+                        } else {
+                            format!("a {}", other.type_name())
+                        };
+                        ev.diags.push(
+                            Diagnostic::error(format!(
+                                "prevent_destroy of {addr_s} is {what}, not true or false"
+                            ))
+                            .at(e.span().map(|r| Span::new(decl.file, r)))
+                            .expected("an expression of variables and locals, known at plan time")
+                            .note("while it is unknown the resource is protected"),
+                        );
+                        lifecycle.prevent_destroy = true;
+                    }
+                }
+                inst_deps.extend(ev.deps.iter().cloned());
+            }
+            let triggers = self.triggers(decl, path, &mut ev, t, &mut inst_deps);
             inst_deps.extend(explicit.iter().cloned());
             inst_deps.remove(&addr_s);
             let diags = std::mem::take(&mut ev.diags);
@@ -1669,7 +1712,8 @@ impl Ctx<'_> {
                 attrs,
                 sensitive,
                 depends_on: inst_deps,
-                lifecycle: decl.lifecycle.clone(),
+                lifecycle,
+                replace_triggered_by: triggers,
                 timeouts: decl.timeouts.clone(),
                 usage,
                 span: decl.span,
@@ -1687,6 +1731,101 @@ impl Ctx<'_> {
             deps: all,
             sensitive: any_sensitive,
         }
+    }
+
+    /// Resolve `replace_triggered_by` for one instance (`count.index` and `each` are
+    /// this instance's); the referenced instances become dependencies.
+    fn triggers(
+        &mut self,
+        decl: &ResourceDecl,
+        path: &[ModuleStep],
+        ev: &mut Evaluator<'_, '_>,
+        t: &Tables,
+        deps: &mut BTreeSet<String>,
+    ) -> Vec<Trigger> {
+        let mut out = Vec::new();
+        for e in &decl.replace_triggered_by {
+            let Expression::Traversal(tr) = e else {
+                continue;
+            };
+            let Expression::Variable(k) = &tr.expr else {
+                continue;
+            };
+            let at = e.span().map(|r| Span::new(decl.file, r));
+            let ops: Vec<&TraversalOperator> = tr.operators.iter().map(|o| o.value()).collect();
+            let Some(TraversalOperator::GetAttr(name)) = ops.first() else {
+                continue;
+            };
+            let (kind, name) = (k.as_str().to_string(), name.as_str().to_string());
+            let Some(resource) = t.resources.get(&(kind.clone(), name.clone())) else {
+                ev.diags.push(
+                    Diagnostic::error(format!(
+                        "replace_triggered_by refers to {kind}.{name}, which is not declared in this module"
+                    ))
+                    .at(at)
+                    .expected("a resource of this module"),
+                );
+                continue;
+            };
+            let mut i = 1;
+            let mut key = None;
+            let mut all = true;
+            match ops.get(1) {
+                Some(TraversalOperator::Index(ix)) => {
+                    ev.reset_tracking();
+                    key = match ev.eval(ix) {
+                        Value::Number(n) if n >= 0.0 && n.fract() == 0.0 => {
+                            Some(InstanceKey::Index(n as usize))
+                        }
+                        Value::String(s) => Some(InstanceKey::Key(s)),
+                        other => {
+                            ev.diags.push(
+                                Diagnostic::error(format!(
+                                    "the key in replace_triggered_by is {}, not a number or string known at plan time",
+                                    if other.is_unknown() { "unknown".to_string() } else { format!("a {}", other.type_name()) }
+                                ))
+                                .at(at),
+                            );
+                            continue;
+                        }
+                    };
+                    all = false;
+                    i = 2;
+                }
+                Some(TraversalOperator::LegacyIndex(n)) => {
+                    key = Some(InstanceKey::Index(*n.value() as usize));
+                    all = false;
+                    i = 2;
+                }
+                _ => {}
+            }
+            let mut attr = Vec::new();
+            for op in &ops[i..] {
+                match op {
+                    TraversalOperator::GetAttr(a) => attr.push(a.as_str().to_string()),
+                    _ => break,
+                }
+            }
+            let address = Address {
+                module: path.to_vec(),
+                kind,
+                name,
+                key,
+            };
+            let a = address.to_string();
+            if all {
+                deps.extend(resource.deps.iter().cloned());
+            } else {
+                deps.insert(a);
+            }
+            out.push(Trigger {
+                address,
+                all,
+                attr,
+                text: e.to_string().trim().to_string(),
+            });
+        }
+        out
     }
 
     fn eval_module_call(

@@ -185,6 +185,11 @@ pub struct ResourceDecl {
     pub preconditions: Vec<crate::config::conditions::Condition>,
     /// `lifecycle { postcondition { … } }`, checked on the planned and the applied values.
     pub postconditions: Vec<crate::config::conditions::Condition>,
+    /// `lifecycle { prevent_destroy = EXPRESSION }` when it is not a literal.
+    pub prevent_destroy: Option<Expression>,
+    /// `lifecycle { replace_triggered_by = [REF, …] }`: each a resource reference, maybe
+    /// with an instance key and attributes.
+    pub replace_triggered_by: Vec<Expression>,
     pub timeouts: BTreeMap<String, String>,
 }
 
@@ -909,6 +914,8 @@ fn read_resource(
         lifecycle: Lifecycle::default(),
         preconditions: Vec::new(),
         postconditions: Vec::new(),
+        prevent_destroy: None,
+        replace_triggered_by: Vec::new(),
         timeouts: BTreeMap::new(),
     };
     let mut rest = Body::new();
@@ -931,6 +938,18 @@ fn read_resource(
                             _ => continue,
                         };
                         list.extend(crate::config::conditions::read_condition(bb, file, diags));
+                    }
+                    for a in b.body.attributes() {
+                        match a.key.as_str() {
+                            // A literal is read with the rest; an expression is evaluated.
+                            "prevent_destroy" if !matches!(a.value, Expression::Bool(_)) => {
+                                decl.prevent_destroy = Some(a.value.clone())
+                            }
+                            "replace_triggered_by" => {
+                                decl.replace_triggered_by = read_triggers(&a.value, file, diags)
+                            }
+                            _ => {}
+                        }
                     }
                 }
                 "timeouts" => decl.timeouts = read_timeouts(&b, file, diags),
@@ -965,7 +984,12 @@ fn read_lifecycle(
     for s in b.body.iter() {
         match s {
             Structure::Attribute(a) => match a.key.as_str() {
-                "prevent_destroy" => l.prevent_destroy = literal_bool(&a.value, file, diags),
+                "prevent_destroy" => {
+                    if let Expression::Bool(b) = &a.value {
+                        l.prevent_destroy = *b.value();
+                    }
+                }
+                "replace_triggered_by" => {}
                 "create_before_destroy" => {
                     l.create_before_destroy = literal_bool(&a.value, file, diags)
                 }
@@ -998,7 +1022,12 @@ fn read_lifecycle(
                 other => diags.push(unknown_in(
                     "lifecycle",
                     other,
-                    &["prevent_destroy", "create_before_destroy", "ignore_changes"],
+                    &[
+                        "prevent_destroy",
+                        "create_before_destroy",
+                        "ignore_changes",
+                        "replace_triggered_by",
+                    ],
                     span_of(file, a.key.span()),
                 )),
             },
@@ -1008,6 +1037,47 @@ fn read_lifecycle(
         }
     }
     l
+}
+
+/// The references of `replace_triggered_by = [bucket.a, gpu_pool.p[count.index].name]`.
+fn read_triggers(e: &Expression, file: FileId, diags: &mut Diagnostics) -> Vec<Expression> {
+    let Expression::Array(items) = e else {
+        diags.push(
+            Diagnostic::error("replace_triggered_by must be a list of resource references")
+                .at(Some(span_of(file, e.span())))
+                .expected("replace_triggered_by = [KIND.NAME, KIND.NAME.ATTRIBUTE]"),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items.iter() {
+        let ok = match item {
+            Expression::Traversal(t) => match &t.expr {
+                Expression::Variable(v) => {
+                    kind(v.as_str()).is_some()
+                        && matches!(
+                            t.operators.first().map(|o| o.value()),
+                            Some(TraversalOperator::GetAttr(_))
+                        )
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if ok {
+            out.push(item.clone());
+        } else {
+            diags.push(
+                Diagnostic::error("replace_triggered_by takes resource references, not values")
+                    .at(Some(span_of(file, item.span())))
+                    .expected(
+                        "KIND.NAME, KIND.NAME[KEY], KIND.NAME[count.index] or KIND.NAME.ATTRIBUTE",
+                    )
+                    .help("name the resource whose change should replace this one"),
+            );
+        }
+    }
+    out
 }
 
 fn read_timeouts(b: &Block, file: FileId, diags: &mut Diagnostics) -> BTreeMap<String, String> {

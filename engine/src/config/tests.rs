@@ -1143,3 +1143,131 @@ fn exclude_leaves_out_the_address_and_what_depends_on_it() {
         summaries(&d)
     );
 }
+
+#[test]
+fn replace_triggered_by_replaces_on_a_change_of_what_it_names() {
+    use crate::plan::{Action, PlanOptions};
+    let gcs = |name: &str, versioning: bool, tags: serde_json::Value| {
+        recorded(
+            "bucket",
+            serde_json::json!({"cloud": "gcp", "name": name, "location": "us-central1", "storage_class": "standard",
+                "versioning": versioning, "force_destroy": false, "tags": tags, "id": name, "url": "gs://x"}),
+        )
+    };
+    let mut prior = crate::state::State::new();
+    prior
+        .resources
+        .insert("bucket.a".into(), gcs("a", false, serde_json::json!({})));
+    prior
+        .resources
+        .insert("bucket.b".into(), gcs("b", false, serde_json::json!({})));
+    prior
+        .resources
+        .insert("bucket.c".into(), gcs("c", false, serde_json::json!({})));
+    prior.resources.insert(
+        "bucket.d[0]".into(),
+        gcs("d-0", false, serde_json::json!({})),
+    );
+    let text = |a_attrs: &str| {
+        format!(
+            "bucket \"a\" {{\n  cloud = \"gcp\"\n  name = \"a\"\n  location = \"us-central1\"\n{a_attrs}}}\n\
+             bucket \"b\" {{\n  cloud = \"gcp\"\n  name = \"b\"\n  location = \"us-central1\"\n  lifecycle {{\n    replace_triggered_by = [bucket.a.versioning]\n  }}\n}}\n\
+             bucket \"c\" {{\n  cloud = \"gcp\"\n  name = \"c\"\n  location = \"us-central1\"\n  lifecycle {{\n    replace_triggered_by = [bucket.b]\n  }}\n}}\n\
+             bucket \"d\" {{\n  count = 1\n  cloud = \"gcp\"\n  name = \"d-${{count.index}}\"\n  location = \"us-central1\"\n  lifecycle {{\n    replace_triggered_by = [bucket.a]\n  }}\n}}\n"
+        )
+    };
+    let opts = PlanOptions::default();
+    // A tag change updates `a`: `d` (any change of a) is replaced; `b` watches only
+    // `versioning`, so it and `c` stay.
+    let p = planned(&text("  tags = { team = \"ml\" }\n"), &prior, &opts);
+    assert_eq!(
+        p,
+        [
+            ("bucket.a".to_string(), Action::Update),
+            ("bucket.b".to_string(), Action::NoOp),
+            ("bucket.c".to_string(), Action::NoOp),
+            ("bucket.d[0]".to_string(), Action::DeleteThenCreate),
+        ]
+    );
+    // A versioning change triggers `b`, whose replacement triggers `c`.
+    let p = planned(&text("  versioning = true\n"), &prior, &opts);
+    assert_eq!(
+        p,
+        [
+            ("bucket.a".to_string(), Action::Update),
+            ("bucket.b".to_string(), Action::DeleteThenCreate),
+            ("bucket.c".to_string(), Action::DeleteThenCreate),
+            ("bucket.d[0]".to_string(), Action::DeleteThenCreate),
+        ]
+    );
+    // Nothing changes: nothing is triggered.
+    let p = planned(&text(""), &prior, &opts);
+    assert!(p.iter().all(|(_, a)| *a == Action::NoOp), "{p:?}");
+    // The reason names the trigger.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.mlinfra.hcl"),
+        text("  versioning = true\n"),
+    )
+    .unwrap();
+    let (config, _) = load(dir.path());
+    let (r, _) = crate::run::plan_configuration(
+        &config,
+        &Inputs::new(),
+        &prior,
+        Vec::new(),
+        &opts,
+        &Default::default(),
+    );
+    let plan = r.unwrap().1;
+    let c = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "bucket.c")
+        .unwrap();
+    assert_eq!(c.reason, Some(crate::plan::Reason::ReplaceTriggered));
+    assert_eq!(
+        c.reason_message,
+        "lifecycle.replace_triggered_by: bucket.b changes in this plan"
+    );
+    assert!(c.depends_on.contains(&"bucket.b".to_string()));
+}
+
+#[test]
+fn prevent_destroy_from_an_expression_and_trigger_mistakes() {
+    let prior = bucket_state("old", "standard", serde_json::json!({}));
+    let (_, d) = plan_with_prior(
+        "variable \"env\" {\n  default = \"prod\"\n}\nbucket \"b\" {\n  cloud = \"gcp\"\n  name = \"new\"\n  location = \"us-central1\"\n  lifecycle {\n    prevent_destroy = var.env == \"prod\"\n  }\n}\n",
+        &prior,
+    );
+    assert!(
+        summaries(&d)
+            .iter()
+            .any(|s| s
+                == "bucket.b has lifecycle.prevent_destroy set, but the plan would destroy it"),
+        "{:?}",
+        summaries(&d)
+    );
+    let (_, d) = plan_with_prior(
+        "variable \"env\" {\n  default = \"dev\"\n}\nbucket \"b\" {\n  cloud = \"gcp\"\n  name = \"new\"\n  location = \"us-central1\"\n  lifecycle {\n    prevent_destroy = var.env == \"prod\"\n  }\n}\n",
+        &prior,
+    );
+    assert!(!d.has_errors(), "{:?}", summaries(&d));
+    for (text, want) in [
+        (
+            "bucket \"b\" {\n  cloud = \"gcp\"\n  name = \"b\"\n  location = \"us-central1\"\n  lifecycle {\n    replace_triggered_by = [\"bucket.a\"]\n  }\n}\n",
+            "replace_triggered_by takes resource references, not values",
+        ),
+        (
+            "bucket \"b\" {\n  cloud = \"gcp\"\n  name = \"b\"\n  location = \"us-central1\"\n  lifecycle {\n    replace_triggered_by = [bucket.nope]\n  }\n}\n",
+            "replace_triggered_by refers to bucket.nope, which is not declared in this module",
+        ),
+        (
+            "bucket \"b\" {\n  cloud = \"gcp\"\n  name = \"b\"\n  location = \"us-central1\"\n  lifecycle {\n    prevent_destroy = \"yes\"\n  }\n}\n",
+            "prevent_destroy of bucket.b is a string, not true or false",
+        ),
+    ] {
+        let (_, d) = eval(text);
+        assert!(summaries(&d).iter().any(|s| s == want), "{:?}", summaries(&d));
+    }
+}
