@@ -26,12 +26,12 @@ SRC = {
 }
 
 # SkyPilot accelerator names -> mlinfra's.
-NAMES = {"A100": "A100-40GB", "A100-80GB": "A100-80GB", "H100": "H100", "H200": "H200",
+NAMES = {"A100": "A100", "A100-80GB": "A100-80GB", "H100": "H100", "H200": "H200",
          "B200": "B200", "L4": "L4", "L40S": "L40S", "A10G": "A10G", "A10": "A10",
          "T4": "T4", "V100": "V100"}
 
 GCP_HOSTS = {  # machine family prefix -> (SkyPilot accelerator, mlinfra accelerator)
-    "a2-highgpu-": ("A100", "A100-40GB"), "a2-megagpu-": ("A100", "A100-40GB"),
+    "a2-highgpu-": ("A100", "A100"), "a2-megagpu-": ("A100", "A100"),
     "a2-ultragpu-": ("A100-80GB", "A100-80GB"), "a3-highgpu-": ("H100", "H100"),
     "a3-ultragpu-": ("H200", "H200"), "a4-highgpu-": ("B200", "B200"),
     "g2-standard-": ("L4", "L4"),

@@ -380,6 +380,40 @@ pub fn did_you_mean<'a>(
         .or_else(|| candidates_prefix(name, &seen))
 }
 
+/// Every candidate close to `name`: within typo distance, or a longer or shorter
+/// spelling of it (`A100` and `A100-80GB` for `A100-40GB`), closest first.
+pub fn close_names<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let folded = name.to_ascii_lowercase();
+    let all: Vec<&'a str> = candidates.into_iter().collect();
+    // The same name in other case is the one meant.
+    if let Some(same) = all.iter().find(|c| c.eq_ignore_ascii_case(name)) {
+        return vec![same];
+    }
+    let mut out: Vec<(usize, &'a str)> = all
+        .into_iter()
+        .filter_map(|c| {
+            let lc = c.to_ascii_lowercase();
+            let d = strsim::osa_distance(&folded, &lc);
+            let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
+            // A longer or shorter spelling that ends at a word boundary (`A100` in
+            // `A100-40GB`, not `A10`).
+            let (short, long) = if lc.len() <= folded.len() {
+                (&lc, &folded)
+            } else {
+                (&folded, &lc)
+            };
+            let prefix = short.len() >= 2
+                && long
+                    .strip_prefix(short.as_str())
+                    .and_then(|rest| rest.chars().next())
+                    .is_some_and(|c| !c.is_alphanumeric());
+            (d <= limit || prefix).then_some((d, c))
+        })
+        .collect();
+    out.sort();
+    out.into_iter().map(|(_, c)| c).collect()
+}
+
 fn candidates_prefix<'a>(name: &str, seen: &[&'a str]) -> Option<&'a str> {
     seen.iter()
         .copied()
@@ -390,6 +424,28 @@ fn candidates_prefix<'a>(name: &str, seen: &[&'a str]) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn close_names_lists_every_near_miss() {
+        let gpus = [
+            "B200",
+            "H200",
+            "H100",
+            "A100-80GB",
+            "A100",
+            "L40S",
+            "L4",
+            "A10G",
+            "A10",
+            "T4",
+            "V100",
+        ];
+        assert_eq!(close_names("A100-40GB", gpus), ["A100-80GB", "A100"]);
+        assert_eq!(close_names("a100", gpus), ["A100"]);
+        assert_eq!(close_names("A101", gpus), ["A10", "A100", "A10G"]);
+        assert_eq!(close_names("H100-80GB", gpus), ["A100-80GB", "H100"]);
+        assert!(close_names("TPU-v5", gpus).is_empty());
+    }
 
     #[test]
     fn line_and_column_are_one_based_and_count_characters() {

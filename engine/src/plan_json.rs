@@ -186,33 +186,23 @@ pub fn from_json(j: &Json) -> Result<Plan, String> {
         drift,
         outputs,
         binding,
-        excludes: j["excludes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        targets: j["targets"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        excludes: strings(&j["excludes"]),
+        targets: strings(&j["targets"]),
         refreshed: j["refreshed"].as_bool().unwrap_or(false),
         destroy: j["destroy"].as_bool().unwrap_or(false),
-        notes: j["notes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        notes: strings(&j["notes"]),
     })
+}
+
+/// The strings of a JSON array (none when it is absent).
+fn strings(v: &Json) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn action_from_json(a: &Json) -> Result<Action, String> {

@@ -40,7 +40,7 @@ queue "research" {
   nominal_gpus    = 64
   borrowing_limit = 32
   cohort          = "ml"
-  priority        = priority_class.high.name
+  priority        = priority_class.high
   namespaces      = ["research"]
 }
 

@@ -218,7 +218,7 @@ fn gke_accelerator(acc: &str) -> Option<&'static str> {
         "H200" => "nvidia-h200-141gb",
         "B200" => "nvidia-b200",
         "A100-80GB" => "nvidia-a100-80gb",
-        "A100-40GB" => "nvidia-tesla-a100",
+        "A100" => "nvidia-tesla-a100",
         "L4" => "nvidia-l4",
         "T4" => "nvidia-tesla-t4",
         "V100" => "nvidia-tesla-v100",

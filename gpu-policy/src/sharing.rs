@@ -55,7 +55,7 @@ pub fn profiles(accelerator: &str) -> Option<&'static [Profile]> {
         p("7g.180gb", 7, 8, 1),
     ];
     match accelerator {
-        "A100-40GB" => Some(A100_40),
+        "A100" => Some(A100_40),
         "A100-80GB" | "H100" => Some(G80),
         "H200" => Some(H200),
         "B200" => Some(B200),
@@ -117,23 +117,21 @@ mod tests {
         .is_ok());
         assert!(
             check_mix(
-                "A100-40GB",
+                "A100",
                 &mix(&[("1g.5gb", 2), ("2g.10gb", 1), ("3g.20gb", 1)])
             )
             .is_ok(),
             "NVIDIA's all-balanced"
         );
-        assert!(check_mix("A100-40GB", &mix(&[("4g.20gb", 1), ("3g.20gb", 1)])).is_ok());
-        let e = check_mix("A100-40GB", &mix(&[("1g.10gb", 8)])).unwrap_err();
+        assert!(check_mix("A100", &mix(&[("4g.20gb", 1), ("3g.20gb", 1)])).is_ok());
+        let e = check_mix("A100", &mix(&[("1g.10gb", 8)])).unwrap_err();
         assert!(e.contains("at most 4"), "{e}");
         let e = check_mix("A100-80GB", &mix(&[("3g.40gb", 2), ("2g.20gb", 1)])).unwrap_err();
         assert!(
             e.contains("does not fit") && e.contains("8 of 7 compute"),
             "{e}"
         );
-        let e = check_mix("A100-40GB", &mix(&[("1g.10gb", 1)]))
-            .map(|_| ())
-            .err();
+        let e = check_mix("A100", &mix(&[("1g.10gb", 1)])).map(|_| ()).err();
         assert!(e.is_none());
         let e = check_mix("A100-80GB", &mix(&[("1g.5gb", 1)])).unwrap_err();
         assert!(e.contains("not a MIG profile of the A100-80GB"), "{e}");
@@ -147,7 +145,7 @@ mod tests {
     #[test]
     fn every_profile_is_in_nvidias_default_config() {
         let text = include_str!("../tests/data/nvidia/mig-parted_config-default.yaml");
-        for acc in ["A100-40GB", "A100-80GB", "H100", "H200", "B200"] {
+        for acc in ["A100", "A100-80GB", "H100", "H200", "B200"] {
             for p in profiles(acc).unwrap() {
                 assert!(
                     text.contains(&format!("\"{}\"", p.name)),

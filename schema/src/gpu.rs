@@ -49,7 +49,7 @@ pub const MACHINES: &[Machine] = &[
     m(Aws, "H100", 1, "p5.4xlarge", 16, 256),
     m(Aws, "H100", 8, "p5.48xlarge", 192, 2048),
     m(Aws, "A100-80GB", 8, "p4de.24xlarge", 96, 1152),
-    m(Aws, "A100-40GB", 8, "p4d.24xlarge", 96, 1152),
+    m(Aws, "A100", 8, "p4d.24xlarge", 96, 1152),
     m(Aws, "L40S", 1, "g6e.xlarge", 4, 32),
     m(Aws, "L40S", 4, "g6e.12xlarge", 48, 384),
     m(Aws, "L40S", 8, "g6e.48xlarge", 192, 1536),
@@ -72,7 +72,7 @@ pub const MACHINES: &[Machine] = &[
     m(Azure, "A100-80GB", 2, "Standard_NC48ads_A100_v4", 48, 440),
     m(Azure, "A100-80GB", 4, "Standard_NC96ads_A100_v4", 96, 880),
     m(Azure, "A100-80GB", 8, "Standard_ND96amsr_A100_v4", 96, 1800),
-    m(Azure, "A100-40GB", 8, "Standard_ND96asr_v4", 96, 900),
+    m(Azure, "A100", 8, "Standard_ND96asr_v4", 96, 900),
     m(Azure, "A10", 1, "Standard_NV36ads_A10_v5", 36, 440),
     m(Azure, "A10", 2, "Standard_NV72ads_A10_v5", 72, 880),
     m(Azure, "T4", 1, "Standard_NC4as_T4_v3", 4, 28),
@@ -91,11 +91,11 @@ pub const MACHINES: &[Machine] = &[
     m(Gcp, "A100-80GB", 2, "a2-ultragpu-2g", 24, 340),
     m(Gcp, "A100-80GB", 4, "a2-ultragpu-4g", 48, 680),
     m(Gcp, "A100-80GB", 8, "a2-ultragpu-8g", 96, 1360),
-    m(Gcp, "A100-40GB", 1, "a2-highgpu-1g", 12, 85),
-    m(Gcp, "A100-40GB", 2, "a2-highgpu-2g", 24, 170),
-    m(Gcp, "A100-40GB", 4, "a2-highgpu-4g", 48, 340),
-    m(Gcp, "A100-40GB", 8, "a2-highgpu-8g", 96, 680),
-    m(Gcp, "A100-40GB", 16, "a2-megagpu-16g", 96, 1360),
+    m(Gcp, "A100", 1, "a2-highgpu-1g", 12, 85),
+    m(Gcp, "A100", 2, "a2-highgpu-2g", 24, 170),
+    m(Gcp, "A100", 4, "a2-highgpu-4g", 48, 340),
+    m(Gcp, "A100", 8, "a2-highgpu-8g", 96, 680),
+    m(Gcp, "A100", 16, "a2-megagpu-16g", 96, 1360),
     m(Gcp, "L4", 1, "g2-standard-4", 4, 16),
     m(Gcp, "L4", 2, "g2-standard-24", 24, 96),
     m(Gcp, "L4", 4, "g2-standard-48", 48, 192),
@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn issue_examples_map_to_the_documented_instances() {
         assert_eq!(
-            machine_for(Aws, "A100-40GB", 8).map(|m| m.instance_type),
+            machine_for(Aws, "A100", 8).map(|m| m.instance_type),
             Some("p4d.24xlarge")
         );
         assert_eq!(

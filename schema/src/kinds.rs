@@ -212,7 +212,7 @@ pub const ACCELERATORS: &[&str] = &[
     "H200",
     "H100",
     "A100-80GB",
-    "A100-40GB",
+    "A100",
     "L40S",
     "L4",
     "A10G",
@@ -358,7 +358,7 @@ fn gpu_pool() -> KindSchema {
         Attribute::new(
             "accelerator",
             AttrType::String,
-            "Normalised GPU name; the provider maps it to an instance type.",
+            "GPU name as SkyPilot's catalogs spell it (`A100` is the 40 GB part, `A100-80GB`, `H100`, `L4`, `T4`, …); the provider maps it to an instance type.",
         )
         .required()
         .force_new()
@@ -578,8 +578,8 @@ fn feature_store() -> KindSchema {
             vec![
                 Attribute::new(
                     "bucket",
-                    AttrType::String,
-                    "Bucket name holding the offline store.",
+                    AttrType::Ref("bucket"),
+                    "Bucket holding the offline store: `bucket.NAME`, or a bucket name.",
                 )
                 .required(),
                 Attribute::new("prefix", AttrType::String, "Key prefix inside the bucket.")
@@ -819,8 +819,8 @@ fn queue() -> KindSchema {
             ),
             Attribute::new(
                 "priority",
-                AttrType::String,
-                "Default priority class (a `priority_class` or its name).",
+                AttrType::Ref("priority_class"),
+                "Default priority class: `priority_class.NAME`, or the name of one.",
             ),
             Attribute::new(
                 "namespaces",

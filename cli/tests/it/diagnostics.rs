@@ -71,7 +71,7 @@ fn bad_enum_values_list_the_allowed_ones() {
         "bad-enum",
         &[
             "main.mlinfra.hcl:9:19",
-            "did you mean \"H100\"?",
+            "did you mean one of \"A10\", \"H100\"?",
             "did you mean \"spot\"?",
         ],
     );

@@ -1,7 +1,8 @@
 //! `plan`/`apply --exclude ADDR`: everything except the excluded resources and what
 //! depends on them (against moto, started by ./scripts/test).
 
-use crate::aws::{endpoint, run, state, unique, write, S3};
+use crate::aws::{endpoint, run, unique, write, S3};
+use crate::identity::addresses;
 
 #[test]
 fn apply_exclude_leaves_out_the_address_and_its_dependents() {
@@ -37,13 +38,7 @@ fn apply_exclude_leaves_out_the_address_and_its_dependents() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = run(dir.path(), &["apply", "p.plan"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let addrs: Vec<String> = state(dir.path())["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["address"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(addrs, ["bucket.logs"]);
+    assert_eq!(addresses(dir.path()), ["bucket.logs"]);
     assert!(s3.buckets(&p).iter().all(|b| b == &format!("{p}-logs")));
 
     let r = run(
@@ -61,12 +56,7 @@ fn apply_exclude_leaves_out_the_address_and_its_dependents() {
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("1 destroyed"), "{}", r.stdout);
-    let mut left: Vec<String> = state(dir.path())["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["address"].as_str().unwrap().to_string())
-        .collect();
+    let mut left = addresses(dir.path());
     left.sort();
     assert_eq!(left, ["bucket.derived", "bucket.raw"]);
     let r = run(dir.path(), &["plan", "--exclude", "bucket.nope"]);

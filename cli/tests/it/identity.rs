@@ -6,11 +6,13 @@ use std::path::Path;
 
 use crate::aws::{endpoint, run, state, unique, write, S3};
 
-fn bucket(label: &str, name: &str) -> String {
+/// A force-destroyable S3 bucket block.
+pub(crate) fn bucket(label: &str, name: &str) -> String {
     format!("bucket \"{label}\" {{\n  cloud         = \"aws\"\n  name          = \"{name}\"\n  force_destroy = true\n}}\n")
 }
 
-fn addresses(dir: &Path) -> Vec<String> {
+/// The addresses recorded in the state file of `dir`.
+pub(crate) fn addresses(dir: &Path) -> Vec<String> {
     state(dir)["resources"]
         .as_array()
         .unwrap()

@@ -132,11 +132,11 @@ fn mig_and_time_slicing_mistakes_are_errors_at_the_pool() {
         r.stderr
     );
     let r = emit_pool(
-        "A100-40GB",
+        "A100",
         "    mode    = \"mig\"\n    profile = { \"1g.10gb\" = 5 }",
     );
     assert!(
-        r.stderr.contains("at most 4 × 1g.10gb fit one A100-40GB"),
+        r.stderr.contains("at most 4 × 1g.10gb fit one A100"),
         "{}",
         r.stderr
     );

@@ -2,20 +2,8 @@
 //! it without touching the cloud, and the object keeps its data (against moto, started by
 //! ./scripts/test).
 
-use crate::aws::{endpoint, run, state, unique, write, S3};
-
-fn bucket(label: &str, name: &str) -> String {
-    format!("bucket \"{label}\" {{\n  cloud         = \"aws\"\n  name          = \"{name}\"\n  force_destroy = true\n}}\n")
-}
-
-fn addresses(dir: &std::path::Path) -> Vec<String> {
-    state(dir)["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["address"].as_str().unwrap().to_string())
-        .collect()
-}
+use crate::aws::{endpoint, run, unique, write, S3};
+use crate::identity::{addresses, bucket};
 
 #[test]
 fn a_moved_block_renames_without_destroying_and_the_data_stays() {

@@ -2018,6 +2018,23 @@ impl Ctx<'_> {
     }
 }
 
+/// "did you mean" for a value outside an allowed set: every close value, so a near miss
+/// between `A100` and `A100-80GB` names both.
+fn close_help(value: &str, allowed: &[&str]) -> Option<String> {
+    let close = crate::diag::close_names(value, allowed.iter().copied());
+    match close.as_slice() {
+        [] => None,
+        [one] => Some(format!("did you mean \"{one}\"?")),
+        many => Some(format!(
+            "did you mean one of {}?",
+            many.iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// Evaluates a resource body against its kind's schema.
 struct BodyCtx<'e, 's, 'a> {
     ev: &'e mut Evaluator<'s, 'a>,
@@ -2122,6 +2139,42 @@ impl BodyCtx<'_, '_, '_> {
                     let raw = self.ev.eval(&a.value);
                     self.deps.extend(self.ev.deps.iter().cloned());
                     let value_span = self.span(a.value.span());
+                    // A resource object where a name of one kind is expected must be of it.
+                    let wanted = match &attr.ty {
+                        AttrType::Ref(k) => Some(*k),
+                        AttrType::List(inner) => match inner.as_ref() {
+                            AttrType::Ref(k) => Some(*k),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    let objects = match &raw {
+                        Value::Map(_) => true,
+                        Value::List(items) => items.iter().any(|i| matches!(i, Value::Map(_))),
+                        _ => false,
+                    };
+                    if let (Some(k), true) = (wanted, objects) {
+                        let kinds: BTreeSet<String> = self
+                            .ev
+                            .deps
+                            .iter()
+                            .filter_map(|d| Address::parse(d).ok())
+                            .map(|a| a.kind)
+                            .collect();
+                        if !kinds.is_empty() && !kinds.contains(k) {
+                            let found: Vec<&str> = kinds.iter().map(String::as_str).collect();
+                            self.push(
+                                Diagnostic::error(format!(
+                                    "`{name}` in {here} takes a {k}, but this refers to a {}",
+                                    found.join(" and a ")
+                                ))
+                                .at(value_span)
+                                .expected(format!("{name} = {k}.NAME, or the name of a {k}")),
+                            );
+                            out.insert(name.to_string(), Value::Unknown);
+                            continue;
+                        }
+                    }
                     let value = match attr.ty.convert(&raw) {
                         Ok(v) => v,
                         Err(m) => {
@@ -2169,10 +2222,7 @@ impl BodyCtx<'_, '_, '_> {
                                         .collect::<Vec<_>>()
                                         .join(", ")
                                 ))
-                                .maybe_help(
-                                    did_you_mean(s, attr.allowed.iter().copied())
-                                        .map(|c| format!("did you mean \"{c}\"?")),
-                                ),
+                                .maybe_help(close_help(s, attr.allowed)),
                             );
                             out.insert(name.to_string(), Value::Unknown);
                             continue;
@@ -2228,31 +2278,8 @@ impl BodyCtx<'_, '_, '_> {
                             continue;
                         }
                         let label = b.labels[0].as_str().to_string();
-                        let entry = out
-                            .entry(name.to_string())
-                            .or_insert_with(|| Value::Map(BTreeMap::new()));
-                        let Value::Map(groups) = entry else { continue };
-                        if groups.contains_key(&label) {
-                            self.push(
-                                Diagnostic::error(format!(
-                                    "{name} \"{label}\" is declared twice in {here}"
-                                ))
-                                .at(Some(bspan)),
-                            );
-                            continue;
-                        }
-                        let mut inner = BTreeMap::new();
-                        self.eval_block(
-                            &b.body,
-                            bs,
-                            &format!("{path}{name}.{}.", key_literal(&label)),
-                            &mut inner,
-                            bspan,
-                            false,
-                        );
-                        if let Some(Value::Map(groups)) = out.get_mut(name) {
-                            groups.insert(label, Value::Map(inner));
-                        }
+                        let at = Some(bspan);
+                        self.labeled_block(&b.body, bs, path, label, out, (bspan, at), &here, None);
                     } else {
                         if !b.labels.is_empty() {
                             self.push(
@@ -2327,6 +2354,49 @@ impl BodyCtx<'_, '_, '_> {
             );
         }
         let _ = self.kind;
+    }
+
+    /// Evaluate one `NAME "LABEL" { … }` block into `out[NAME][LABEL]`; `spans` are the
+    /// block's and where a label taken twice is reported (with `note`).
+    #[allow(clippy::too_many_arguments)]
+    fn labeled_block(
+        &mut self,
+        body: &Body,
+        bs: &BlockSchema,
+        path: &str,
+        label: String,
+        out: &mut BTreeMap<String, Value>,
+        spans: (Span, Option<Span>),
+        here: &str,
+        note: Option<&str>,
+    ) {
+        let name = bs.name;
+        let entry = out
+            .entry(name.to_string())
+            .or_insert_with(|| Value::Map(BTreeMap::new()));
+        let Value::Map(groups) = entry else { return };
+        if groups.contains_key(&label) {
+            let mut d =
+                Diagnostic::error(format!("{name} \"{label}\" is declared twice in {here}"))
+                    .at(spans.1);
+            if let Some(n) = note {
+                d = d.note(n);
+            }
+            self.push(d);
+            return;
+        }
+        let mut inner = BTreeMap::new();
+        self.eval_block(
+            body,
+            bs,
+            &format!("{path}{name}.{}.", key_literal(&label)),
+            &mut inner,
+            spans.0,
+            false,
+        );
+        if let Some(Value::Map(groups)) = out.get_mut(name) {
+            groups.insert(label, Value::Map(inner));
+        }
     }
 
     /// `dynamic "BLOCK" { for_each  iterator  labels  content { … } }`: one `BLOCK` per
@@ -2524,36 +2594,17 @@ impl BodyCtx<'_, '_, '_> {
                     self.ev.pop_name();
                     continue;
                 };
-                let entry = out
-                    .entry(name.to_string())
-                    .or_insert_with(|| Value::Map(BTreeMap::new()));
-                let Value::Map(groups) = entry else {
-                    self.ev.pop_name();
-                    continue;
-                };
-                if groups.contains_key(&label) {
-                    self.push(
-                        Diagnostic::error(format!(
-                            "{name} \"{label}\" is declared twice in {here}"
-                        ))
-                        .at(self.span(label_expr.span()))
-                        .note("dynamic blocks make one block per element, and labels must differ"),
-                    );
-                    self.ev.pop_name();
-                    continue;
-                }
-                let mut inner = BTreeMap::new();
-                self.eval_block(
+                let at = self.span(label_expr.span());
+                self.labeled_block(
                     &content.body,
                     bs,
-                    &format!("{path}{name}.{}.", key_literal(&label)),
-                    &mut inner,
-                    cspan,
-                    false,
+                    path,
+                    label,
+                    out,
+                    (cspan, at),
+                    here,
+                    Some("dynamic blocks make one block per element, and labels must differ"),
                 );
-                if let Some(Value::Map(groups)) = out.get_mut(name) {
-                    groups.insert(label, Value::Map(inner));
-                }
             } else if out.get(name).is_some_and(|v| !matches!(v, Value::Null)) {
                 self.push(
                     Diagnostic::error(format!("dynamic \"{name}\" makes a second `{name}` block in {here}, which takes one"))

@@ -1271,3 +1271,56 @@ fn prevent_destroy_from_an_expression_and_trigger_mistakes() {
         assert!(summaries(&d).iter().any(|s| s == want), "{:?}", summaries(&d));
     }
 }
+
+const TRAINING: &str = "cluster \"c\" {\n  cloud = \"aws\"\n  kubernetes_version = \"1.31\"\n  subnet_ids = [\"subnet-1\"]\n  role_arn = \"arn:aws:iam::123456789012:role/eks\"\n}\ngpu_pool \"p\" {\n  cluster = cluster.c\n  accelerator = \"A100\"\n  gpus_per_node = 8\n  max_nodes = 2\n  node_role_arn = \"arn:aws:iam::123456789012:role/nodes\"\n}\npriority_class \"high\" {\n  value = 1000\n}\nbucket \"b\" {\n  cloud = \"aws\"\n  name = \"b\"\n}\n";
+
+#[test]
+fn a_resource_object_stands_for_its_name_where_that_kind_is_expected() {
+    let (ev, d) = eval(&format!(
+        "{TRAINING}queue \"q\" {{\n  pools = [gpu_pool.p]\n  nominal_gpus = 8\n  priority = priority_class.high\n}}\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", summaries(&d));
+    assert_eq!(
+        attr(&ev, "queue.q", "priority"),
+        &Value::String("high".into())
+    );
+    assert!(ev
+        .resource("queue.q")
+        .unwrap()
+        .depends_on
+        .contains("priority_class.high"));
+    let (_, d) = eval(&format!(
+        "{TRAINING}queue \"q\" {{\n  pools = [gpu_pool.p]\n  nominal_gpus = 8\n  priority = bucket.b\n}}\n"
+    ));
+    assert_eq!(
+        summaries(&d),
+        ["`priority` in queue.q takes a priority_class, but this refers to a bucket"]
+    );
+    let (_, d) = eval(&format!(
+        "{TRAINING}queue \"q\" {{\n  pools = [cluster.c]\n  nominal_gpus = 8\n}}\n"
+    ));
+    assert_eq!(
+        summaries(&d),
+        ["`pools` in queue.q takes a gpu_pool, but this refers to a cluster"]
+    );
+}
+
+#[test]
+fn accelerators_use_skypilot_names_and_a_near_miss_names_every_close_one() {
+    let (ev, d) = eval(TRAINING);
+    assert!(!d.has_errors(), "{:?}", summaries(&d));
+    assert_eq!(
+        attr(&ev, "gpu_pool.p", "accelerator"),
+        &Value::String("A100".into())
+    );
+    let (_, d) = eval(&TRAINING.replace("\"A100\"", "\"A100-40GB\""));
+    let e = d.iter().find(|d| d.is_error()).expect("an error");
+    assert_eq!(
+        e.summary,
+        "invalid value \"A100-40GB\" for `accelerator` in gpu_pool.p"
+    );
+    assert_eq!(
+        e.help.as_deref(),
+        Some("did you mean one of \"A100-80GB\", \"A100\"?")
+    );
+}

@@ -700,7 +700,7 @@ mod tests {
         assert_eq!(mig_profile("3g.40gb"), Ok("MIG3g"));
         assert!(mig_profile("5g.50gb").is_err());
         assert_eq!(mig_name("MIG1g", "A100-80GB"), "1g.10gb");
-        assert_eq!(mig_name("MIG3g", "A100-40GB"), "3g.20gb");
+        assert_eq!(mig_name("MIG3g", "A100"), "3g.20gb");
         assert_eq!(mig_name("MIG7g", "H100"), "7g.80gb");
         let mut a = Attributes::new();
         a.insert(

@@ -152,7 +152,7 @@ fn accelerator(machine: &str) -> Option<(AcceleratorType, i32)> {
         "T4" => AcceleratorType::NvidiaTeslaT4,
         "V100" => AcceleratorType::NvidiaTeslaV100,
         "L4" => AcceleratorType::NvidiaL4,
-        "A100-40GB" => AcceleratorType::NvidiaTeslaA100,
+        "A100" => AcceleratorType::NvidiaTeslaA100,
         "A100-80GB" => AcceleratorType::NvidiaA10080Gb,
         "H100" => AcceleratorType::NvidiaH10080Gb,
         "H200" => AcceleratorType::NvidiaH200141Gb,

@@ -34,7 +34,7 @@ pub fn accelerator_type(accelerator: &str) -> Option<&'static str> {
         "T4" => "nvidia-tesla-t4",
         "V100" => "nvidia-tesla-v100",
         "L4" => "nvidia-l4",
-        "A100-40GB" => "nvidia-tesla-a100",
+        "A100" => "nvidia-tesla-a100",
         "A100-80GB" => "nvidia-a100-80gb",
         "H100" => "nvidia-h100-80gb",
         "H200" => "nvidia-h200-141gb",
@@ -48,7 +48,7 @@ fn accelerator_of(gke_type: &str) -> Option<&'static str> {
         "T4",
         "V100",
         "L4",
-        "A100-40GB",
+        "A100",
         "A100-80GB",
         "H100",
         "H200",
@@ -93,7 +93,7 @@ pub fn accelerators(a: &Attributes) -> Result<AcceleratorConfig, String> {
     let name = str_attr(a, "accelerator").unwrap_or_default();
     let Some(kind) = accelerator_type(name) else {
         return Err(format!(
-            "GKE has no {name} GPUs; use one of T4, V100, L4, A100-40GB, A100-80GB, H100, H200, B200"
+            "GKE has no {name} GPUs; use one of T4, V100, L4, A100, A100-80GB, H100, H200, B200"
         ));
     };
     let mut acc = AcceleratorConfig::new()

@@ -84,7 +84,7 @@ pub fn rules(kind: &str) -> &'static [&'static str] {
         ],
         "gpu_pool" => &[
             "name: a GKE name (≤ 40), not \"system\" (every cluster's CPU pool)",
-            "accelerator: a GPU GKE offers (T4, V100, L4, A100-40GB, A100-80GB, H100, H200, B200)",
+            "accelerator: a GPU GKE offers (T4, V100, L4, A100, A100-80GB, H100, H200, B200)",
             "sharing: mig takes one MIG profile; time_slicing and mps take 2–48 replicas",
             "accelerator, gpus_per_node, instance_type, capacity, disk_size_gb, cluster and name replace the pool",
         ],
