@@ -119,7 +119,7 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         Ok(Value::Number(match &a[0] {
             Value::List(l) => l.len(),
             Value::Map(m) => m.len(),
-            Value::String(s) => s.chars().count(),
+            Value::String(s) => super::strings::graphemes(s).len(),
             other => return Err(format!("cannot take the length of a {}", other.type_name())),
         } as f64))
     }),
@@ -291,11 +291,23 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         Ok(Value::List(items.into_iter().map(Value::String).collect()))
     }),
     ("sum", "sum(list(number))", |a, _| {
+        let items = list(a, 0)?;
+        if items.is_empty() {
+            return Err("cannot sum an empty list".into());
+        }
         let mut total = 0.0;
-        for v in list(a, 0)? {
-            total += v
-                .as_f64()
-                .ok_or_else(|| format!("sum needs numbers, found a {}", v.type_name()))?;
+        for v in items {
+            // Strings that are numbers convert, as Terraform's do.
+            total += match v {
+                Value::Number(n) => *n,
+                Value::String(s) => s
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite())
+                    .ok_or_else(|| format!("sum needs numbers; \"{s}\" is not one"))?,
+                other => return Err(format!("sum needs numbers, found a {}", other.type_name())),
+            };
         }
         Ok(Value::Number(total))
     }),

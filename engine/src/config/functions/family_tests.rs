@@ -62,8 +62,43 @@ fn string_functions() {
         ),
         ("strrev", json!(["hello"]), json!("olleh")),
         ("strrev", json!(["a ☃"]), json!("☃ a")),
-        // A combining accent stays on its letter.
-        ("strrev", json!(["ae\u{301}b"]), json!("be\u{301}a")),
+        // A combining accent stays on its letter; strings are NFC, as cty's are.
+        ("strrev", json!(["ae\u{301}b"]), json!("b\u{e9}a")),
+        (
+            "strrev",
+            json!(["x\u{1f1fa}\u{1f1f8}y"]),
+            json!("y\u{1f1fa}\u{1f1f8}x"),
+        ),
+        // length and substr count grapheme clusters.
+        ("length", json!(["hello"]), json!(5)),
+        ("length", json!(["\u{1f47e}\u{1f579}\u{fe0f}"]), json!(2)),
+        ("length", json!(["e\u{301}"]), json!(1)),
+        ("substr", json!(["hello world", 1, 4]), json!("ello")),
+        (
+            "substr",
+            json!(["\u{1f914}\u{1f937}", 0, 1]),
+            json!("\u{1f914}"),
+        ),
+        ("substr", json!(["hello world", -5, -1]), json!("world")),
+        ("substr", json!(["hello world", 6, 10]), json!("world")),
+        ("substr", json!(["hello", -10, 2]), json!("he")),
+        // A search in slashes is a regular expression.
+        (
+            "replace",
+            json!(["1 + 2 + 3", "+", "-"]),
+            json!("1 - 2 - 3"),
+        ),
+        (
+            "replace",
+            json!(["hello world", "/w.*d/", "everybody"]),
+            json!("hello everybody"),
+        ),
+        (
+            "replace",
+            json!(["2024-05-06", "/(\\d+)-(\\d+)-(\\d+)/", "$3.$2.$1"]),
+            json!("06.05.2024"),
+        ),
+        ("replace", json!(["a/b", "/", "-"]), json!("a-b")),
         ("title", json!(["hello world"]), json!("Hello World")),
         ("trimprefix", json!(["helloworld", "hello"]), json!("world")),
         (
@@ -211,6 +246,15 @@ fn collection_functions() {
 
 #[test]
 fn numeric_functions() {
+    table(&[
+        ("sum", json!([[10, 13, 6, 4.5]]), json!(33.5)),
+        ("sum", json!([["1", "2.5"]]), json!(3.5)),
+    ]);
+    errors(&[
+        ("sum", json!([[]]), "cannot sum an empty list"),
+        ("sum", json!([["x"]]), "\"x\" is not one"),
+        ("substr", json!(["abc", 4, 1]), "beyond the end"),
+    ]);
     table(&[
         ("pow", json!([3, 2]), json!(9)),
         ("pow", json!([4, 0]), json!(1)),

@@ -2,7 +2,15 @@
 //! regex, regexall, formatlist.
 
 use mlinfra_schema::Value;
+use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
+
+/// A string's user-perceived characters: grapheme clusters after NFC, as Terraform
+/// counts them in `length`, `substr` and `strrev`.
+pub(crate) fn graphemes(s: &str) -> Vec<String> {
+    let nfc: String = s.nfc().collect();
+    nfc.graphemes(true).map(str::to_string).collect()
+}
 
 use super::*;
 
@@ -64,6 +72,16 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
     ("replace", "replace(string, search, replacement)", |a, _| {
         arity(a, 3)?;
         let (s, from, to) = (string(a, 0)?, string(a, 1)?, string(a, 2)?);
+        // A search in slashes is a regular expression; `$1` and `${name}` in the
+        // replacement are its captures.
+        if from.len() >= 2 && from.starts_with('/') && from.ends_with('/') {
+            let re = compile(&from[1..from.len() - 1])?;
+            let out = re.replace_all(&s, to.as_str()).into_owned();
+            crate::budget::reserve(0, out.len() as u64).map_err(|o| {
+                crate::budget::function_overrun(o, &format!("this result's {} bytes", out.len()))
+            })?;
+            return Ok(Value::String(out));
+        }
         // What it would build, checked before building it (an empty search matches
         // between every character).
         let hits = if from.is_empty() {
@@ -101,21 +119,28 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         arity(a, 1)?;
         // Grapheme clusters, so that combining marks stay on their letter.
         let s = string(a, 0)?;
-        Ok(Value::String(s.graphemes(true).rev().collect()))
+        Ok(Value::String(graphemes(&s).into_iter().rev().collect()))
     }),
     ("substr", "substr(string, offset, length)", |a, _| {
         arity(a, 3)?;
-        let s: Vec<char> = string(a, 0)?.chars().collect();
-        let off = num(a, 1)?.max(0.0) as usize;
-        let len = num(a, 2)?;
-        let end = if len < 0.0 {
-            s.len()
-        } else {
-            (off + len as usize).min(s.len())
-        };
-        Ok(Value::String(
-            s.get(off.min(s.len())..end).unwrap_or(&[]).iter().collect(),
-        ))
+        let s = graphemes(&string(a, 0)?);
+        let n = s.len() as f64;
+        let mut off = num(a, 1)?.trunc();
+        // A negative offset counts from the end; a length of -1 runs to the end.
+        if off < 0.0 {
+            off = (n + off).max(0.0);
+        }
+        if off > n {
+            return Err(format!(
+                "offset {off} is beyond the end of a string of {n} characters"
+            ));
+        }
+        let len = num(a, 2)?.trunc();
+        if len < -1.0 {
+            return Err("length must be -1 (to the end) or more".into());
+        }
+        let end = if len < 0.0 { n } else { (off + len).min(n) };
+        Ok(Value::String(s[off as usize..end as usize].concat()))
     }),
     ("title", "title(string)", |a, _| {
         arity(a, 1)?;
