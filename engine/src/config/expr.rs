@@ -185,6 +185,28 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                 for (k, v) in obj.iter() {
                     let key = match k {
                         ObjectKey::Ident(id) => Value::String(id.as_str().to_string()),
+                        // A bare keyword is its name, as in HCL: `{ null = 1 }` has the key "null".
+                        ObjectKey::Expression(Expression::Null(_)) => Value::String("null".into()),
+                        ObjectKey::Expression(Expression::Bool(b)) => {
+                            Value::String(b.value().to_string())
+                        }
+                        // `{ var.x = 1 }`: a reference or a dotted name? HCL refuses to guess.
+                        ObjectKey::Expression(Expression::Traversal(t))
+                            if matches!(t.expr, Expression::Variable(_)) =>
+                        {
+                            let text = Expression::Traversal(t.clone()).to_string();
+                            let text = text.trim();
+                            let _ = self.err(
+                                k.span(),
+                                Diagnostic::error(format!("ambiguous object key `{text}`"))
+                                    .expected("a name, a quoted string, or an expression in parentheses")
+                                    .help(format!(
+                                        "write ({text}) = … to use its value as the key, or \"{text}\" = … for a key with dots in it"
+                                    )),
+                            );
+                            failed = true;
+                            continue;
+                        }
                         ObjectKey::Expression(ke) => match self.eval_expr(ke) {
                             Ok(v) => v,
                             Err(EvalError) => {
@@ -795,7 +817,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
 
     fn traversal(&mut self, t: &hcl_edit::expr::Traversal) -> Res {
         let ops: Vec<&TraversalOperator> = t.operators.iter().map(|o| o.value()).collect();
-        let (mut value, consumed) = match &t.expr {
+        let (value, consumed) = match &t.expr {
             Expression::Variable(v) if self.lookup_local(v.as_str()).is_none() => {
                 let name = v.as_str();
                 let attrs: Vec<&str> = ops
@@ -835,41 +857,61 @@ impl<'s, 'a> Evaluator<'s, 'a> {
 
             other => (self.eval_expr(other)?, 0),
         };
-        let mut i = consumed;
-        while i < ops.len() {
-            match ops[i] {
-                TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
-                    let rest = &ops[i + 1..];
-                    return match value {
-                        Value::Unknown => Ok(Value::Unknown),
-                        Value::List(items) => {
-                            let mut out = Vec::with_capacity(items.len());
-                            for item in items {
-                                out.push(self.apply_ops(item, rest, t.span())?);
-                            }
-                            Ok(Value::List(out))
-                        }
-                        Value::Null => Ok(Value::List(Vec::new())),
-                        single => Ok(Value::List(vec![self.apply_ops(single, rest, t.span())?])),
-                    };
-                }
-                op => value = self.apply_op(value, op, t.span())?,
-            }
-            i += 1;
-        }
-        Ok(value)
+        self.apply_ops(value, &ops[consumed..], t.span())
     }
 
+    /// Apply traversal operators in order. A full splat `[*]` applies everything after
+    /// it to each element (splats after it nest); a legacy attribute splat `.*` applies
+    /// only the attribute reads right after it to each element, and what follows (an
+    /// index) to the resulting list, as HCL specifies.
     fn apply_ops(
         &mut self,
         mut value: Value,
         ops: &[&TraversalOperator],
         at: Option<std::ops::Range<usize>>,
     ) -> Res {
-        for op in ops {
-            value = self.apply_op(value, op, at.clone())?;
+        let mut i = 0;
+        while i < ops.len() {
+            match ops[i] {
+                TraversalOperator::FullSplat(_) => {
+                    return self.splat(value, &ops[i + 1..], at);
+                }
+                TraversalOperator::AttrSplat(_) => {
+                    let end = ops[i + 1..]
+                        .iter()
+                        .position(|o| !matches!(o, TraversalOperator::GetAttr(_)))
+                        .map_or(ops.len(), |p| i + 1 + p);
+                    value = self.splat(value, &ops[i + 1..end], at.clone())?;
+                    i = end;
+                    continue;
+                }
+                op => value = self.apply_op(value, op, at.clone())?,
+            }
+            i += 1;
         }
         Ok(value)
+    }
+
+    /// `ops` applied to each element of a list; a value that is not a list is a list of
+    /// one, and null an empty list.
+    fn splat(
+        &mut self,
+        value: Value,
+        ops: &[&TraversalOperator],
+        at: Option<std::ops::Range<usize>>,
+    ) -> Res {
+        match value {
+            Value::Unknown => Ok(Value::Unknown),
+            Value::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.apply_ops(item, ops, at.clone())?);
+                }
+                Ok(Value::List(out))
+            }
+            Value::Null => Ok(Value::List(Vec::new())),
+            single => Ok(Value::List(vec![self.apply_ops(single, ops, at)?])),
+        }
     }
 
     fn apply_op(

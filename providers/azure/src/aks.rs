@@ -112,7 +112,8 @@ fn mig_name(gip: &str, accelerator: &str) -> String {
         .trim_end_matches('g')
         .parse()
         .unwrap_or(1);
-    let total = if accelerator.contains("40GB") { 40 } else { 80 };
+    // `A100` is the 40 GB part (SkyPilot's name); the others have 80 GB.
+    let total = if accelerator == "A100" { 40 } else { 80 };
     let gb = match slices {
         7 => total,
         3 | 4 => total / 2,

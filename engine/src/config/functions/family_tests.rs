@@ -565,3 +565,44 @@ fn a_template_of_one_interpolation_is_its_value() {
     assert_eq!(eval_str("\"x${5}\""), Value::from("x5"));
     assert_eq!(eval_str("\"${5} \""), Value::from("5 "));
 }
+
+#[test]
+fn splats_follow_hcl() {
+    // A full splat applies what follows to each element, splats after it nest.
+    assert_eq!(
+        eval_str("[{ a = [1, 2] }, { a = [3] }][*].a[0]"),
+        v(json!([1, 3]))
+    );
+    assert_eq!(
+        eval_str("[{ b = [{ c = 1 }, { c = 2 }] }, { b = [{ c = 3 }] }][*].b[*].c"),
+        v(json!([[1, 2], [3]]))
+    );
+    // A legacy attribute splat applies only the attribute reads; an index after them
+    // takes an element of the result.
+    assert_eq!(eval_str("[{ a = 1 }, { a = 2 }].*.a[0]"), v(json!(1)));
+    assert_eq!(
+        eval_str("[{ a = { b = 1 } }, { a = { b = 2 } }].*.a.b"),
+        v(json!([1, 2]))
+    );
+    // A value that is not a list is a list of one; null is an empty list.
+    assert_eq!(eval_str("{ a = 1 }[*].a"), v(json!([1])));
+    assert_eq!(eval_str("length(null[*])"), v(json!(0)));
+}
+
+#[test]
+fn object_keys_follow_hcl() {
+    // Bare keywords are names; jsonencode writes them as keys.
+    assert_eq!(
+        eval_str("jsonencode({ null = 1, true = 2, name = 3 })"),
+        v(json!("{\"name\":3,\"null\":1,\"true\":2}"))
+    );
+    // A key in parentheses is its value.
+    assert_eq!(eval_str("{ (\"a${1}\") = 1 }"), v(json!({"a1": 1})));
+    // `{ a.b = 1 }` is ambiguous: an error that says how to write either meaning.
+    let e: hcl_edit::expr::Expression = "{ var.x = 1 }".parse().unwrap();
+    let scope = crate::config::expr::Scope::default();
+    let mut ev = crate::config::expr::Evaluator::new(&scope, 0);
+    assert!(ev.try_eval(&e).is_err());
+    assert_eq!(ev.diags[0].summary, "ambiguous object key `var.x`");
+    assert!(ev.diags[0].help.as_deref().unwrap().contains("(var.x) = …"));
+}
