@@ -606,3 +606,76 @@ fn object_keys_follow_hcl() {
     assert_eq!(ev.diags[0].summary, "ambiguous object key `var.x`");
     assert!(ev.diags[0].help.as_deref().unwrap().contains("(var.x) = …"));
 }
+
+#[test]
+fn yaml_functions() {
+    table(&[
+        // Terraform's documented examples.
+        (
+            "yamlencode",
+            json!([{"a": "b", "c": "d"}]),
+            json!("\"a\": \"b\"\n\"c\": \"d\"\n"),
+        ),
+        (
+            "yamlencode",
+            json!([{"foo": [1, 2, 3], "bar": "baz"}]),
+            json!("\"bar\": \"baz\"\n\"foo\":\n- 1\n- 2\n- 3\n"),
+        ),
+        (
+            "yamlencode",
+            json!([{"foo": [1, {"a": "b", "c": "d"}, 3], "bar": "baz"}]),
+            json!("\"bar\": \"baz\"\n\"foo\":\n- 1\n- \"a\": \"b\"\n  \"c\": \"d\"\n- 3\n"),
+        ),
+        (
+            "yamlencode",
+            json!([{"a": {"b": true, "c": null}, "e": [], "f": {}}]),
+            json!("\"a\":\n  \"b\": true\n  \"c\": null\n\"e\": []\n\"f\": {}\n"),
+        ),
+        (
+            "yamlencode",
+            json!([[[1, 2], "x\ny"]]),
+            json!("- - 1\n  - 2\n- \"x\\ny\"\n"),
+        ),
+        ("yamlencode", json!(["hi"]), json!("\"hi\"\n")),
+        (
+            "yamldecode",
+            json!(["hello: world"]),
+            json!({"hello": "world"}),
+        ),
+        ("yamldecode", json!(["true"]), json!(true)),
+        (
+            "yamldecode",
+            json!(["{a: &foo [1, 2, 3], b: 1.5}"]).clone(),
+            json!({"a": [1, 2, 3], "b": 1.5}),
+        ),
+        (
+            "yamldecode",
+            json!(["- yes\n- 2\n- ~\n"]),
+            json!(["yes", 2, null]),
+        ),
+        ("yamldecode", json!([""]), json!(null)),
+        // An alias is its anchor's value.
+        (
+            "yamldecode",
+            json!(["a: &x 1\nb: *x\n"]),
+            json!({"a": 1, "b": 1}),
+        ),
+    ]);
+    errors(&[
+        (
+            "yamldecode",
+            json!(["a: 1\n---\nb: 2\n"]),
+            "more than one YAML document",
+        ),
+        ("yamldecode", json!(["a: [1, 2"]), "invalid YAML"),
+    ]);
+    // What yamlencode writes, yamldecode reads back.
+    let v1 = v(
+        json!({"pools": [{"name": "h100", "gpus": 8}, {"name": "l4", "zones": ["a", "b"]}], "x": "a\"b"}),
+    );
+    let text = run("yamlencode", serde_json::Value::Array(vec![v1.to_json()])).unwrap();
+    assert_eq!(
+        run("yamldecode", serde_json::Value::Array(vec![text.to_json()])).unwrap(),
+        v1
+    );
+}
