@@ -427,24 +427,18 @@ mod tests {
 
     #[test]
     fn close_names_lists_every_near_miss() {
-        let gpus = [
-            "B200",
-            "H200",
-            "H100",
-            "A100-80GB",
-            "A100",
-            "L40S",
-            "L4",
-            "A10G",
-            "A10",
-            "T4",
-            "V100",
-        ];
-        assert_eq!(close_names("A100-40GB", gpus), ["A100-80GB", "A100"]);
-        assert_eq!(close_names("a100", gpus), ["A100"]);
-        assert_eq!(close_names("A101", gpus), ["A10", "A100", "A10G"]);
-        assert_eq!(close_names("H100-80GB", gpus), ["A100-80GB", "H100"]);
-        assert!(close_names("TPU-v5", gpus).is_empty());
+        let gpus = mlinfra_schema::ACCELERATORS.iter().copied();
+        assert_eq!(
+            close_names("A100-40GB", gpus.clone()),
+            ["A100-80GB", "A100"]
+        );
+        assert_eq!(close_names("a100", gpus.clone()), ["A100"]);
+        assert_eq!(close_names("A101", gpus.clone()), ["A10", "A100", "A10G"]);
+        assert_eq!(
+            close_names("H100-80GB", gpus.clone()),
+            ["A100-80GB", "H100"]
+        );
+        assert!(close_names("TPU-v5", gpus.clone()).is_empty());
     }
 
     #[test]

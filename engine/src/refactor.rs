@@ -125,10 +125,14 @@ pub fn refactor(config: &Config, view: &Evaluated, state: &mut State) -> (Refact
                 to: at(to_key),
                 span: None,
             };
-            let from = endpoint_address(&s.from);
-            let covered = explicit
-                .iter()
-                .any(|e| from.as_ref().is_some_and(|a| matches(e, a)));
+            // Only an object at the old address moves: a map lookup, so a plan of a large
+            // state does not scan it once per resource block.
+            let Some(from) =
+                endpoint_address(&s.from).filter(|a| state.resources.contains_key(&a.to_string()))
+            else {
+                continue;
+            };
+            let covered = explicit.iter().any(|e| matches(e, &from));
             let to_taken = endpoint_address(&s.to)
                 .is_some_and(|a| state.resources.contains_key(&a.to_string()));
             if !covered && !to_taken {

@@ -2018,6 +2018,17 @@ impl Ctx<'_> {
     }
 }
 
+/// An unknown block's diagnostic, with the blocks `schema` has and the closest one.
+fn block_choice(d: Diagnostic, schema: &BlockSchema, name: &str) -> Diagnostic {
+    let names: Vec<&str> = schema.blocks.iter().map(|b| b.name).collect();
+    d.expected(if names.is_empty() {
+        "no nested blocks".to_string()
+    } else {
+        format!("one of {}", names.join(", "))
+    })
+    .maybe_help(did_you_mean(name, names.iter().copied()).map(|s| format!("did you mean `{s}`?")))
+}
+
 /// "did you mean" for a value outside an allowed set: every close value, so a near miss
 /// between `A100` and `A100-80GB` names both.
 fn close_help(value: &str, allowed: &[&str]) -> Option<String> {
@@ -2252,18 +2263,12 @@ impl BodyCtx<'_, '_, '_> {
                             .expected(format!("{name} = …"))
                             .help(format!("write `{name} = {{ … }}` with `=`"))
                         } else {
-                            let names: Vec<&str> = schema.blocks.iter().map(|b| b.name).collect();
-                            Diagnostic::error(format!("unknown block `{name}` in {here}"))
-                                .at(Some(bspan))
-                                .expected(if names.is_empty() {
-                                    "no nested blocks".to_string()
-                                } else {
-                                    format!("one of {}", names.join(", "))
-                                })
-                                .maybe_help(
-                                    did_you_mean(name, names.iter().copied())
-                                        .map(|s| format!("did you mean `{s}`?")),
-                                )
+                            block_choice(
+                                Diagnostic::error(format!("unknown block `{name}` in {here}"))
+                                    .at(Some(bspan)),
+                                schema,
+                                name,
+                            )
                         };
                         self.push(d);
                         continue;
@@ -2421,22 +2426,14 @@ impl BodyCtx<'_, '_, '_> {
         }
         let name = b.labels[0].as_str();
         let Some(bs) = schema.block(name) else {
-            let names: Vec<&str> = schema.blocks.iter().map(|b| b.name).collect();
-            self.push(
+            self.push(block_choice(
                 Diagnostic::error(format!(
                     "dynamic block makes `{name}`, which is not a block in {here}"
                 ))
-                .at(Some(bspan))
-                .expected(if names.is_empty() {
-                    "no nested blocks".to_string()
-                } else {
-                    format!("one of {}", names.join(", "))
-                })
-                .maybe_help(
-                    did_you_mean(name, names.iter().copied())
-                        .map(|s| format!("did you mean `{s}`?")),
-                ),
-            );
+                .at(Some(bspan)),
+                schema,
+                name,
+            ));
             return;
         };
         let (mut for_each, mut iterator, mut labels, mut content) = (None, None, None, None);
@@ -2567,8 +2564,8 @@ impl BodyCtx<'_, '_, '_> {
                 ("value".to_string(), value),
             ]));
             self.ev.push_name(&iterator, it);
-            if bs.labeled {
-                let label_expr = labels.expect("checked above");
+            // `labels` is there exactly when the block type is labeled (checked above).
+            if let (true, Some(label_expr)) = (bs.labeled, labels) {
                 self.ev.reset_tracking();
                 let l = self.ev.eval(label_expr);
                 self.deps.extend(self.ev.deps.iter().cloned());
