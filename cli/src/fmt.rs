@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use mlinfra_engine::config::load::{AUTO_VARS_SUFFIX, MANIFEST_SUFFIX};
-use mlinfra_engine::format::format_source;
+use mlinfra_engine::format::{format_source, FormatError};
 use mlinfra_engine::state::atomic_write;
 
 use crate::style::Style;
@@ -99,11 +99,18 @@ pub fn run(
         let formatted = match format_source(&text) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!(
-                    "{} {}: cannot format, it does not parse:\n{e}",
-                    st.red("error:"),
-                    f.display()
-                );
+                match &e {
+                    FormatError::Parse { line, column, .. } => eprintln!(
+                        "{} {}:{line}:{column}: cannot format, the file does not parse:\n{e}\nhelp: fix the syntax at that position; fmt leaves the file as it is",
+                        st.red("error:"),
+                        f.display()
+                    ),
+                    FormatError::Unsafe(_) => eprintln!(
+                        "{} {}: not formatted, to keep its meaning:\n{e}",
+                        st.red("error:"),
+                        f.display()
+                    ),
+                }
                 errors += 1;
                 continue;
             }

@@ -95,6 +95,56 @@ fn fmt_rewrites_checks_and_round_trips() {
     assert_eq!(r.code, 0);
 }
 
+/// Published Terraform modules copied to `*.mlinfra.hcl`, as a user brings them: `fmt`
+/// leaves every file exactly as `terraform fmt` left it, and a file that does not parse is
+/// named at its line and column and left alone.
+#[test]
+fn fmt_leaves_published_modules_as_terraform_fmt_does() {
+    let src = repo().join("engine/src/format/testdata/modules");
+    let dir = tempfile::tempdir().unwrap();
+    let mut copied = Vec::new();
+    let mut dirs = vec![src.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "tf") {
+                let rel = p.strip_prefix(&src).unwrap().with_extension("mlinfra.hcl");
+                let to = dir.path().join(rel);
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(&p, &to).unwrap();
+                copied.push(to);
+            }
+        }
+    }
+    assert!(copied.len() >= 8);
+    let r = mlinfra(dir.path(), &["fmt", "--recursive"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.stdout, "", "no file changes");
+    for to in &copied {
+        let rel = to.strip_prefix(dir.path()).unwrap();
+        let original = src.join(rel.to_string_lossy().replace(".mlinfra.hcl", ".tf"));
+        assert_eq!(
+            std::fs::read(to).unwrap(),
+            std::fs::read(original).unwrap(),
+            "{}",
+            rel.display()
+        );
+    }
+    let bad = dir.path().join("bad.mlinfra.hcl");
+    std::fs::write(&bad, "a = [1,\nb = 2\n").unwrap();
+    let r = mlinfra(dir.path(), &["fmt", "bad.mlinfra.hcl"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("bad.mlinfra.hcl:2:3: cannot format, the file does not parse"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&bad).unwrap(), "a = [1,\nb = 2\n");
+}
+
 #[test]
 fn examples_are_formatted() {
     let r = mlinfra(&repo(), &["fmt", "--check", "--recursive", "examples"]);
