@@ -62,10 +62,12 @@ pub fn console(dir: &Path, m: &ArgMatches, nc: bool) -> Result<u8> {
         }
         match root.eval(&ws.config, &line, &mut sources) {
             Ok((value, sensitive)) => {
-                let shown = if sensitive {
-                    "(sensitive value)".to_string()
-                } else {
-                    pretty(&value, 0)
+                // `type(…)` shows the type itself, as Terraform's console does.
+                let is_type = text.starts_with("type(") && text.ends_with(')');
+                let shown = match &value {
+                    _ if sensitive => "(sensitive value)".to_string(),
+                    mlinfra_schema::Value::String(t) if is_type => t.clone(),
+                    _ => pretty(&value, 0),
                 };
                 println!("{}", mlinfra_engine::secrets::scrub(&shown));
             }

@@ -693,14 +693,16 @@ fn prepare(
     if needs_values {
         // Values that were unknown at plan time are known now that dependencies are applied.
         let prior_attrs = state.attributes();
-        let (ev, diags) = evaluate(
-            ctx.config,
-            &EvalOptions {
-                inputs: ctx.inputs,
-                prior: &prior_attrs,
-                replaced: &BTreeSet::new(),
-            },
-        );
+        let (ev, diags) = crate::config::functions::while_applying(|| {
+            evaluate(
+                ctx.config,
+                &EvalOptions {
+                    inputs: ctx.inputs,
+                    prior: &prior_attrs,
+                    replaced: &BTreeSet::new(),
+                },
+            )
+        });
         if diags.has_errors() {
             return Err(PrepareError::Item(
                 "the configuration no longer evaluates".into(),

@@ -58,6 +58,27 @@ fn console_evaluates_against_the_quickstart() {
     assert_eq!(r.stdout, "\"dev\"\n\"DEV\"\n", "exit ends the input");
     assert!(r.stderr.contains("<console>:1:"), "{}", r.stderr);
     assert!(r.stderr.contains("var.nope"), "{}", r.stderr);
+
+    // The console's own functions and the time and mark functions.
+    let r = console(
+        &dir,
+        "type(var.gpu_pools)
+type(var.env)
+sensitive(var.env)
+issensitive(sensitive(1))
+timestamp()
+formatdate(\"EEE, DD MMM YYYY\", \"2026-12-03T10:00:00Z\")
+",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("object({") || lines[0].starts_with("tuple(["), "{}", r.stdout);
+    assert!(
+        r.stdout.ends_with("string\n(sensitive value)\ntrue\n(known after apply)\n\"Thu, 03 Dec 2026\"\n"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

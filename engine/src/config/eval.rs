@@ -189,6 +189,7 @@ impl RootScope {
         let scope = self.tables.scope(config.root(), &config.root_dir);
         crate::budget::reset();
         let mut ev = Evaluator::new(&scope, file);
+        ev.console = true;
         let r = ev.try_eval(&expr);
         match r {
             Ok(v) if ev.diags.is_empty() => Ok((v, ev.sensitive)),

@@ -4,13 +4,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
-use hcl_edit::template::{Directive, Element, Template};
+use hcl_edit::template::Element;
 use hcl_edit::Span as _;
 use mlinfra_schema::{format_number, kind, Value};
 
 use crate::budget;
 use crate::config::functions;
 use crate::diag::{did_you_mean, Diagnostic, FileId, Span};
+
+mod marks;
+mod templates;
 
 /// A value together with the resource instances it was computed from and whether it is secret.
 #[derive(Clone, Debug, Default)]
@@ -55,8 +58,10 @@ pub struct Evaluator<'s, 'a> {
     pub deps: BTreeSet<String>,
     pub sensitive: bool,
     locals: Vec<HashMap<String, Value>>,
-    /// A `~` asked to strip the whitespace that starts the next literal.
-    strip_next: bool,
+    /// Inside `templatefile`/`templatestring`: the names of the template's variables.
+    template_vars: Option<BTreeSet<String>>,
+    /// Evaluating for `mlinfra console`, where `type()` is available.
+    pub console: bool,
 }
 
 /// An expression failed; its diagnostics are in the evaluator.
@@ -74,7 +79,8 @@ impl<'s, 'a> Evaluator<'s, 'a> {
             deps: BTreeSet::new(),
             sensitive: false,
             locals: Vec::new(),
-            strip_next: false,
+            template_vars: None,
+            console: false,
         }
     }
 
@@ -258,16 +264,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                 if let [Element::Interpolation(i)] = t.iter().collect::<Vec<_>>()[..] {
                     return self.eval_expr(&i.expr);
                 }
-                let mut out = String::new();
-                let mut unknown = false;
-                for el in t.iter() {
-                    self.template_element(el, &mut out, &mut unknown)?;
-                }
-                Ok(if unknown {
-                    Value::Unknown
-                } else {
-                    Value::String(out)
-                })
+                self.template(t)
             }
             // The parser has already removed a `<<-` heredoc's indentation (outside
             // directive bodies).
@@ -324,160 +321,6 @@ impl<'s, 'a> Evaluator<'s, 'a> {
             }
             Expression::ForExpr(f) => self.for_expr(f),
         }
-    }
-
-    fn template(&mut self, t: &Template) -> Res {
-        let mut out = String::new();
-        let mut unknown = false;
-        for el in t.iter() {
-            self.template_element(el, &mut out, &mut unknown)?;
-        }
-        Ok(if unknown {
-            Value::Unknown
-        } else {
-            Value::String(out)
-        })
-    }
-
-    fn template_element(
-        &mut self,
-        el: &Element,
-        out: &mut String,
-        unknown: &mut bool,
-    ) -> Result<(), EvalError> {
-        match el {
-            Element::Literal(s) => {
-                if let Err(o) = budget::reserve(0, s.len() as u64) {
-                    return self.overrun(s.span(), o).map(|_| ());
-                }
-                if std::mem::take(&mut self.strip_next) {
-                    out.push_str(s.as_str().trim_start());
-                } else {
-                    out.push_str(s.as_str());
-                }
-            }
-            Element::Interpolation(i) => {
-                strip_end_of(out, i.strip.strip_start());
-                let v = self.eval_expr(&i.expr)?;
-                self.interpolate(&v, i.expr.span(), out, unknown)?;
-                self.strip_next = i.strip.strip_end();
-            }
-            Element::Directive(d) => match &**d {
-                Directive::If(d) => {
-                    strip_end_of(out, d.if_expr.strip.strip_start());
-                    let c = self.eval_expr(&d.if_expr.cond_expr)?;
-                    match c {
-                        Value::Bool(true) => {
-                            self.strip_next = d.if_expr.strip.strip_end();
-                            self.append_template(&d.if_expr.template, out, unknown)?;
-                            let close = d
-                                .else_expr
-                                .as_ref()
-                                .map(|e| e.strip)
-                                .unwrap_or(d.endif_expr.strip);
-                            strip_end_of(out, close.strip_start());
-                        }
-                        Value::Bool(false) => {
-                            self.strip_next = false;
-                            if let Some(e) = &d.else_expr {
-                                self.strip_next = e.strip.strip_end();
-                                self.append_template(&e.template, out, unknown)?;
-                                strip_end_of(out, d.endif_expr.strip.strip_start());
-                            }
-                        }
-                        Value::Unknown => *unknown = true,
-                        other => {
-                            return self
-                                .err(
-                                    d.if_expr.cond_expr.span(),
-                                    Diagnostic::error(format!(
-                                        "%{{if}} condition is a {}",
-                                        other.type_name()
-                                    ))
-                                    .expected("a bool"),
-                                )
-                                .map(|_| ())
-                        }
-                    }
-                    self.strip_next = d.endif_expr.strip.strip_end();
-                }
-                Directive::For(d) => {
-                    strip_end_of(out, d.for_expr.strip.strip_start());
-                    let coll = self.eval_expr(&d.for_expr.collection_expr)?;
-                    let items = match self.iterate(&coll, d.for_expr.collection_expr.span())? {
-                        Some(items) => items,
-                        None => {
-                            *unknown = true;
-                            return Ok(());
-                        }
-                    };
-                    for (k, v) in items {
-                        if let Err(o) = budget::step() {
-                            return self
-                                .overrun(d.for_expr.collection_expr.span(), o)
-                                .map(|_| ());
-                        }
-                        let mut frame = HashMap::new();
-                        if let Some(kv) = &d.for_expr.key_var {
-                            frame.insert(kv.as_str().to_string(), k);
-                        }
-                        frame.insert(d.for_expr.value_var.as_str().to_string(), v);
-                        self.locals.push(frame);
-                        self.strip_next = d.for_expr.strip.strip_end();
-                        let r = self.append_template(&d.for_expr.template, out, unknown);
-                        self.locals.pop();
-                        r?;
-                        strip_end_of(out, d.endfor_expr.strip.strip_start());
-                    }
-                    self.strip_next = d.endfor_expr.strip.strip_end();
-                }
-            },
-        }
-        Ok(())
-    }
-
-    fn append_template(
-        &mut self,
-        t: &Template,
-        out: &mut String,
-        unknown: &mut bool,
-    ) -> Result<(), EvalError> {
-        for el in t.iter() {
-            self.template_element(el, out, unknown)?;
-        }
-        Ok(())
-    }
-
-    fn interpolate(
-        &mut self,
-        v: &Value,
-        at: Option<std::ops::Range<usize>>,
-        out: &mut String,
-        unknown: &mut bool,
-    ) -> Result<(), EvalError> {
-        if let Value::String(s) = v {
-            if let Err(o) = budget::reserve(0, s.len() as u64) {
-                return self.overrun(at, o).map(|_| ());
-            }
-        }
-        match v {
-            Value::String(s) => out.push_str(s),
-            Value::Number(n) => out.push_str(&format_number(*n)),
-            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Unknown => *unknown = true,
-            other => return self
-                .err(
-                    at,
-                    Diagnostic::error(format!(
-                        "cannot put a {} into a string template",
-                        other.type_name()
-                    ))
-                    .expected("a string, number or bool")
-                    .help("use jsonencode(…) or join(\",\", …) to turn a collection into a string"),
-                )
-                .map(|_| ()),
-        }
-        Ok(())
     }
 
     /// The tracked value of `var.x`, `local.x`, `module.x` or `KIND.x`, if it exists.
@@ -731,6 +574,12 @@ impl<'s, 'a> Evaluator<'s, 'a> {
     fn call(&mut self, call: &hcl_edit::expr::FuncCall) -> Res {
         let name = call.name.name.as_str();
         let span = call.span();
+        if name == "templatefile" || name == "templatestring" {
+            return self.template_function(call);
+        }
+        if matches!(name, "sensitive" | "nonsensitive" | "issensitive" | "type") {
+            return self.mark_function(call);
+        }
         // `try` and `can` take expressions that may fail.
         if name == "try" || name == "can" {
             for arg in call.args.iter() {
@@ -1048,6 +897,9 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         attrs: &[&str],
         at: Option<std::ops::Range<usize>>,
     ) -> Res {
+        if let Some(r) = self.not_a_template_var(root, at.clone()) {
+            return r;
+        }
         if let Some(ctx) = self.scope.no_references {
             if !matches!(root, "each" | "count" | "path") {
                 return self.err(
@@ -1218,13 +1070,6 @@ fn shallow_len(v: &Value) -> u64 {
         Value::List(l) => l.len() as u64,
         Value::Map(m) => m.len() as u64,
         _ => 1,
-    }
-}
-
-fn strip_end_of(out: &mut String, strip: bool) {
-    if strip {
-        let len = out.trim_end().len();
-        out.truncate(len);
     }
 }
 

@@ -670,7 +670,7 @@ fn module_count_and_files_resolve_against_the_module_directory() {
                 "variable \"index\" { type = number }\nbucket \"b\" {\n  cloud = \"aws\"\n  name = trimspace(file(\"name.txt\"))\n  tags = { note = templatefile(\"note.tmpl\", { i = var.index }) }\n}\n",
             ),
             ("mod/name.txt", "from-file\n"),
-            ("mod/note.tmpl", "replica {{ i }}"),
+            ("mod/note.tmpl", "replica ${i}"),
         ],
         Inputs::new(),
     );

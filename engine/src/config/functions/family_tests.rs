@@ -679,3 +679,303 @@ fn yaml_functions() {
         v1
     );
 }
+
+#[test]
+fn time_functions() {
+    table(&[
+        (
+            "formatdate",
+            json!(["DD MMM YYYY hh:mm ZZZ", "2018-01-02T23:12:01Z"]),
+            json!("02 Jan 2018 23:12 UTC"),
+        ),
+        (
+            "formatdate",
+            json!(["EEEE, DD-MMM-YY hh:mm:ss ZZZ", "2018-01-02T23:12:01Z"]),
+            json!("Tuesday, 02-Jan-18 23:12:01 UTC"),
+        ),
+        (
+            "formatdate",
+            json!(["EEE, DD MMM YYYY hh:mm:ss ZZZ", "2018-01-02T23:12:01-08:00"]),
+            json!("Tue, 02 Jan 2018 23:12:01 -0800"),
+        ),
+        (
+            "formatdate",
+            json!(["MMM DD, YYYY", "2018-01-02T23:12:01Z"]),
+            json!("Jan 02, 2018"),
+        ),
+        (
+            "formatdate",
+            json!(["HH:mmaa", "2018-01-02T23:12:01Z"]),
+            json!("11:12pm"),
+        ),
+        (
+            "formatdate",
+            json!(["H:m:s AA", "2018-01-02T00:02:03Z"]),
+            json!("12:2:3 AM"),
+        ),
+        (
+            "formatdate",
+            json!(["'Today is' EEEE, D MMMM", "2024-02-29T10:00:00+05:30"]),
+            json!("Today is Thursday, 29 February"),
+        ),
+        (
+            "formatdate",
+            json!(["h 'o''clock' ''", "2018-01-02T09:00:00Z"]),
+            json!("9 o'clock '"),
+        ),
+        (
+            "formatdate",
+            json!(["Z ZZZZ ZZZZZ", "2018-01-02T09:00:00Z"]),
+            json!("Z +0000 +00:00"),
+        ),
+        (
+            "formatdate",
+            json!(["Z ZZZZZ", "2018-01-02T09:00:00.123-03:30"]),
+            json!("-03:30 -03:30"),
+        ),
+        (
+            "formatdate",
+            json!(["EEEE YYYY-MM-DD", "2000-03-01T00:00:00Z"]),
+            json!("Wednesday 2000-03-01"),
+        ),
+        (
+            "formatdate",
+            json!(["EEE YYYY-MM-DD", "1969-12-31T23:59:59Z"]),
+            json!("Wed 1969-12-31"),
+        ),
+        (
+            "timeadd",
+            json!(["2017-11-22T00:00:00Z", "10m"]),
+            json!("2017-11-22T00:10:00Z"),
+        ),
+        (
+            "timeadd",
+            json!(["2017-11-22T00:00:00Z", "-1h30m"]),
+            json!("2017-11-21T22:30:00Z"),
+        ),
+        (
+            "timeadd",
+            json!(["2017-11-22T00:00:00+05:30", "1.5h"]),
+            json!("2017-11-22T01:30:00+05:30"),
+        ),
+        (
+            "timeadd",
+            json!(["2024-02-28T23:00:00Z", "24h"]),
+            json!("2024-02-29T23:00:00Z"),
+        ),
+        (
+            "timeadd",
+            json!(["2017-11-22T00:00:00.5Z", "500ms"]),
+            json!("2017-11-22T00:00:01Z"),
+        ),
+        (
+            "timeadd",
+            json!(["2017-11-22T00:00:00Z", "0"]),
+            json!("2017-11-22T00:00:00Z"),
+        ),
+        (
+            "timecmp",
+            json!(["2017-11-22T00:00:00Z", "2017-11-22T00:00:00Z"]),
+            json!(0),
+        ),
+        (
+            "timecmp",
+            json!(["2017-11-22T00:00:00Z", "2017-11-22T01:00:00Z"]),
+            json!(-1),
+        ),
+        (
+            "timecmp",
+            json!(["2017-11-22T01:00:00Z", "2017-11-22T00:00:00Z"]),
+            json!(1),
+        ),
+        (
+            "timecmp",
+            json!(["2017-11-22T01:00:00Z", "2017-11-22T00:00:00-01:00"]),
+            json!(0),
+        ),
+    ]);
+    errors(&[
+        (
+            "formatdate",
+            json!(["YYY", "2018-01-02T23:12:01Z"]),
+            "year must either be \"YY\" or \"YYYY\"",
+        ),
+        (
+            "formatdate",
+            json!(["'open", "2018-01-02T23:12:01Z"]),
+            "unterminated literal",
+        ),
+        (
+            "formatdate",
+            json!(["DD", "2018-01-02 23:12:01Z"]),
+            "missing required time introducer 'T'",
+        ),
+        (
+            "formatdate",
+            json!(["DD", "2023-02-29T00:00:00Z"]),
+            "expected a day of that month",
+        ),
+        (
+            "formatdate",
+            json!(["DD", "2018-01-02T23:12:01"]),
+            "end of string before the UTC offset",
+        ),
+        (
+            "formatdate",
+            json!(["x", "2018-01-02T23:12:01Z"]),
+            "invalid date format verb \"x\"",
+        ),
+        (
+            "timeadd",
+            json!(["2017-11-22T00:00:00Z", "10"]),
+            "is not a duration",
+        ),
+        (
+            "timeadd",
+            json!(["2017-11-22T00:00:00Z", "1d"]),
+            "is not a duration",
+        ),
+        (
+            "timecmp",
+            json!(["2017-11-22T00:00:00Z", "yesterday"]),
+            "argument 2",
+        ),
+    ]);
+}
+
+#[test]
+fn timestamp_is_known_after_apply_and_plantimestamp_is_fixed() {
+    assert_eq!(run("timestamp", json!([])), Ok(Value::Unknown));
+    let at_apply = super::while_applying(|| run("timestamp", json!([]))).unwrap();
+    let s = at_apply.as_str().unwrap().to_string();
+    assert!(
+        s.len() == 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T',
+        "{s}"
+    );
+    assert_eq!(
+        run("timecmp", json!([s, "2026-01-01T00:00:00Z"])),
+        Ok(Value::Number(1.0))
+    );
+    let plan = run("plantimestamp", json!([])).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(
+        run("plantimestamp", json!([])).unwrap(),
+        plan,
+        "one plan, one time"
+    );
+    let plan = plan.as_str().unwrap().to_string();
+    assert_eq!(
+        run("formatdate", json!(["YYYY", plan]))
+            .unwrap()
+            .as_str()
+            .map(str::len),
+        Some(4)
+    );
+}
+
+#[test]
+fn text_encodings_gzip_and_bcrypt() {
+    table(&[
+        (
+            "textencodebase64",
+            json!(["Hello World", "UTF-16LE"]),
+            json!("SABlAGwAbABvACAAVwBvAHIAbABkAA=="),
+        ),
+        (
+            "textdecodebase64",
+            json!(["SABlAGwAbABvACAAVwBvAHIAbABkAA==", "UTF-16LE"]),
+            json!("Hello World"),
+        ),
+        (
+            "textencodebase64",
+            json!(["Hi", "utf-16be"]),
+            json!("AEgAaQ=="),
+        ),
+        (
+            "textencodebase64",
+            json!(["Hi", "UTF-16"]),
+            json!("/v8ASABp"),
+        ),
+        (
+            "textdecodebase64",
+            json!(["//5IAGkA", "UTF-16"]),
+            json!("Hi"),
+        ),
+        (
+            "textencodebase64",
+            json!(["café", "ISO-8859-1"]),
+            json!("Y2Fm6Q=="),
+        ),
+        (
+            "textdecodebase64",
+            json!(["Y2Fm6Q==", "windows-1252"]),
+            json!("café"),
+        ),
+        (
+            "textencodebase64",
+            json!(["日本", "Shift_JIS"]),
+            json!("k/qWew=="),
+        ),
+        (
+            "textdecodebase64",
+            json!(["k/qWew==", "shift_jis"]),
+            json!("日本"),
+        ),
+        ("textencodebase64", json!(["ok", "UTF-8"]), json!("b2s=")),
+    ]);
+    errors(&[
+        (
+            "textencodebase64",
+            json!(["x", "klingon"]),
+            "is not a supported IANA encoding name",
+        ),
+        (
+            "textencodebase64",
+            json!(["日本", "ISO-8859-1"]),
+            "cannot be represented in ISO-8859-1",
+        ),
+        (
+            "textdecodebase64",
+            json!(["gQ==", "Shift_JIS"]),
+            "not defined for Shift_JIS",
+        ),
+        (
+            "textdecodebase64",
+            json!(["%%%", "UTF-8"]),
+            "not valid base64",
+        ),
+        ("bcrypt", json!(["x", 3]), "from 4 to 31"),
+    ]);
+    // gzip: the base64 of a gzip stream that decompresses to the input.
+    let text = "hello, ".repeat(50);
+    let Value::String(b64) = run("base64gzip", json!([text])).unwrap() else {
+        panic!()
+    };
+    assert!(b64.starts_with("H4sI"), "{b64}");
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&b64)
+        .unwrap();
+    assert!(
+        bytes.len() < text.len() / 4,
+        "compressed: {} bytes",
+        bytes.len()
+    );
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out).unwrap();
+    assert_eq!(out, text);
+    // bcrypt: a $2a$ hash with the cost asked for, a fresh salt each call.
+    let Value::String(h) = run("bcrypt", json!(["hello world"])).unwrap() else {
+        panic!()
+    };
+    assert!(h.starts_with("$2a$10$") && h.len() == 60, "{h}");
+    assert!(bcrypt::verify("hello world", &h).unwrap());
+    let Value::String(h2) = run("bcrypt", json!(["hello world", 4])).unwrap() else {
+        panic!()
+    };
+    assert!(h2.starts_with("$2a$04$"));
+    assert_ne!(
+        run("bcrypt", json!(["x", 4])),
+        run("bcrypt", json!(["x", 4]))
+    );
+}

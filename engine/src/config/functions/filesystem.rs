@@ -98,13 +98,6 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
             p
         }))
     }),
-    ("templatefile", "templatefile(path, vars)", |a, ctx| {
-        arity(a, 2)?;
-        let p = resolve_path(&string(a, 0)?, ctx);
-        let text = read_file(&p)?;
-        let vars = map(a, 1)?;
-        render_template(&text, vars).map(Value::String)
-    }),
 ];
 
 /// The file's bytes, within the evaluation's file budget.

@@ -1,4 +1,4 @@
-//! Hash and UUID functions: md5, sha1, sha256, sha512, base64sha256, base64sha512, uuid,
+//! Hash and UUID functions: bcrypt, md5, sha1, sha256, sha512, base64sha256, base64sha512, uuid,
 //! uuidv5.
 
 use mlinfra_schema::Value;
@@ -6,6 +6,21 @@ use mlinfra_schema::Value;
 use super::*;
 
 pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
+    ("bcrypt", "bcrypt(string, cost)", |a, _| {
+        if a.is_empty() || a.len() > 2 {
+            return Err(format!("expected 1 or 2 arguments, got {}", a.len()));
+        }
+        let cost = if a.len() == 2 { num(a, 1)? } else { 10.0 };
+        if cost.fract() != 0.0 || !(4.0..=31.0).contains(&cost) {
+            return Err(format!(
+                "the cost is {cost}; it must be a whole number from 4 to 31"
+            ));
+        }
+        // A fresh salt each call, as in Terraform: the hash differs on every run.
+        bcrypt::hash_with_result(string(a, 0)?, cost as u32)
+            .map(|h| Value::String(h.format_for_version(bcrypt::Version::TwoA)))
+            .map_err(|e| format!("bcrypt: {e}"))
+    }),
     ("base64sha256", "base64sha256(string)", |a, _| {
         arity(a, 1)?;
         use sha2::Digest;

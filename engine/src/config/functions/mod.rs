@@ -31,28 +31,15 @@ mod hashing;
 mod network;
 mod numeric;
 mod strings;
+mod time;
 mod yaml;
+
+pub use time::while_applying;
 
 type Func = fn(&[Value], &CallContext) -> Result<Value, String>;
 
 /// Terraform's built-in functions not built yet (docs/language.md#functions says why).
-pub const NOT_YET: &[&str] = &[
-    "base64gzip",
-    "bcrypt",
-    "ephemeralasnull",
-    "formatdate",
-    "issensitive",
-    "nonsensitive",
-    "plantimestamp",
-    "sensitive",
-    "templatestring",
-    "textdecodebase64",
-    "textencodebase64",
-    "timeadd",
-    "timecmp",
-    "timestamp",
-    "type",
-];
+pub const NOT_YET: &[&str] = &["ephemeralasnull"];
 
 /// Every family's table; a name is in one of them.
 const FAMILIES: &[&[(&str, &str, Func)]] = &[
@@ -65,6 +52,7 @@ const FAMILIES: &[&[(&str, &str, Func)]] = &[
     encoding::FUNCTIONS,
     conversion::FUNCTIONS,
     yaml::FUNCTIONS,
+    time::FUNCTIONS,
 ];
 
 /// The values in first-seen order without repeats, in O(n log n).
@@ -88,7 +76,16 @@ pub fn names() -> Vec<&'static str> {
         .iter()
         .flat_map(|t| t.iter().map(|f| f.0))
         .collect();
-    n.extend(["can", "try"]);
+    n.extend([
+        "can",
+        "issensitive",
+        "nonsensitive",
+        "sensitive",
+        "templatefile",
+        "templatestring",
+        "try",
+        "type",
+    ]);
     n.sort();
     n
 }
@@ -168,7 +165,7 @@ fn to_string_value(v: &Value) -> Result<String, String> {
     }
 }
 
-fn resolve_path(p: &str, ctx: &CallContext) -> std::path::PathBuf {
+pub(crate) fn resolve_path(p: &str, ctx: &CallContext) -> std::path::PathBuf {
     let path = Path::new(p);
     if path.is_absolute() {
         path.to_path_buf()
@@ -238,69 +235,13 @@ fn format_fn(spec: &str, args: &[Value]) -> Result<String, String> {
 }
 
 /// A file read by `file()` or `templatefile()`, within the file size limit.
-fn read_file(p: &Path) -> Result<String, String> {
+pub(crate) fn read_file(p: &Path) -> Result<String, String> {
     crate::files::read_capped(
         p,
         crate::budget::limits().file_bytes,
         "; raise the limit with --limit file-bytes=N",
     )
     .map_err(|e| e.to_string())
-}
-
-/// Render a minijinja template with the given variables.
-/// Within the evaluation budget: template instructions count as steps (minijinja's fuel),
-/// and the output stops at the string limit.
-pub fn render_template(text: &str, vars: &BTreeMap<String, Value>) -> Result<String, String> {
-    let limits = crate::budget::limits();
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.set_fuel(Some(limits.steps));
-    env.add_template("template", text)
-        .map_err(|e| format!("template error: {e}"))?;
-    let tmpl = env.get_template("template").map_err(|e| e.to_string())?;
-    let ctx: serde_json::Map<String, serde_json::Value> =
-        vars.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
-    let mut out = CappedOutput {
-        buf: Vec::new(),
-        limit: limits.string_bytes,
-    };
-    let result = tmpl.render_captured_to(ctx, &mut out).map(|_| ());
-    match result {
-        Ok(()) => String::from_utf8(out.buf).map_err(|e| format!("template error: {e}")),
-        Err(_) if out.buf.len() as u64 >= out.limit => Err(format!(
-            "the template's output is more than {} bytes, the evaluation budget (--limit string-bytes=N)",
-            out.limit
-        )),
-        Err(e) if e.kind() == minijinja::ErrorKind::OutOfFuel => Err(format!(
-            "the template ran more than {} steps, the evaluation budget (--limit steps=N)",
-            limits.steps
-        )),
-        Err(e) => Err(format!("template error: {e}")),
-    }
-}
-
-/// Collects a template's output, refusing to grow past `limit` bytes.
-struct CappedOutput {
-    buf: Vec<u8>,
-    limit: u64,
-}
-
-impl std::io::Write for CappedOutput {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        if (self.buf.len() + b.len()) as u64 > self.limit {
-            self.buf.extend_from_slice(
-                &b[..(self.limit as usize)
-                    .saturating_sub(self.buf.len())
-                    .min(b.len())],
-            );
-            return Err(std::io::Error::other("output limit"));
-        }
-        self.buf.extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -443,14 +384,6 @@ mod tests {
             assert_eq!(base64_decode(&base64_encode(t.as_bytes())).unwrap(), t);
         }
         assert_eq!(base64_encode(b"abc"), "YWJj");
-    }
-
-    #[test]
-    fn templates_render_with_minijinja() {
-        let mut vars = BTreeMap::new();
-        vars.insert("gpus".to_string(), Value::Number(8.0));
-        assert_eq!(render_template("gpus={{ gpus }}", &vars).unwrap(), "gpus=8");
-        assert!(render_template("{{ missing }}", &vars).is_err());
     }
 
     #[test]
