@@ -73,9 +73,15 @@ formatdate(\"EEE, DD MMM YYYY\", \"2026-12-03T10:00:00Z\")
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert!(lines[0].starts_with("object({") || lines[0].starts_with("tuple(["), "{}", r.stdout);
     assert!(
-        r.stdout.ends_with("string\n(sensitive value)\ntrue\n(known after apply)\n\"Thu, 03 Dec 2026\"\n"),
+        lines[0].starts_with("object({") || lines[0].starts_with("tuple(["),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.ends_with(
+            "string\n(sensitive value)\ntrue\n(known after apply)\n\"Thu, 03 Dec 2026\"\n"
+        ),
         "{}",
         r.stdout
     );

@@ -147,7 +147,10 @@ mod tests {
         assert_eq!(t("type(1)"), "number");
         assert_eq!(t("type(\"a\")"), "string");
         assert_eq!(t("type(null)"), "dynamic");
-        assert_eq!(eval("type(var.secret)", true), Ok((Value::String("string".into()), false)));
+        assert_eq!(
+            eval("type(var.secret)", true),
+            Ok((Value::String("string".into()), false))
+        );
         assert_eq!(t("type([])"), "tuple([])");
         assert_eq!(
             t("type([\"a\", 1])"),

@@ -144,6 +144,11 @@ fn csv_rows(text: &str) -> Result<Vec<Vec<String>>, String> {
 
 /// As Terraform's `jsonencode` (Go's encoding/json): `<`, `>`, `&`, U+2028 and U+2029
 /// written as `\uXXXX` escapes. They only occur inside strings in JSON text.
+/// A value as Terraform's JSON, `<`, `>` and `&` escaped.
+pub(super) fn json_text(v: &Value) -> String {
+    html_safe(&v.to_json().to_string())
+}
+
 fn html_safe(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {

@@ -155,7 +155,7 @@ fn string_functions() {
         (
             "formatlist",
             json!(["%s %s", ["a", "b"], ["c"]]),
-            "same length",
+            "which is inconsistent with argument 1 of length 2",
         ),
     ]);
 }

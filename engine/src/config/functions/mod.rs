@@ -27,6 +27,7 @@ mod encoding;
 #[cfg(test)]
 mod family_tests;
 mod filesystem;
+mod format;
 mod hashing;
 mod network;
 mod numeric;
@@ -176,64 +177,6 @@ pub(crate) fn resolve_path(p: &str, ctx: &CallContext) -> std::path::PathBuf {
     }
 }
 
-/// `format` with the verbs %s, %d, %f (with precision), %v, %q and %%.
-fn format_fn(spec: &str, args: &[Value]) -> Result<String, String> {
-    let mut out = String::new();
-    let mut it = spec.chars().peekable();
-    let mut next = 0;
-    while let Some(c) = it.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let mut precision = None;
-        if it.peek() == Some(&'.') {
-            it.next();
-            let mut digits = String::new();
-            while let Some(d) = it.peek().filter(|d| d.is_ascii_digit()) {
-                digits.push(*d);
-                it.next();
-            }
-            precision = digits.parse::<usize>().ok().filter(|p| *p <= 100);
-            if precision.is_none() && !digits.is_empty() {
-                return Err(format!("precision .{digits} is too large (at most 100)"));
-            }
-        }
-        let verb = it.next().ok_or("format ends with a lone %")?;
-        if verb == '%' {
-            out.push('%');
-            continue;
-        }
-        let v = args.get(next).ok_or_else(|| {
-            format!("not enough arguments for the format (needs more than {next})")
-        })?;
-        next += 1;
-        match verb {
-            's' | 'v' => out.push_str(&match v {
-                Value::String(s) => s.clone(),
-                other => other.to_hcl(),
-            }),
-            'q' => out.push_str(&Value::String(to_string_value(v)?).to_hcl()),
-            'd' => {
-                let n = v
-                    .as_f64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                    .ok_or("%d needs a number")?;
-                out.push_str(&format!("{}", n.trunc() as i64));
-            }
-            'f' => {
-                let n = v
-                    .as_f64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                    .ok_or("%f needs a number")?;
-                out.push_str(&format!("{:.*}", precision.unwrap_or(6), n));
-            }
-            other => return Err(format!("unsupported format verb %{other}")),
-        }
-    }
-    Ok(out)
-}
-
 /// A file read by `file()` or `templatefile()`, within the file size limit.
 pub(crate) fn read_file(p: &Path) -> Result<String, String> {
     crate::files::read_capped(
@@ -319,7 +262,7 @@ mod tests {
                 vec![
                     s("%s-%d-%.2f%%"),
                     s("x"),
-                    Value::Number(3.7),
+                    Value::Number(3.0),
                     Value::Number(1.0)
                 ]
             ),

@@ -25,7 +25,7 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         Ok(Value::Bool(string(a, 0)?.ends_with(&string(a, 1)?)))
     }),
     ("format", "format(spec, values…)", |a, _| {
-        format_fn(&string(a, 0)?, &a[1..]).map(Value::String)
+        super::format::format(&string(a, 0)?, &a[1..]).map(Value::String)
     }),
     ("formatlist", "formatlist(spec, value, …)", |a, _| {
         formatlist(a)
@@ -217,35 +217,42 @@ fn captures(re: &regex::Regex, c: &regex::Captures) -> Value {
 /// `format` over lists element by element; scalars repeat. Every list has one length.
 fn formatlist(a: &[Value]) -> Result<Value, String> {
     let spec = string(a, 0)?;
-    let mut len: Option<usize> = None;
-    for (i, v) in a.iter().enumerate().skip(1) {
+    let args = &a[1..];
+    let mut len: Option<(usize, usize)> = None;
+    for (i, v) in args.iter().enumerate() {
         if let Value::List(l) = v {
             match len {
-                Some(n) if n != l.len() => {
+                Some((n, first)) if n != l.len() => {
                     return Err(format!(
-                        "argument {} has {} elements, and an earlier list has {n}: every list must have the same length",
+                        "argument {} has length {}, which is inconsistent with argument {} of length {n}",
                         i + 1,
-                        l.len()
+                        l.len(),
+                        first + 1
                     ))
                 }
-                _ => len = Some(l.len()),
+                Some(_) => {}
+                None => len = Some((l.len(), i)),
             }
         }
     }
-    let Some(n) = len else {
-        // No list: one formatted string, in a list.
-        return Ok(Value::List(vec![Value::String(format_fn(&spec, &a[1..])?)]));
-    };
+    let n = len.map_or(1, |(n, _)| n);
     let mut out = Vec::with_capacity(n);
     for row in 0..n {
-        let args: Vec<Value> = a[1..]
+        let row_args: Vec<Value> = args
             .iter()
             .map(|v| match v {
                 Value::List(l) => l[row].clone(),
                 other => other.clone(),
             })
             .collect();
-        out.push(Value::String(format_fn(&spec, &args)?));
+        let s = super::format::format(&spec, &row_args).map_err(|e| {
+            if len.is_some() {
+                format!("error on format iteration {row}: {e}")
+            } else {
+                e
+            }
+        })?;
+        out.push(Value::String(s));
     }
     Ok(Value::List(out))
 }
