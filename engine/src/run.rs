@@ -26,13 +26,14 @@ pub fn config_hash(config: &Config, inputs: &Inputs) -> String {
         .root()
         .variables
         .iter()
-        .filter(|v| v.sensitive)
+        .filter(|v| v.sensitive || v.ephemeral)
         .map(|v| v.name.as_str())
         .collect();
     for (name, input) in inputs {
         h.update(name.as_bytes());
         h.update([0]);
-        // A hash of a secret in a published plan would let anyone test guesses offline.
+        // A hash of a secret in a published plan would let anyone test guesses offline; an
+        // ephemeral value may change between plan and apply (a short-lived token).
         if secret.contains(name.as_str()) {
             continue;
         }

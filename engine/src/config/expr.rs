@@ -15,12 +15,14 @@ use crate::diag::{did_you_mean, Diagnostic, FileId, Span};
 mod marks;
 mod templates;
 
-/// A value together with the resource instances it was computed from and whether it is secret.
+/// A value together with the resource instances it was computed from, whether it is
+/// secret, and whether it is ephemeral (never written to a plan or the state).
 #[derive(Clone, Debug, Default)]
 pub struct Tracked {
     pub value: Value,
     pub deps: BTreeSet<String>,
     pub sensitive: bool,
+    pub ephemeral: bool,
 }
 
 impl Tracked {
@@ -57,6 +59,8 @@ pub struct Evaluator<'s, 'a> {
     pub diags: Vec<Diagnostic>,
     pub deps: BTreeSet<String>,
     pub sensitive: bool,
+    /// The expression read an ephemeral value.
+    pub ephemeral: bool,
     locals: Vec<HashMap<String, Value>>,
     /// Inside `templatefile`/`templatestring`: the names of the template's variables.
     template_vars: Option<BTreeSet<String>>,
@@ -78,6 +82,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
             diags: Vec::new(),
             deps: BTreeSet::new(),
             sensitive: false,
+            ephemeral: false,
             locals: Vec::new(),
             template_vars: None,
             console: false,
@@ -107,6 +112,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
     pub fn reset_tracking(&mut self) {
         self.deps.clear();
         self.sensitive = false;
+        self.ephemeral = false;
     }
 
     fn span(&self, r: Option<std::ops::Range<usize>>) -> Option<Span> {
@@ -577,7 +583,10 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         if name == "templatefile" || name == "templatestring" {
             return self.template_function(call);
         }
-        if matches!(name, "sensitive" | "nonsensitive" | "issensitive" | "type") {
+        if matches!(
+            name,
+            "sensitive" | "nonsensitive" | "issensitive" | "type" | "ephemeralasnull"
+        ) {
             return self.mark_function(call);
         }
         // `try` and `can` take expressions that may fail.
@@ -626,13 +635,6 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         };
         match functions::call(name, &args, &ctx) {
             Ok(v) => Ok(v),
-            Err(functions::CallError::Unknown) if functions::NOT_YET.contains(&name) => self.err(
-                call.name.name.span(),
-                Diagnostic::error(format!(
-                    "`{name}` is a Terraform function this build does not support yet"
-                ))
-                .help("docs/language.md#functions lists the functions there are, and why the others are not built yet"),
-            ),
             Err(functions::CallError::Unknown) => {
                 let names = functions::names();
                 self.err(
@@ -683,6 +685,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                     Some(tracked) => {
                         self.deps.extend(tracked.deps.iter().cloned());
                         self.sensitive |= tracked.sensitive;
+                        self.ephemeral |= tracked.ephemeral;
                         let mut cur = &tracked.value;
                         let mut i = used;
                         while let Some(TraversalOperator::GetAttr(a)) = ops.get(i) {
@@ -931,6 +934,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                     Some(t) => {
                         self.deps.extend(t.deps.iter().cloned());
                         self.sensitive |= t.sensitive;
+                        self.ephemeral |= t.ephemeral;
                         Ok(t.value.clone())
                     }
                     None => {

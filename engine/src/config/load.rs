@@ -98,6 +98,8 @@ pub struct VariableDecl {
     pub default: Option<Expression>,
     pub description: Option<String>,
     pub sensitive: bool,
+    /// `ephemeral = true`: the value is used in this run and never saved.
+    pub ephemeral: bool,
     pub nullable: bool,
     pub validations: Vec<Validation>,
 }
@@ -123,6 +125,8 @@ pub struct OutputDecl {
     pub file: FileId,
     pub value: Option<Expression>,
     pub sensitive: bool,
+    /// `ephemeral = true` (child modules only): passed to the caller, never saved.
+    pub ephemeral: bool,
     pub description: Option<String>,
     pub preconditions: Vec<crate::config::conditions::Condition>,
 }
@@ -497,6 +501,7 @@ fn read_block(module: &mut ModuleConfig, block: Block, file: FileId, diags: &mut
                     file,
                     value: None,
                     sensitive: false,
+                    ephemeral: false,
                     description: None,
                     preconditions: Vec::new(),
                 };
@@ -505,12 +510,19 @@ fn read_block(module: &mut ModuleConfig, block: Block, file: FileId, diags: &mut
                         Structure::Attribute(a) => match a.key.as_str() {
                             "value" => out.value = Some(a.value),
                             "sensitive" => out.sensitive = literal_bool(&a.value, file, diags),
+                            "ephemeral" => out.ephemeral = literal_bool(&a.value, file, diags),
                             "description" => out.description = literal_string(&a.value),
                             "depends_on" => {}
                             other => diags.push(unknown_in(
                                 "output",
                                 other,
-                                &["value", "sensitive", "description", "depends_on"],
+                                &[
+                                    "value",
+                                    "sensitive",
+                                    "ephemeral",
+                                    "description",
+                                    "depends_on",
+                                ],
                                 span_of(file, a.key.span()),
                             )),
                         },
@@ -778,6 +790,7 @@ fn read_variable(block: Block, file: FileId, diags: &mut Diagnostics) -> Option<
         default: None,
         description: None,
         sensitive: false,
+        ephemeral: false,
         nullable: true,
         validations: Vec::new(),
     };
@@ -795,11 +808,12 @@ fn read_variable(block: Block, file: FileId, diags: &mut Diagnostics) -> Option<
                 "default" => v.default = Some(a.value),
                 "description" => v.description = literal_string(&a.value),
                 "sensitive" => v.sensitive = literal_bool(&a.value, file, diags),
+                "ephemeral" => v.ephemeral = literal_bool(&a.value, file, diags),
                 "nullable" => v.nullable = literal_bool(&a.value, file, diags),
                 other => diags.push(unknown_in(
                     "variable",
                     other,
-                    &["type", "default", "description", "sensitive", "nullable"],
+                    &["type", "default", "description", "sensitive", "ephemeral", "nullable"],
                     span_of(file, a.key.span()),
                 ).note("validation rules are blocks: validation { condition = … error_message = … }")),
             },

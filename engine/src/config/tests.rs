@@ -1324,3 +1324,160 @@ fn accelerators_use_skypilot_names_and_a_near_miss_names_every_close_one() {
         Some("did you mean one of \"A100-80GB\", \"A100\"?")
     );
 }
+
+#[test]
+fn ephemeral_values_reach_providers_locals_and_ephemeral_outputs_only() {
+    let token = || {
+        let mut inputs = Inputs::new();
+        inputs.insert(
+            "token".into(),
+            InputValue {
+                raw: RawInput::Text("tok-123".into()),
+                source: "--var".into(),
+                span: None,
+            },
+        );
+        inputs
+    };
+    // Allowed: a provider block, locals, a child module's ephemeral variable and output,
+    // and ephemeralasnull where a saved value is needed.
+    let (ev, d, _dir) = eval_files(
+        &[
+            (
+                "main.mlinfra.hcl",
+                r#"variable "token" {
+  type      = string
+  ephemeral = true
+}
+locals {
+  header = "Bearer ${var.token}"
+}
+provider "aws" {
+  region     = "us-east-1"
+  profile    = local.header
+}
+module "auth" {
+  source = "./auth"
+  token  = local.header
+}
+bucket "b" {
+  cloud = "aws"
+  name  = "data"
+  tags  = { token = coalesce(ephemeralasnull(module.auth.header), "none") }
+}
+output "kept" {
+  value = ephemeralasnull(var.token)
+}
+"#,
+            ),
+            (
+                "auth/main.mlinfra.hcl",
+                r#"variable "token" {
+  type      = string
+  ephemeral = true
+}
+output "header" {
+  value     = upper(var.token)
+  ephemeral = true
+}
+"#,
+            ),
+        ],
+        token(),
+    );
+    assert!(d.is_empty(), "{:?}", summaries(&d));
+    assert_eq!(
+        attr(&ev, "bucket.b", "tags").to_json(),
+        serde_json::json!({"token": "none"})
+    );
+    assert_eq!(ev.outputs["kept"].value, Value::Null);
+    let p = ev.providers.iter().find(|p| p.key == "aws").unwrap();
+    assert_eq!(p.attrs["profile"], Value::from("Bearer tok-123"));
+
+    // Not allowed: anything saved in the plan or the state.
+    let bad = |files: &[(&str, &str)]| {
+        let (_, d, _dir) = eval_files(files, token());
+        summaries(&d)
+    };
+    let head = "variable \"token\" {\n  type      = string\n  ephemeral = true\n}\n";
+    let s = bad(&[(
+        "main.mlinfra.hcl",
+        &format!("{head}bucket \"b\" {{\n  cloud = \"aws\"\n  name  = var.token\n}}\n"),
+    )]);
+    assert!(
+        s.iter()
+            .any(|m| m.contains("`name` in bucket.b cannot take an ephemeral value")),
+        "{s:?}"
+    );
+    let s = bad(&[(
+        "main.mlinfra.hcl",
+        &format!("{head}bucket \"b\" {{\n  count = length(var.token)\n  cloud = \"aws\"\n}}\n"),
+    )]);
+    assert!(
+        s.iter()
+            .any(|m| m.contains("the count of bucket.b cannot take an ephemeral value")),
+        "{s:?}"
+    );
+    let s = bad(&[(
+        "main.mlinfra.hcl",
+        &format!("{head}output \"t\" {{\n  value = var.token\n}}\n"),
+    )]);
+    assert!(
+        s.iter()
+            .any(|m| m.contains("output `t` refers to ephemeral values")),
+        "{s:?}"
+    );
+    let s = bad(&[(
+        "main.mlinfra.hcl",
+        &format!("{head}output \"t\" {{\n  value     = var.token\n  ephemeral = true\n}}\n"),
+    )]);
+    assert!(
+        s.iter()
+            .any(|m| m.contains("output `t` of the root module cannot be ephemeral")),
+        "{s:?}"
+    );
+    let s = bad(&[
+        (
+            "main.mlinfra.hcl",
+            &format!("{head}module \"m\" {{\n  source = \"./m\"\n  token  = var.token\n}}\n"),
+        ),
+        (
+            "m/main.mlinfra.hcl",
+            "variable \"token\" { type = string }\n",
+        ),
+    ]);
+    assert!(s.iter().any(|m| m.contains("the input `token` is ephemeral, and the module's variable is not")), "{s:?}");
+}
+
+#[test]
+fn an_ephemeral_value_may_change_between_plan_and_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.mlinfra.hcl"),
+        "variable \"token\" {\n  type      = string\n  ephemeral = true\n}\nvariable \"env\" { type = string }\n",
+    )
+    .unwrap();
+    let (config, d) = load(dir.path());
+    assert!(!d.has_errors());
+    let inputs = |token: &str, env: &str| {
+        let mut i = Inputs::new();
+        for (k, v) in [("token", token), ("env", env)] {
+            i.insert(
+                k.into(),
+                InputValue {
+                    raw: RawInput::Text(v.into()),
+                    source: "--var".into(),
+                    span: None,
+                },
+            );
+        }
+        i
+    };
+    let h = |t: &str, e: &str| crate::run::config_hash(&config, &inputs(t, e));
+    assert_eq!(
+        h("tok-1", "prod"),
+        h("tok-2", "prod"),
+        "the saved plan binds no ephemeral value"
+    );
+    assert_ne!(h("tok-1", "prod"), h("tok-1", "dev"));
+}

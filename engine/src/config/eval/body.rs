@@ -134,6 +134,14 @@ impl BodyCtx<'_, '_, '_> {
                     let raw = self.ev.eval(&a.value);
                     self.deps.extend(self.ev.deps.iter().cloned());
                     let value_span = self.span(a.value.span());
+                    if self.ev.ephemeral {
+                        self.push(ephemeral_not_allowed(
+                            &format!("`{name}` in {here}"),
+                            value_span,
+                        ));
+                        out.insert(name.to_string(), Value::Unknown);
+                        continue;
+                    }
                     // A resource object where a name of one kind is expected must be of it.
                     let wanted = match &attr.ty {
                         AttrType::Ref(k) => Some(*k),
@@ -609,4 +617,12 @@ impl BodyCtx<'_, '_, '_> {
             self.ev.pop_name();
         }
     }
+}
+
+/// An ephemeral value where it would be saved in the plan or the state.
+pub(super) fn ephemeral_not_allowed(what: &str, at: Option<Span>) -> Diagnostic {
+    Diagnostic::error(format!("{what} cannot take an ephemeral value"))
+        .at(at)
+        .note("it is saved in the plan and the state, and an ephemeral value never is")
+        .help("ephemeral values go to provider blocks, locals, ephemeral outputs and ephemeral module variables; ephemeralasnull(…) gives null instead")
 }

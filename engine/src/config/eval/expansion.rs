@@ -17,9 +17,17 @@ impl Ctx<'_> {
             let mut ev = Evaluator::new(scope, file);
             let v = ev.try_eval(e);
             let secret = ev.sensitive;
+            let ephemeral = ev.ephemeral;
             let span = e.span().map(|r| Span::new(file, r));
             self.take(ev);
             let v = v.ok()?;
+            if ephemeral {
+                self.err(super::body::ephemeral_not_allowed(
+                    &format!("the count of {what}"),
+                    span,
+                ));
+                return None;
+            }
             return match v {
                 Value::Number(n) if n > MAX_INSTANCES as f64 => {
                     let shown = if secret {
@@ -66,9 +74,17 @@ impl Ctx<'_> {
             let mut ev = Evaluator::new(scope, file);
             let v = ev.try_eval(e);
             let sensitive = ev.sensitive;
+            let ephemeral = ev.ephemeral;
             let span = e.span().map(|r| Span::new(file, r));
             self.take(ev);
             let v = v.ok()?;
+            if ephemeral {
+                self.err(super::body::ephemeral_not_allowed(
+                    &format!("the for_each of {what}"),
+                    span,
+                ));
+                return None;
+            }
             if sensitive {
                 self.err(
                     Diagnostic::error(format!("for_each of {what} uses sensitive values"))

@@ -512,6 +512,7 @@ impl Ctx<'_> {
                             value,
                             deps: std::mem::take(&mut ev.deps),
                             sensitive: ev.sensitive,
+                            ephemeral: ev.ephemeral,
                         };
                         self.take(ev);
                         t.locals.insert(l.name.clone(), tracked);
@@ -554,7 +555,33 @@ impl Ctx<'_> {
                             value,
                             deps: std::mem::take(&mut ev.deps),
                             sensitive: ev.sensitive || o.sensitive,
+                            ephemeral: ev.ephemeral || o.ephemeral,
                         };
+                        if o.ephemeral && path.is_empty() {
+                            ev.diags.push(
+                                Diagnostic::error(format!(
+                                    "output `{}` of the root module cannot be ephemeral",
+                                    o.name
+                                ))
+                                .at(Some(o.span))
+                                .note("the root module's outputs are saved in the state; only a child module's outputs can be ephemeral")
+                                .help("drop ephemeral = true, and wrap an ephemeral value in ephemeralasnull(…)"),
+                            );
+                        } else if ev.ephemeral && !o.ephemeral {
+                            ev.diags.push(
+                                Diagnostic::error(format!(
+                                    "output `{}` refers to ephemeral values",
+                                    o.name
+                                ))
+                                .at(Some(o.span))
+                                .note("an ephemeral value is never saved, and this output would be")
+                                .help(if path.is_empty() {
+                                    "wrap the value in ephemeralasnull(…), or output a value that is not ephemeral"
+                                } else {
+                                    "add ephemeral = true to the output, or wrap the value in ephemeralasnull(…)"
+                                }),
+                            );
+                        }
                         if ev.sensitive && !o.sensitive {
                             ev.diags.push(
                                 Diagnostic::error(format!(

@@ -66,6 +66,7 @@ impl Ctx<'_> {
         let mut single = Value::Unknown;
         let mut deps = BTreeSet::new();
         let mut sensitive = false;
+        let mut ephemeral = false;
         let first_resource = self.out.resources.len();
         for (key, each, count_index) in instances {
             // Inputs are evaluated in the caller's scope.
@@ -116,6 +117,7 @@ impl Ctx<'_> {
                                     value,
                                     deps: ev.deps.clone(),
                                     sensitive: ev.sensitive,
+                                    ephemeral: ev.ephemeral,
                                 },
                                 value_span,
                             ),
@@ -144,6 +146,24 @@ impl Ctx<'_> {
                     }
                     None => None,
                 };
+                if let Some((_, _, at)) = given
+                    .as_ref()
+                    .filter(|(tr, _, _)| tr.ephemeral && !v.ephemeral)
+                {
+                    self.err(
+                        Diagnostic::error(format!(
+                            "{what}: the input `{}` is ephemeral, and the module's variable is not",
+                            v.name
+                        ))
+                        .at(*at)
+                        .note("a variable that is not ephemeral can be saved in the plan and the state")
+                        .help(format!(
+                            "declare ephemeral = true in variable \"{}\" of the module, or pass ephemeralasnull(…)",
+                            v.name
+                        )),
+                    );
+                    continue;
+                }
                 if let Some(tr) = self.finish_variable(v, given) {
                     vars.insert(v.name.clone(), tr);
                 }
@@ -160,6 +180,7 @@ impl Ctx<'_> {
             for (name, tr) in outputs {
                 deps.extend(tr.deps.iter().cloned());
                 sensitive |= tr.sensitive;
+                ephemeral |= tr.ephemeral;
                 obj.insert(name, tr.value);
             }
             match &key {
@@ -188,6 +209,7 @@ impl Ctx<'_> {
                 value,
                 deps,
                 sensitive,
+                ephemeral,
             },
         );
     }

@@ -383,6 +383,7 @@ impl Ctx<'_> {
             value,
             deps: all,
             sensitive: any_sensitive,
+            ephemeral: false,
         }
     }
 

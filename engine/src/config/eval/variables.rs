@@ -168,6 +168,7 @@ impl Ctx<'_> {
             return None;
         }
         tracked.sensitive |= v.sensitive;
+        tracked.ephemeral |= v.ephemeral;
         // Validations see only this variable.
         let mut only = HashMap::new();
         only.insert(v.name.clone(), tracked.clone());

@@ -1,6 +1,7 @@
 //! Functions about a value rather than on it: `sensitive`, `nonsensitive` and
-//! `issensitive` change or read the secret mark the evaluator tracks, and `type` (in the
-//! console only, as in Terraform) names the value's type.
+//! `issensitive` change or read the secret mark the evaluator tracks, `ephemeralasnull`
+//! turns an ephemeral value into null, and `type` (in the console only, as in Terraform)
+//! names the value's type.
 
 use hcl_edit::expr::FuncCall;
 use hcl_edit::Span as _;
@@ -29,8 +30,12 @@ impl Evaluator<'_, '_> {
             );
         }
         let outer = std::mem::take(&mut self.sensitive);
+        let outer_ephemeral = std::mem::take(&mut self.ephemeral);
         let v = self.eval_expr(args[0]);
         let inner = self.sensitive;
+        let ephemeral = self.ephemeral;
+        // Only `ephemeralasnull` drops the argument's ephemeral mark (with its value).
+        self.ephemeral = outer_ephemeral || (ephemeral && name != "ephemeralasnull");
         // `sensitive` marks what the argument computed; `nonsensitive` drops its mark;
         // `issensitive` and `type` say something about the value that is not the secret
         // itself. The rest of the enclosing expression keeps its own mark.
@@ -38,6 +43,7 @@ impl Evaluator<'_, '_> {
         let v = v?;
         Ok(match name {
             "issensitive" => Value::Bool(inner),
+            "ephemeralasnull" if ephemeral => Value::Null,
             "type" => Value::String(type_name(&v, 0)),
             _ => v,
         })

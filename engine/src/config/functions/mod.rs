@@ -39,9 +39,6 @@ pub use time::while_applying;
 
 type Func = fn(&[Value], &CallContext) -> Result<Value, String>;
 
-/// Terraform's built-in functions not built yet (docs/language.md#functions says why).
-pub const NOT_YET: &[&str] = &["ephemeralasnull"];
-
 /// Every family's table; a name is in one of them.
 const FAMILIES: &[&[(&str, &str, Func)]] = &[
     strings::FUNCTIONS,
@@ -79,6 +76,7 @@ pub fn names() -> Vec<&'static str> {
         .collect();
     n.extend([
         "can",
+        "ephemeralasnull",
         "issensitive",
         "nonsensitive",
         "sensitive",
