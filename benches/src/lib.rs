@@ -55,6 +55,27 @@ pub fn write_manifest(dir: &Path, n: usize) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Write `n` bucket blocks over ten files, each with a name, a storage class and tags from
+/// a shared local: the shape of a large data platform's buckets.
+pub fn write_buckets(dir: &Path, n: usize) -> std::io::Result<()> {
+    let files = 10.min(n.max(1));
+    let mut texts = vec![String::new(); files];
+    texts[0].push_str(
+        "provider \"aws\" {\n  region = \"us-east-1\"\n}\n\nlocals {\n  tags = { env = \"bench\", owner = \"ml-platform\" }\n}\n\n",
+    );
+    for i in 0..n {
+        let _ = write!(
+            texts[i % files],
+            "bucket \"b{i}\" {{\n  cloud         = \"aws\"\n  name          = \"bench-data-{i}\"\n  storage_class = \"standard\"\n  tags          = merge(local.tags, {{ shard = \"{}\" }})\n}}\n\n",
+            i % 64
+        );
+    }
+    for (i, t) in texts.iter().enumerate() {
+        std::fs::write(dir.join(format!("buckets{i:02}.mlinfra.hcl")), t)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -76,5 +97,28 @@ mod tests {
         );
         assert!(diags.is_empty(), "the generated manifest evaluates cleanly");
         assert_eq!(evaluated.resources.len(), 95);
+    }
+
+    #[test]
+    fn bucket_manifests_are_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        super::write_buckets(dir.path(), 25).unwrap();
+        let (mut config, diags) = mlinfra_engine::load(dir.path());
+        assert!(!diags.has_errors());
+        let (inputs, _) = mlinfra_engine::collect_inputs(&mut config, &[], Vec::new());
+        let (evaluated, diags) = mlinfra_engine::evaluate(
+            &config,
+            &mlinfra_engine::EvalOptions {
+                inputs: &inputs,
+                prior: &mlinfra_engine::NoPrior,
+                replaced: &Default::default(),
+            },
+        );
+        assert!(
+            diags.is_empty(),
+            "{:?}",
+            diags.iter().map(|d| &d.summary).collect::<Vec<_>>()
+        );
+        assert_eq!(evaluated.resources.len(), 25);
     }
 }

@@ -99,6 +99,23 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         self.eval_expr(e)
     }
 
+    /// The value of `e` for its type alone: its diagnostics, references and marks are
+    /// dropped, and a failure is `None`. An exhausted budget still stops the evaluation.
+    fn peek(&mut self, e: &Expression) -> Result<Option<Value>, EvalError> {
+        let diags = self.diags.len();
+        let deps = self.deps.clone();
+        let (sensitive, ephemeral) = (self.sensitive, self.ephemeral);
+        let r = self.eval_expr(e);
+        self.diags.truncate(diags);
+        self.deps = deps;
+        (self.sensitive, self.ephemeral) = (sensitive, ephemeral);
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(EvalError) if budget::overrun().is_some() => Err(EvalError),
+            Err(EvalError) => Ok(None),
+        }
+    }
+
     /// Make `name` a local name (a `dynamic` block's iterator) until [`Self::pop_name`].
     pub fn push_name(&mut self, name: &str, value: Value) {
         self.locals.push(HashMap::from([(name.to_string(), value)]));
@@ -286,8 +303,38 @@ impl<'s, 'a> Evaluator<'s, 'a> {
             Expression::Conditional(c) => {
                 let cond = self.eval_expr(&c.cond_expr)?;
                 match cond {
-                    Value::Bool(true) => self.eval_expr(&c.true_expr),
-                    Value::Bool(false) => self.eval_expr(&c.false_expr),
+                    Value::Bool(b) => {
+                        let (taken, other) = if b {
+                            (&c.true_expr, &c.false_expr)
+                        } else {
+                            (&c.false_expr, &c.true_expr)
+                        };
+                        let v = self.eval_expr(taken)?;
+                        // Both arms have one type, as in Terraform (`true ? 12 : "a"` is
+                        // "12"). The other arm is read for its type only: its errors,
+                        // references and marks do not count.
+                        let Some(o) = self.peek(other)? else {
+                            return Ok(v);
+                        };
+                        match functions::unify::unify_with(v, &[&o]) {
+                            Ok(v) => Ok(v),
+                            Err(why) => {
+                                let (t, f) = if b {
+                                    ("true", "false")
+                                } else {
+                                    ("false", "true")
+                                };
+                                self.err(
+                                    e.span(),
+                                    Diagnostic::error(format!(
+                                        "inconsistent conditional result types: the {t} and {f} results have {why}"
+                                    ))
+                                    .expected("both results of one type, or of types that convert to one (a string with a number or bool)")
+                                    .help("convert one side, like tostring(…), or make both sides lists or both objects"),
+                                )
+                            }
+                        }
+                    }
                     Value::Unknown => {
                         // Still evaluate both sides for errors and dependencies.
                         let _ = self.eval_expr(&c.true_expr)?;

@@ -33,10 +33,15 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         ))
     }),
     ("coalesce", "coalesce(value, …)", |a, _| {
-        a.iter()
+        let first = a
+            .iter()
             .find(|v| !matches!(v, Value::Null) && v.as_str() != Some(""))
             .cloned()
-            .ok_or_else(|| "every argument is null or empty".to_string())
+            .ok_or_else(|| "every argument is null or empty".to_string())?;
+        // The arguments share one type, as in Terraform: coalesce(1, "a") is "1".
+        let all: Vec<&Value> = a.iter().collect();
+        super::unify::unify_with(first, &all)
+            .map_err(|e| format!("all arguments must have the same type, and these have {e}"))
     }),
     ("coalescelist", "coalescelist(list, list, …)", |a, _| {
         if a.is_empty() {

@@ -979,3 +979,41 @@ fn text_encodings_gzip_and_bcrypt() {
         run("bcrypt", json!(["x", 4]))
     );
 }
+
+#[test]
+fn conditional_arms_and_coalesce_unify_to_one_type() {
+    let rows = [
+        (r#"true ? 12 : "hello""#, json!("12")),
+        (r#"false ? 12 : "hello""#, json!("hello")),
+        ("true ? 1 : 2", json!(1)),
+        (r#"true ? [1, true] : ["a"]"#, json!(["1", "true"])),
+        (r#"true ? { a = 1 } : { b = "x" }"#, json!({"a": "1"})),
+        (r#"true ? null : "x""#, json!(null)),
+        // The arm not taken is read for its type only: its errors do not count.
+        (r#"false ? tonumber("no") : 1"#, json!(1)),
+        (r#"true ? "a" : [for x in [1] : x][5]"#, json!("a")),
+    ];
+    for (src, want) in rows {
+        assert_eq!(eval_str(src), v(want), "{src}");
+    }
+    let e: hcl_edit::expr::Expression = "true ? 1 : false".parse().unwrap();
+    let scope = crate::config::expr::Scope::default();
+    let mut ev = crate::config::expr::Evaluator::new(&scope, 0);
+    assert!(ev.try_eval(&e).is_err());
+    assert!(
+        ev.diags[0].summary.contains("inconsistent conditional result types: the true and false results have number and bool"),
+        "{:?}",
+        ev.diags
+    );
+    table(&[
+        ("coalesce", json!(["a", "b"]), json!("a")),
+        ("coalesce", json!(["", "b"]), json!("b")),
+        ("coalesce", json!([1, 2]), json!(1)),
+        ("coalesce", json!([null, 1, "x"]), json!("1")),
+    ]);
+    errors(&[(
+        "coalesce",
+        json!([1, true]),
+        "all arguments must have the same type",
+    )]);
+}

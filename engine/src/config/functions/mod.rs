@@ -33,6 +33,7 @@ mod network;
 mod numeric;
 mod strings;
 mod time;
+pub(crate) mod unify;
 mod yaml;
 
 pub use time::while_applying;
