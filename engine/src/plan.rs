@@ -672,6 +672,8 @@ pub fn provider_checks(
         .iter()
         .map(|r| (r.address.to_string(), r))
         .collect();
+    // One provider configuration per key, not one per change.
+    let mut configs: HashMap<String, mlinfra_provider_api::ProviderConfig> = HashMap::new();
     for c in &mut plan.changes {
         if !matches!(c.action, Action::Create | Action::Update) && !c.action.is_replace() {
             continue;
@@ -690,7 +692,7 @@ pub fn provider_checks(
         let Some(inst) = by_address.get(&c.address) else {
             continue;
         };
-        let proposed = c
+        let mut proposed = c
             .after
             .as_ref()
             .and_then(Value::as_map)
@@ -709,14 +711,22 @@ pub fn provider_checks(
             changed.retain(|p| !after.get_path(p).is_some_and(Value::is_unknown));
         }
         let key = c.provider.clone().unwrap_or_default();
-        let cfg = crate::apply::provider_config(config, &key);
+        let cfg = configs
+            .entry(key)
+            .or_insert_with_key(|key| crate::apply::provider_config(config, key))
+            .clone();
         // A replacement creates a new object: the provider checks it as a create, so a
         // rule about changing the old one in place (a version step) does not refuse it.
         let is_update = c.action == Action::Update;
+        let checked_again = !is_update && before.is_some();
         let checked = provider.plan(PlanRequest::new(
             c.kind.clone(),
             if is_update { before.clone() } else { None },
-            proposed.clone(),
+            if checked_again {
+                proposed.clone()
+            } else {
+                std::mem::take(&mut proposed)
+            },
             if is_update {
                 changed.clone()
             } else {
@@ -757,7 +767,7 @@ pub fn provider_checks(
             }
         }
         let mut rotates = Vec::new();
-        if !is_update && before.is_some() {
+        if checked_again {
             // The provider's reasons why the change cannot happen in place, and what it
             // changes in place by rotation instead.
             let as_update = provider

@@ -282,6 +282,7 @@ fn load_module(
                 .help("run mlinfra in a configuration directory, or pass -chdir=DIR"),
         );
     }
+    let mut ids = Vec::with_capacity(files.len());
     for path in files {
         let text = match crate::files::read_bytes_capped(&path, crate::budget::limits().file_bytes)
         {
@@ -310,16 +311,17 @@ fn load_module(
                 continue;
             }
         };
-        let id = config.sources.add(&path, text);
-        let body = match parse_source(&config.sources, id) {
-            Ok(b) => b,
+        ids.push(config.sources.add(&path, text));
+    }
+    // Files parse independently, so they parse on every core; they are read in order.
+    for (id, parsed) in parse_all(&config.sources, &ids) {
+        match parsed {
+            Ok(body) => read_body(&mut module, body, id, diags),
             Err(d) => {
                 diags.push(d);
                 config.has_syntax_errors = true;
-                continue;
             }
-        };
-        read_body(&mut module, body, id, diags);
+        }
     }
     check_duplicates(&config.sources, &module, diags);
 
@@ -355,6 +357,48 @@ fn load_module(
     }
     stack.pop();
     config.modules.insert(dir.to_path_buf(), module);
+}
+
+/// Parse the files `ids`, on as many threads as there are cores (and files), in order.
+fn parse_all(sources: &Sources, ids: &[FileId]) -> Vec<(FileId, Result<Body, Diagnostic>)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(ids.len());
+    if threads <= 1 {
+        return ids.iter().map(|&id| (id, parse_source(sources, id))).collect();
+    }
+    // Largest files first, dealt round-robin, so the threads finish together.
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sources.get(ids[i]).text.len()));
+    let mut results: Vec<Option<Result<Body, Diagnostic>>> = (0..ids.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine: Vec<usize> = order.iter().copied().skip(t).step_by(threads).collect();
+                // The main thread's stack size: the parser recurses once per nesting level.
+                std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(scope, move || {
+                        mine.into_iter()
+                            .map(|i| (i, parse_source(sources, ids[i])))
+                            .collect::<Vec<_>>()
+                    })
+            })
+            .collect();
+        for h in handles {
+            let Ok(h) = h else { continue };
+            match h.join() {
+                Ok(parsed) => {
+                    for (i, r) in parsed {
+                        results[i] = Some(r);
+                    }
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    ids.iter()
+        .zip(results)
+        .map(|(&id, r)| (id, r.unwrap_or_else(|| parse_source(sources, id))))
+        .collect()
 }
 
 /// Parse one source file, turning a syntax error into a diagnostic.
