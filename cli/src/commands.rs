@@ -141,7 +141,8 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
     else {
         return Ok(EXIT_ERROR);
     };
-    let json = plan_json::to_json(&plan);
+    // The JSON form is built only when it is written: for a large plan it is a full copy.
+    let json = (args.out.is_some() || args.json).then(|| plan_json::to_json(&plan));
     // The cost of the changes, and the budgets, from the shipped catalog.
     let catalog = crate::cost_cmd::load_catalog(None)?;
     let usage = mlinfra_cost::UsageByAddress::new();
@@ -159,10 +160,10 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
     if print_diagnostics(&session.ws.config, &pdiags, nc) {
         return Ok(EXIT_ERROR);
     }
-    if let Some(out) = &args.out {
+    if let (Some(out), Some(json)) = (&args.out, &json) {
         // Scrubbed of secrets, then sealed with a digest of the whole file.
         let mut saved: serde_json::Value =
-            serde_json::from_str(&scrub(&serde_json::to_string(&json)?))?;
+            serde_json::from_str(&scrub(&serde_json::to_string(json)?))?;
         plan_json::seal(&mut saved);
         let text = serde_json::to_string_pretty(&saved)? + "\n";
         // Encrypted like the state when the configuration encrypts its state: a plan holds
@@ -174,8 +175,7 @@ pub fn plan(dir: &Path, m: &ArgMatches, args: &PlanArgs, nc: bool) -> Result<u8>
         atomic_write(out, &bytes)
             .with_context(|| format!("saving the plan to {}", out.display()))?;
     }
-    if args.json {
-        let mut json = json;
+    if let (true, Some(mut json)) = (args.json, json) {
         json["cost"] = crate::cost_cmd::delta_json(&delta);
         json["cost"]["budgets"] = crate::cost_cmd::budgets_json(&budgets);
         json["policy_changes"] = serde_json::Value::Array(

@@ -66,7 +66,7 @@ pub fn console(dir: &Path, m: &ArgMatches, nc: bool) -> Result<u8> {
                 let is_type = text.starts_with("type(") && text.ends_with(')');
                 let shown = match &value {
                     _ if sensitive => "(sensitive value)".to_string(),
-                    mlinfra_schema::Value::String(t) if is_type => t.clone(),
+                    Value::String(t) if is_type => t.clone(),
                     _ => pretty(&value, 0),
                 };
                 println!("{}", mlinfra_engine::secrets::scrub(&shown));

@@ -144,7 +144,7 @@ impl S3 {
         names
     }
 
-    fn tags(&self, bucket: &str) -> Vec<(String, String)> {
+    pub(crate) fn tags(&self, bucket: &str) -> Vec<(String, String)> {
         match self
             .rt
             .block_on(self.client.get_bucket_tagging().bucket(bucket).send())
@@ -1394,4 +1394,47 @@ fn progress_is_one_live_line_per_operation_on_a_terminal() {
         "{}",
         r.stdout
     );
+}
+
+/// `timestamp()` is known after apply: the plan shows it so, and apply tags the bucket
+/// with the time it made it. A `templatefile` renders Terraform's syntax into a tag.
+#[test]
+fn timestamp_is_taken_at_apply_and_templates_render() {
+    let s3 = S3::new();
+    let p = unique("time");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("owner.tftpl"),
+        "%{ for t in teams ~}${t}%{ endfor ~}",
+    )
+    .unwrap();
+    write(
+        dir.path(),
+        &endpoint(),
+        &format!(
+            "bucket \"data\" {{\n  cloud = \"aws\"\n  name  = \"{p}-data\"\n  tags  = {{\n    created = timestamp()\n    owner   = templatefile(\"owner.tftpl\", {{ teams = [\"ml\", \"-\", \"infra\"] }})\n    day     = formatdate(\"YYYY-MM-DD\", \"2026-12-03T10:00:00Z\")\n  }}\n}}\n"
+        ),
+    );
+    let r = run(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("(known after apply)"), "{}", r.stdout);
+    let before = std::time::SystemTime::now();
+    let r = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let tags = s3.tags(&format!("{p}-data"));
+    let get = |k: &str| tags.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("owner").as_deref(), Some("ml-infra"));
+    assert_eq!(get("day").as_deref(), Some("2026-12-03"));
+    let created = get("created").expect("a created tag");
+    assert!(created.len() == 20 && created.ends_with('Z'), "{created}");
+    let year: u64 = created[..4].parse().unwrap();
+    let now_year = 1970
+        + before
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 31_556_952;
+    assert!(year == now_year || year == now_year + 1, "{created}");
+    let r = run(dir.path(), &["destroy", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
