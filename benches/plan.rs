@@ -21,7 +21,7 @@ fn plan_offline(dir: &std::path::Path) -> usize {
         &State::new(),
         Vec::new(),
         &PlanOptions::default(),
-        &providers(),
+        &mlinfra_benches::providers(),
     );
     assert!(!diags.has_errors());
     result.map(|(_, p)| p.changes.len()).unwrap_or(0)
@@ -43,12 +43,3 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
-
-/// The providers the CLI registers: the plan runs their checks.
-fn providers() -> mlinfra_provider_api::ProviderSet {
-    let mut set = mlinfra_provider_api::ProviderSet::default();
-    set.add(Box::new(mlinfra_provider_aws::AwsProvider::new()));
-    set.add(Box::new(mlinfra_provider_gcp::GcpProvider::new()));
-    set.add(Box::new(mlinfra_provider_azure::AzureProvider::new()));
-    set
-}

@@ -54,7 +54,7 @@ fn run_one(shape: &str, n: usize) {
         &State::new(),
         Vec::new(),
         &PlanOptions::default(),
-        &providers(),
+        &mlinfra_benches::providers(),
     );
     assert!(
         !diags.has_errors(),
@@ -98,13 +98,4 @@ fn main() {
             assert!(status.success());
         }
     }
-}
-
-/// The providers the CLI registers: the plan runs their checks.
-fn providers() -> mlinfra_provider_api::ProviderSet {
-    let mut set = mlinfra_provider_api::ProviderSet::default();
-    set.add(Box::new(mlinfra_provider_aws::AwsProvider::new()));
-    set.add(Box::new(mlinfra_provider_gcp::GcpProvider::new()));
-    set.add(Box::new(mlinfra_provider_azure::AzureProvider::new()));
-    set
 }

@@ -40,7 +40,7 @@ fn main() {
         &State::new(),
         Vec::new(),
         &PlanOptions::default(),
-        &providers(),
+        &mlinfra_benches::providers(),
     );
     let plan_ms = t.elapsed().as_secs_f64() * 1e3;
     println!(
@@ -55,13 +55,4 @@ fn main() {
         elements as f64 * 100.0 / l.elements as f64,
         bytes as f64 * 100.0 / l.string_bytes as f64
     );
-}
-
-/// The providers the CLI registers: the plan runs their checks.
-fn providers() -> mlinfra_provider_api::ProviderSet {
-    let mut set = mlinfra_provider_api::ProviderSet::default();
-    set.add(Box::new(mlinfra_provider_aws::AwsProvider::new()));
-    set.add(Box::new(mlinfra_provider_gcp::GcpProvider::new()));
-    set.add(Box::new(mlinfra_provider_azure::AzureProvider::new()));
-    set
 }

@@ -76,6 +76,15 @@ pub fn write_buckets(dir: &Path, n: usize) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The providers the CLI registers: the plan runs their checks.
+pub fn providers() -> mlinfra_provider_api::ProviderSet {
+    let mut set = mlinfra_provider_api::ProviderSet::default();
+    set.add(Box::new(mlinfra_provider_aws::AwsProvider::new()));
+    set.add(Box::new(mlinfra_provider_gcp::GcpProvider::new()));
+    set.add(Box::new(mlinfra_provider_azure::AzureProvider::new()));
+    set
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -3,6 +3,28 @@
 use super::*;
 
 impl Ctx<'_> {
+    /// The value of `count` or `for_each`, whether it is secret, and where it is written.
+    /// An ephemeral value is an error: instance keys are saved in the state.
+    fn meta_argument(
+        &mut self,
+        e: &Expression,
+        file: FileId,
+        scope: &Scope,
+        what: &str,
+    ) -> Option<(Value, bool, Option<Span>)> {
+        let mut ev = Evaluator::new(scope, file);
+        let v = ev.try_eval(e);
+        let (secret, ephemeral) = (ev.sensitive, ev.ephemeral);
+        let span = e.span().map(|r| Span::new(file, r));
+        self.take(ev);
+        let v = v.ok()?;
+        if ephemeral {
+            self.err(super::body::ephemeral_not_allowed(what, span));
+            return None;
+        }
+        Some((v, secret, span))
+    }
+
     /// Expand `count` / `for_each` into instance keys with their `each` / `count.index` values.
     #[allow(clippy::type_complexity)]
     pub(super) fn expand(
@@ -14,20 +36,8 @@ impl Ctx<'_> {
         what: &str,
     ) -> Option<Vec<(Option<InstanceKey>, Option<(Value, Value)>, Option<usize>)>> {
         if let Some(e) = count {
-            let mut ev = Evaluator::new(scope, file);
-            let v = ev.try_eval(e);
-            let secret = ev.sensitive;
-            let ephemeral = ev.ephemeral;
-            let span = e.span().map(|r| Span::new(file, r));
-            self.take(ev);
-            let v = v.ok()?;
-            if ephemeral {
-                self.err(super::body::ephemeral_not_allowed(
-                    &format!("the count of {what}"),
-                    span,
-                ));
-                return None;
-            }
+            let (v, secret, span) =
+                self.meta_argument(e, file, scope, &format!("the count of {what}"))?;
             return match v {
                 Value::Number(n) if n > MAX_INSTANCES as f64 => {
                     let shown = if secret {
@@ -71,20 +81,8 @@ impl Ctx<'_> {
             };
         }
         if let Some(e) = for_each {
-            let mut ev = Evaluator::new(scope, file);
-            let v = ev.try_eval(e);
-            let sensitive = ev.sensitive;
-            let ephemeral = ev.ephemeral;
-            let span = e.span().map(|r| Span::new(file, r));
-            self.take(ev);
-            let v = v.ok()?;
-            if ephemeral {
-                self.err(super::body::ephemeral_not_allowed(
-                    &format!("the for_each of {what}"),
-                    span,
-                ));
-                return None;
-            }
+            let (v, sensitive, span) =
+                self.meta_argument(e, file, scope, &format!("the for_each of {what}"))?;
             if sensitive {
                 self.err(
                     Diagnostic::error(format!("for_each of {what} uses sensitive values"))
