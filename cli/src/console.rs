@@ -61,13 +61,12 @@ pub fn console(dir: &Path, m: &ArgMatches, nc: bool) -> Result<u8> {
             break;
         }
         match root.eval(&ws.config, &line, &mut sources) {
-            Ok((value, sensitive)) => {
+            Ok(v) => {
                 // `type(…)` shows the type itself, as Terraform's console does.
-                let is_type = text.starts_with("type(") && text.ends_with(')');
-                let shown = match &value {
-                    _ if sensitive => "(sensitive value)".to_string(),
-                    Value::String(t) if is_type => t.clone(),
-                    _ => pretty(&value, 0),
+                let shown = match &v.value {
+                    _ if v.sensitive => "(sensitive value)".to_string(),
+                    Value::String(t) if v.is_type => t.clone(),
+                    other => pretty(other, 0),
                 };
                 println!("{}", mlinfra_engine::secrets::scrub(&shown));
             }

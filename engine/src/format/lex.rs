@@ -337,6 +337,11 @@ fn number_len(b: &[u8]) -> usize {
     good
 }
 
+/// Whether `s` is one HCL identifier (a letter or `_`, then letters, digits, `_`, `-`).
+pub fn is_identifier(s: &str) -> bool {
+    s.chars().next().is_some_and(is_ident_start) && ident_len(s) == s.len()
+}
+
 fn is_ident_start(c: char) -> bool {
     c == '_' || c.is_alphabetic()
 }

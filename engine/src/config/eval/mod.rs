@@ -175,15 +175,23 @@ pub struct RootScope {
     tables: Tables,
 }
 
+/// One expression evaluated for the console.
+pub struct ConsoleValue {
+    pub value: Value,
+    pub sensitive: bool,
+    /// The expression is a `type(…)` call: its string is a type, shown as written.
+    pub is_type: bool,
+}
+
 impl RootScope {
-    /// Evaluate one expression written by a user: its value and whether it is
-    /// sensitive, or the diagnostics against `sources`, where the text is `file`.
+    /// Evaluate one expression written by a user, or the diagnostics against `sources`,
+    /// where the text is `file`.
     pub fn eval(
         &self,
         config: &Config,
         text: &str,
         sources: &mut crate::diag::Sources,
-    ) -> Result<(Value, bool), Vec<Diagnostic>> {
+    ) -> Result<ConsoleValue, Vec<Diagnostic>> {
         let file = sources.add(std::path::Path::new("<console>"), text.to_string());
         let expr: Expression = match text.parse() {
             Ok(e) => e,
@@ -201,8 +209,13 @@ impl RootScope {
         let mut ev = Evaluator::new(&scope, file);
         ev.console = true;
         let r = ev.try_eval(&expr);
+        let is_type = matches!(&expr, Expression::FuncCall(c) if c.name.name.as_str() == "type");
         match r {
-            Ok(v) if ev.diags.is_empty() => Ok((v, ev.sensitive)),
+            Ok(value) if ev.diags.is_empty() => Ok(ConsoleValue {
+                value,
+                sensitive: ev.sensitive,
+                is_type,
+            }),
             _ => Err(std::mem::take(&mut ev.diags)),
         }
     }

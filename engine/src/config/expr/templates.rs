@@ -296,7 +296,7 @@ impl Evaluator<'_, '_> {
                 )
             }
         };
-        if let Some(bad) = vars.keys().find(|k| !is_identifier(k)) {
+        if let Some(bad) = vars.keys().find(|k| !crate::format::lex::is_identifier(k)) {
             return self.err(
                 args[1].span(),
                 Diagnostic::error(format!("{name}(): \"{bad}\" cannot be a template variable"))
@@ -379,12 +379,6 @@ impl Evaluator<'_, '_> {
 }
 
 use super::EvalError;
-
-fn is_identifier(s: &str) -> bool {
-    let mut c = s.chars();
-    c.next().is_some_and(|f| f.is_alphabetic() || f == '_')
-        && c.all(|x| x.is_alphanumeric() || x == '_' || x == '-')
-}
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];

@@ -36,6 +36,7 @@ mod time;
 pub(crate) mod unify;
 mod yaml;
 
+pub(crate) use time::civil_from_days;
 pub use time::while_applying;
 
 type Func = fn(&[Value], &CallContext) -> Result<Value, String>;

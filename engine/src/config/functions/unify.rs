@@ -87,8 +87,7 @@ pub fn unify_with(v: Value, others: &[&Value]) -> Result<Value, String> {
     let mut found = vec![first];
     for o in others {
         let Some(os) = shape(o) else { continue };
-        let collection = |s: Shape| matches!(s, Shape::List | Shape::Map);
-        if (collection(first) || collection(os)) && first != os {
+        if (collection_shape(first) || collection_shape(os)) && first != os {
             return Err(format!("{} and {}", name(first), name(os)));
         }
         found.push(os);
