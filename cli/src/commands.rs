@@ -472,6 +472,9 @@ fn print_block_schema(b: &mlinfra_schema::BlockSchema, indent: usize) {
         if a.sensitive {
             flags.push("sensitive".into());
         }
+        if a.write_only {
+            flags.push("write-only: never in the plan or the state".into());
+        }
         if !a.clouds.is_empty() {
             flags.push(format!(
                 "only {}",

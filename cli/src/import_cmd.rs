@@ -113,7 +113,14 @@ pub fn read_import(
             .map(|p| p.attrs.clone())
             .unwrap_or_default(),
     };
-    let req = ImportRequest::new(inst.kind.name, id, config);
+    // The shapes of write-only attributes: what the cloud returns for them is not imported.
+    let shapes = inst
+        .attrs
+        .iter()
+        .filter(|(k, _)| inst.write_only.contains_key(k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let req = ImportRequest::new(inst.kind.name, id, config).with_write_only(shapes);
     let resp = session
         .rt
         .block_on(provider.import(req))

@@ -9,6 +9,24 @@ use mlinfra_schema::{is_identifier, BlockSchema, Value};
 use crate::style::Style;
 
 const SENSITIVE: &str = "(sensitive value)";
+/// What stands for each value of a write-only attribute, which the plan never holds.
+const WRITE_ONLY: &str = "(write-only)";
+
+/// `v` (a resource's attributes) with the null leaves of its write-only attributes' shapes
+/// shown as `(write-only)`: a map's names stay visible, its values never were there.
+fn mark_write_only(v: &Value, schema: Option<&BlockSchema>) -> Value {
+    let (Value::Map(m), Some(schema)) = (v, schema) else {
+        return v.clone();
+    };
+    let marker = || Value::String(WRITE_ONLY.into());
+    let mut out = m.clone();
+    for a in schema.attributes.iter().filter(|a| a.write_only) {
+        if let Some(Value::Map(shape)) = out.get_mut(a.name) {
+            shape.values_mut().for_each(|x| *x = marker());
+        }
+    }
+    Value::Map(out)
+}
 
 /// Render a whole plan the way `mlinfra plan` prints it.
 pub fn plan(p: &Plan, st: Style) -> String {
@@ -242,20 +260,20 @@ fn change(out: &mut String, c: &ResourceChange, st: Style, drift: bool) {
         .unwrap_or_else(|_| c.name.clone());
     let _ = writeln!(out, "{pad}{sym} {} \"{name}\" {{", c.kind);
     let marker = Value::String(SENSITIVE.into());
+    let schema = mlinfra_schema::kind(&c.kind).map(|k| &k.body);
     let before = c
         .before
         .as_ref()
-        .map(|v| redact(v, &c.sensitive_paths, &marker));
+        .map(|v| mark_write_only(&redact(v, &c.sensitive_paths, &marker), schema));
     // A forgotten object is unchanged in the cloud: shown as it is, not as deleted.
     let after = if c.action == Action::Forget {
         before.clone()
     } else {
         c.after
             .as_ref()
-            .map(|v| redact(v, &c.sensitive_paths, &marker))
+            .map(|v| mark_write_only(&redact(v, &c.sensitive_paths, &marker), schema))
     };
     let replace: BTreeSet<Vec<String>> = c.replace_paths.iter().cloned().collect();
-    let schema = mlinfra_schema::kind(&c.kind).map(|k| &k.body);
     let mut ctx = Body {
         out,
         st,
@@ -500,6 +518,7 @@ impl Body<'_> {
         match v {
             Value::Unknown => self.st.dim("(known after apply)"),
             Value::String(s) if s == SENSITIVE => self.st.dim(SENSITIVE),
+            Value::String(s) if s == WRITE_ONLY => self.st.dim(WRITE_ONLY),
             Value::List(items) if items.iter().any(|i| matches!(i, Value::Map(_))) => {
                 let pad = " ".repeat(indent + 4);
                 let mut s = String::from("[\n");
@@ -548,7 +567,7 @@ fn key_text(k: &str) -> String {
 pub fn inline(v: &Value) -> String {
     match v {
         Value::Unknown => "(known after apply)".into(),
-        Value::String(s) if s == SENSITIVE => SENSITIVE.into(),
+        Value::String(s) if s == SENSITIVE || s == WRITE_ONLY => s.clone(),
         Value::List(items) => format!(
             "[{}]",
             items.iter().map(inline).collect::<Vec<_>>().join(", ")

@@ -687,9 +687,15 @@ fn prepare(
                 .collect()
         })
         .unwrap_or_default();
+    let mut write_only = ctx
+        .evaluated
+        .resource(&item.address)
+        .map(|r| r.write_only.clone())
+        .unwrap_or_default();
     let needs_values = planned
         .iter()
-        .any(|(k, v)| !computed.contains(k.as_str()) && v.contains_unknown());
+        .any(|(k, v)| !computed.contains(k.as_str()) && v.contains_unknown())
+        || write_only.values().any(Value::contains_unknown);
     if needs_values {
         // Values that were unknown at plan time are known now that dependencies are applied.
         let prior_attrs = state.attributes();
@@ -727,6 +733,7 @@ fn prepare(
             }
             planned.insert(k.clone(), v.clone());
         }
+        write_only = inst.write_only.clone();
         if let Some((k, _)) = planned
             .iter()
             .find(|(k, v)| !computed.contains(k.as_str()) && v.contains_unknown())
@@ -743,18 +750,21 @@ fn prepare(
         .and_then(Cloud::parse)
         .and_then(|cl| ctx.providers.get(cl))
         .map(|p| {
-            p.plan(PlanRequest::new(
-                c.kind.clone(),
-                // The create half of a replacement is checked as a create.
-                if item.op == Op::Update {
-                    prior.clone()
-                } else {
-                    None
-                },
-                planned.clone(),
-                Vec::new(),
-                config.clone(),
-            ))
+            p.plan(
+                PlanRequest::new(
+                    c.kind.clone(),
+                    // The create half of a replacement is checked as a create.
+                    if item.op == Op::Update {
+                        prior.clone()
+                    } else {
+                        None
+                    },
+                    planned.clone(),
+                    Vec::new(),
+                    config.clone(),
+                )
+                .with_write_only(write_only.clone()),
+            )
         });
     let handle = match checked {
         Some(Ok(resp)) => resp.private,
@@ -798,7 +808,8 @@ fn prepare(
         ApplyRequest::new(c.kind.clone(), action, prior, planned, config)
             .with_client_token(token)
             .adopting(adopt_existing)
-            .with_timeout(timeout_seconds),
+            .with_timeout(timeout_seconds)
+            .with_write_only(write_only),
     )
 }
 

@@ -719,21 +719,24 @@ pub fn provider_checks(
         // rule about changing the old one in place (a version step) does not refuse it.
         let is_update = c.action == Action::Update;
         let checked_again = !is_update && before.is_some();
-        let checked = provider.plan(PlanRequest::new(
-            c.kind.clone(),
-            if is_update { before.clone() } else { None },
-            if checked_again {
-                proposed.clone()
-            } else {
-                std::mem::take(&mut proposed)
-            },
-            if is_update {
-                changed.clone()
-            } else {
-                Vec::new()
-            },
-            cfg.clone(),
-        ));
+        let checked = provider.plan(
+            PlanRequest::new(
+                c.kind.clone(),
+                if is_update { before.clone() } else { None },
+                if checked_again {
+                    proposed.clone()
+                } else {
+                    std::mem::take(&mut proposed)
+                },
+                if is_update {
+                    changed.clone()
+                } else {
+                    Vec::new()
+                },
+                cfg.clone(),
+            )
+            .with_write_only(inst.write_only.clone()),
+        );
         let mut resp = match checked {
             Ok(r) => r,
             Err(e) => {
@@ -771,13 +774,16 @@ pub fn provider_checks(
             // The provider's reasons why the change cannot happen in place, and what it
             // changes in place by rotation instead.
             let as_update = provider
-                .plan(PlanRequest::new(
-                    c.kind.clone(),
-                    before.clone(),
-                    proposed,
-                    changed.clone(),
-                    cfg,
-                ))
+                .plan(
+                    PlanRequest::new(
+                        c.kind.clone(),
+                        before.clone(),
+                        proposed,
+                        changed.clone(),
+                        cfg,
+                    )
+                    .with_write_only(inst.write_only.clone()),
+                )
                 .ok();
             if let Some(r) = as_update {
                 resp.requires_replace = r.requires_replace;

@@ -64,6 +64,11 @@ pub struct Attribute {
     /// A map where adding keys is in place; removing or changing one replaces the resource.
     pub append_only: bool,
     pub sensitive: bool,
+    /// Sent to the cloud at create and update, never written to the plan or the state:
+    /// they keep only its shape (null, or a map's keys with null values). The value may be
+    /// ephemeral; a change of it alone is no change, so a `*_wo_version` attribute beside it
+    /// says when to send it again.
+    pub write_only: bool,
     pub allowed: &'static [&'static str],
     /// The clouds the attribute applies to; empty means all.
     pub clouds: &'static [Cloud],
@@ -82,6 +87,7 @@ impl Attribute {
             force_new: false,
             append_only: false,
             sensitive: false,
+            write_only: false,
             allowed: &[],
             clouds: &[],
             description,
@@ -114,6 +120,10 @@ impl Attribute {
     }
     fn append_only(mut self) -> Self {
         self.append_only = true;
+        self
+    }
+    fn write_only(mut self) -> Self {
+        self.write_only = true;
         self
     }
     fn allowed(mut self, values: &'static [&'static str]) -> Self {
@@ -724,6 +734,17 @@ fn endpoint() -> KindSchema {
         .required()
         .force_new()
         .on(AWS),
+        Attribute::new(
+            "environment_wo",
+            string_map(),
+            "Environment variables of the model container whose values are secrets (a model hub token, a registry password). Write-only: sent to the cloud at create and update, never written to the plan or the state, which keep only the names; the values may be ephemeral. A name may not also be in `model.environment`.",
+        )
+        .write_only(),
+        Attribute::new(
+            "environment_wo_version",
+            AttrType::Number,
+            "Change it to send new values of `environment_wo`: a changed secret alone is not a change. The model rolls out again, as for a change of `model`.",
+        ),
         tags(),
         Attribute::new("url", AttrType::String, "Invocation URL.").read_only(),
     ]);

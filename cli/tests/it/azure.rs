@@ -880,6 +880,8 @@ fn an_azure_ml_endpoint_rolls_a_new_image_out_blue_green_and_never_goes_without_
   model    = {{ image = "acme.azurecr.io/scorer:{tag}", artifact = "https://acme.blob.core.windows.net/models/fraud.tar.gz" }}
   instance = {{ type = "Standard_DS3_v2", count = {count} }}
   tags     = {{ env = "dev" }}
+
+  environment_wo = {{ HF_TOKEN = "hf_azure_secret" }}
   rollout {{
     strategy       = "canary"
     canary_percent = 10
@@ -911,11 +913,25 @@ fn an_azure_ml_endpoint_rolls_a_new_image_out_blue_green_and_never_goes_without_
     let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 
-    // The instance count changes in place: same deployment, new capacity.
+    // The write-only variable is in the deployment, never in the state.
+    let secret_of = |dep: &str| -> serde_json::Value {
+        let (_, body) = http("GET", &format!("{ep}/deployments/{dep}{api}"), "");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["properties"]["environmentVariables"]["HF_TOKEN"].clone()
+    };
+    assert_eq!(secret_of(&first), "hf_azure_secret");
+    let stored = std::fs::read_to_string(d.join("mlinfra.state.json")).unwrap();
+    assert!(!stored.contains("hf_azure"), "{stored}");
+
+    // The instance count changes in place: same deployment, new capacity, and the
+    // deployment written again keeps its secret variable.
     write(d, &s, &manifest("3", 3));
     ok(&run(d, &["apply", "--auto-approve", "--no-color"]));
     let (_, body) = http("GET", &format!("{ep}/deployments/{first}{api}"), "");
     assert!(body.contains("\"capacity\": 3"), "{body}");
+    assert_eq!(secret_of(&first), "hf_azure_secret");
+    let stored = std::fs::read_to_string(d.join("mlinfra.state.json")).unwrap();
+    assert!(!stored.contains("hf_azure"), "{stored}");
 
     // A new image is a new deployment beside the old one, with a canary first.
     write(d, &s, &manifest("4", 3));

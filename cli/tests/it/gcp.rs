@@ -592,6 +592,7 @@ fn a_vertex_endpoint_rolls_a_new_model_out_beside_the_old_and_rescales_in_place(
     image       = "us-docker.pkg.dev/{p}/images/scorer:{tag}"
     environment = {{ MODE = "fast" }}
   }}
+  environment_wo = {{ HF_TOKEN = "hf_gcp_secret" }}
   instance = {{
     type  = "g2-standard-4"
     count = {count}
@@ -624,6 +625,22 @@ fn a_vertex_endpoint_rolls_a_new_model_out_beside_the_old_and_rescales_in_place(
         e["deployedModels"][0]["dedicatedResources"]["machineSpec"]["acceleratorType"], "NVIDIA_L4",
         "{e}"
     );
+    // The write-only variable is in the model's container, never in the state.
+    let env_of = |model: &str| -> serde_json::Value {
+        let (_, body) = http("GET", &format!("/v1/{model}"), "");
+        let m: serde_json::Value = serde_json::from_str(&body).unwrap();
+        m["containerSpec"]["env"].clone()
+    };
+    assert_eq!(
+        env_of(&first),
+        serde_json::json!([
+            { "name": "HF_TOKEN", "value": "hf_gcp_secret" },
+            { "name": "MODE", "value": "fast" }
+        ])
+    );
+    let stored = std::fs::read_to_string(d.join("mlinfra.state.json")).unwrap();
+    assert!(!stored.contains("hf_gcp"), "{stored}");
+    assert!(stored.contains("\"HF_TOKEN\": null"), "{stored}");
     let r = run(d, &["plan", "--detailed-exitcode", "--no-color"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 
@@ -642,6 +659,11 @@ fn a_vertex_endpoint_rolls_a_new_model_out_beside_the_old_and_rescales_in_place(
     assert_eq!(deployed.len(), 1, "{e}");
     let second = deployed[0]["model"].as_str().unwrap().to_string();
     assert_ne!(first, second);
+    assert_eq!(
+        env_of(&second)[0]["value"],
+        "hf_gcp_secret",
+        "a new model gets it too"
+    );
     assert_eq!(
         e["trafficSplit"][deployed[0]["id"].as_str().unwrap()],
         100,

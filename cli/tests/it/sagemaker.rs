@@ -338,3 +338,120 @@ fn endpoint_lifecycle_with_a_canary_rollout() {
     let left = sm.rt.block_on(sm.client.list_endpoints().send()).unwrap();
     assert!(!left.endpoints().iter().any(|e| mine(e.endpoint_name())));
 }
+
+/// `environment_wo` reaches the model's container, and neither the plan, the saved plan,
+/// the state nor any output holds its value; only a new `environment_wo_version` sends a
+/// new value, and a saved plan takes the ephemeral value again at apply.
+#[test]
+fn endpoint_secret_environment_is_sent_and_never_stored() {
+    let name = unique("wo");
+    let dir = tempfile::tempdir().unwrap();
+    let ep = endpoint();
+    let manifest = |version: u32| {
+        format!(
+            "variable \"hub_token\" {{\n  type      = string\n  sensitive = true\n  ephemeral = true\n}}\n\nendpoint \"scorer\" {{\n  cloud    = \"aws\"\n  name     = \"{name}\"\n  role_arn = \"arn:aws:iam::123456789012:role/sagemaker\"\n  model = {{\n    image       = \"123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:1\"\n    environment = {{ THRESHOLD = \"0.8\" }}\n  }}\n  environment_wo         = {{ HF_TOKEN = var.hub_token }}\n  environment_wo_version = {version}\n  instance = {{ type = \"ml.g4dn.xlarge\" }}\n}}\n"
+        )
+    };
+    let with = |dir: &Path, args: &[&str], token: &str| {
+        let var = format!("hub_token={token}");
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-var", var.as_str()]);
+        let r = run(dir, &all);
+        assert!(
+            !r.stdout.contains("hf_") && !r.stderr.contains("hf_"),
+            "a secret is printed:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        r
+    };
+    let stored = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("mlinfra.state.json")).unwrap();
+        assert!(!text.contains("hf_"), "the state holds a secret:\n{text}");
+        state(dir)
+    };
+    let sm = Sm::new();
+    let container_env = || {
+        let d = sm
+            .rt
+            .block_on(sm.client.describe_endpoint().endpoint_name(&name).send())
+            .unwrap();
+        let config = d.endpoint_config_name().unwrap().to_string();
+        let c = sm
+            .rt
+            .block_on(
+                sm.client
+                    .describe_endpoint_config()
+                    .endpoint_config_name(&config)
+                    .send(),
+            )
+            .unwrap();
+        let model = c.production_variants()[0].model_name().unwrap().to_string();
+        let m = sm
+            .rt
+            .block_on(sm.client.describe_model().model_name(&model).send())
+            .unwrap();
+        let env: std::collections::BTreeMap<String, String> = m
+            .primary_container()
+            .unwrap()
+            .environment()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        (model, env)
+    };
+
+    write(dir.path(), &ep, &manifest(1));
+    let r = with(dir.path(), &["plan"], "hf_first");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("environment_wo         = { HF_TOKEN = (write-only) }"),
+        "{}",
+        r.stdout
+    );
+    let r = with(dir.path(), &["apply", "--auto-approve"], "hf_first");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let (first_model, env) = container_env();
+    assert_eq!(env["HF_TOKEN"], "hf_first");
+    assert_eq!(env["THRESHOLD"], "0.8");
+    let s = stored(dir.path());
+    let attrs = &s["resources"][0]["attributes"];
+    assert_eq!(
+        attrs["environment_wo"],
+        serde_json::json!({ "HF_TOKEN": null })
+    );
+    assert_eq!(
+        attrs["model"]["environment"],
+        serde_json::json!({ "THRESHOLD": "0.8" }),
+        "the read leaves the secret variable out"
+    );
+
+    // A new value alone is no change: nothing is compared, nothing is sent.
+    let r = with(dir.path(), &["plan", "--detailed-exitcode"], "hf_second");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A new version sends it, as a new model, from a saved plan given the value again.
+    write(dir.path(), &ep, &manifest(2));
+    let r = with(dir.path(), &["plan", "-out=next.plan"], "hf_second");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("environment_wo_version = 1 -> 2"),
+        "{}",
+        r.stdout
+    );
+    let saved = std::fs::read_to_string(dir.path().join("next.plan")).unwrap();
+    assert!(!saved.contains("hf_"), "the saved plan holds a secret");
+    let r = with(dir.path(), &["apply", "next.plan"], "hf_second");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let (model, env) = container_env();
+    assert_ne!(model, first_model, "a new model serves");
+    assert_eq!(env["HF_TOKEN"], "hf_second");
+    stored(dir.path());
+    let r = with(dir.path(), &["plan", "--detailed-exitcode"], "hf_second");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    let r = with(dir.path(), &["destroy", "--auto-approve"], "hf_second");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}

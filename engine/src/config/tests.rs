@@ -1481,3 +1481,56 @@ fn an_ephemeral_value_may_change_between_plan_and_apply() {
     );
     assert_ne!(h("tok-1", "prod"), h("tok-1", "dev"));
 }
+
+#[test]
+fn write_only_values_take_ephemeral_inputs_and_leave_only_their_shape() {
+    let mut inputs = Inputs::new();
+    inputs.insert(
+        "token".into(),
+        InputValue {
+            raw: RawInput::Text("hf_tok_123".into()),
+            source: "--var".into(),
+            span: None,
+        },
+    );
+    let head =
+        "variable \"token\" {\n  type      = string\n  sensitive = true\n  ephemeral = true\n}\n";
+    let endpoint = |env: &str, wo: &str| {
+        format!(
+            "{head}endpoint \"e\" {{\n  cloud    = \"gcp\"\n  model    = {{ image = \"img\", environment = {env} }}\n  instance = {{ type = \"n1-standard-4\" }}\n  environment_wo = {wo}\n}}\n"
+        )
+    };
+    let text = endpoint("{ MODE = \"fast\" }", "{ HF_TOKEN = var.token }");
+    let (ev, d, _dir) = eval_files(&[("main.mlinfra.hcl", &text)], inputs.clone());
+    assert!(d.is_empty(), "{:?}", summaries(&d));
+    let e = ev.resource("endpoint.e").unwrap();
+    assert_eq!(
+        e.attrs["environment_wo"].to_json(),
+        serde_json::json!({ "HF_TOKEN": null }),
+        "the shape: names, no values"
+    );
+    assert_eq!(
+        e.write_only["environment_wo"].to_json(),
+        serde_json::json!({ "HF_TOKEN": "hf_tok_123" })
+    );
+    assert!(
+        !e.sensitive.contains("environment_wo"),
+        "the names are shown: {:?}",
+        e.sensitive
+    );
+    assert_eq!(
+        crate::secrets::scrub("token hf_tok_123"),
+        "token (sensitive value)"
+    );
+
+    // The plain environment is saved, so it cannot take the ephemeral value.
+    let text = endpoint("{ HF_TOKEN = var.token }", "{}");
+    let (_, d, _dir) = eval_files(&[("main.mlinfra.hcl", &text)], inputs);
+    assert!(
+        summaries(&d)
+            .iter()
+            .any(|m| m.contains("`model` in endpoint.e cannot take an ephemeral value")),
+        "{:?}",
+        summaries(&d)
+    );
+}

@@ -14,6 +14,7 @@
 //! emulators. Waiting and retrying inside a provider goes through [`wait`].
 
 pub mod rollout;
+pub mod secret_env;
 pub mod versions;
 pub mod wait;
 
@@ -151,6 +152,25 @@ pub fn already_exists(object: &str, import_id: &str) -> ProviderError {
     )
 }
 
+/// What the plan and the state keep of a write-only value: a map's keys with null values,
+/// unknown while it is unknown, and null otherwise.
+pub fn write_only_shape(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::Map(m.keys().map(|k| (k.clone(), Value::Null)).collect()),
+        Value::Unknown => Value::Unknown,
+        _ => Value::Null,
+    }
+}
+
+/// The keys of a write-only map as the plan or state holds it (its shape).
+pub fn write_only_keys(attrs: &Attributes, name: &str) -> Vec<String> {
+    attrs
+        .get(name)
+        .and_then(Value::as_map)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// The evaluated provider block (`region`, `endpoint`, …).
 #[derive(Clone, Debug, Default)]
 pub struct ProviderConfig {
@@ -229,6 +249,9 @@ pub struct PlanRequest {
     /// The paths where `proposed` differs from `prior` (empty for a create).
     pub changed: Vec<Vec<String>>,
     pub config: ProviderConfig,
+    /// The configuration's values of write-only attributes (`environment_wo`), for checks:
+    /// `proposed` holds only their shape. Empty when the configuration sets none.
+    pub write_only: Attributes,
 }
 
 impl PlanRequest {
@@ -245,7 +268,13 @@ impl PlanRequest {
             proposed,
             changed,
             config,
+            write_only: Attributes::new(),
         }
+    }
+
+    pub fn with_write_only(mut self, values: Attributes) -> Self {
+        self.write_only = values;
+        self
     }
 }
 
@@ -332,6 +361,9 @@ pub struct ApplyRequest {
     pub adopt_existing: bool,
     pub timeout_seconds: Option<u64>,
     pub config: ProviderConfig,
+    /// The values of write-only attributes, which `planned` holds only the shape of (see
+    /// [`write_only_shape`]); sent to the cloud, never returned in the response.
+    pub write_only: Attributes,
 }
 
 impl ApplyRequest {
@@ -352,7 +384,13 @@ impl ApplyRequest {
             adopt_existing: false,
             timeout_seconds: None,
             config,
+            write_only: Attributes::new(),
         }
+    }
+
+    pub fn with_write_only(mut self, values: Attributes) -> Self {
+        self.write_only = values;
+        self
     }
 
     pub fn with_client_token(mut self, token: impl Into<String>) -> Self {
@@ -384,6 +422,9 @@ pub struct ImportRequest {
     pub kind: String,
     pub id: String,
     pub config: ProviderConfig,
+    /// The shapes of the write-only attributes the configuration sets (see
+    /// [`write_only_shape`]), so the values they stand for are not imported as plain ones.
+    pub write_only: Attributes,
 }
 
 impl ImportRequest {
@@ -392,7 +433,13 @@ impl ImportRequest {
             kind: kind.into(),
             id: id.into(),
             config,
+            write_only: Attributes::new(),
         }
+    }
+
+    pub fn with_write_only(mut self, shapes: Attributes) -> Self {
+        self.write_only = shapes;
+        self
     }
 }
 

@@ -6,6 +6,9 @@
 //! says (all at once, canary or linear blue/green traffic shifting); the old config and
 //! model are deleted once the endpoint is InService on the new one. The id is the
 //! endpoint name.
+//!
+//! `environment_wo` joins the model's environment when the model is made; HASH covers its
+//! names and `environment_wo_version`, never its values, and a read leaves it out.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -18,8 +21,8 @@ use aws_sdk_sagemaker::types::{
     TrafficRoutingConfigType,
 };
 use mlinfra_provider_api::{
-    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError,
-    ReadResponse,
+    already_exists, secret_env, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind,
+    ProviderError, ReadResponse,
 };
 use mlinfra_schema::Value;
 
@@ -36,6 +39,8 @@ struct Spec {
     image: String,
     artifact: Option<String>,
     environment: BTreeMap<String, String>,
+    /// The secret variables' names and version ([`secret_env::fingerprint`]).
+    secret: String,
     instance_type: String,
     count: i32,
     role: String,
@@ -75,6 +80,7 @@ fn spec(a: &Attributes) -> Result<Spec, ProviderError> {
                     .collect()
             })
             .unwrap_or_default(),
+        secret: secret_env::fingerprint(a),
         instance_type: instance
             .get("type")
             .and_then(Value::as_str)
@@ -103,6 +109,9 @@ fn spec_hash(s: &Spec) -> String {
     for (k, v) in &s.environment {
         feed(k);
         feed(v);
+    }
+    if !s.secret.is_empty() {
+        feed(&s.secret);
     }
     feed(&s.instance_type);
     feed(&s.count.to_string());
@@ -161,15 +170,16 @@ async fn create_objects(
     c: &Clients,
     endpoint: &str,
     s: &Spec,
+    secrets: BTreeMap<String, String>,
     tags: &Attributes,
 ) -> Result<String, ProviderError> {
     let name = object_name(endpoint, s);
+    let mut environment = s.environment.clone();
+    environment.extend(secrets);
     let container = ContainerDefinition::builder()
         .image(&s.image)
         .set_model_data_url(s.artifact.clone())
-        .set_environment(
-            (!s.environment.is_empty()).then(|| s.environment.clone().into_iter().collect()),
-        )
+        .set_environment((!environment.is_empty()).then(|| environment.into_iter().collect()))
         .build();
     if let Err(e) = c
         .sagemaker
@@ -260,7 +270,8 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 return Err(already_exists(&format!("SageMaker endpoint {name}"), &name));
             }
             let s = spec(p)?;
-            let config = create_objects(c, &name, &s, p).await?;
+            let secrets = secret_env::values(p, &req.write_only)?;
+            let config = create_objects(c, &name, &s, secrets, p).await?;
             if let Err(e) = c
                 .sagemaker
                 .create_endpoint()
@@ -291,7 +302,8 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
             let current = live.endpoint_config_name().unwrap_or_default().to_string();
             let wanted = object_name(&name, &s);
             if current != wanted {
-                create_objects(c, &name, &s, p).await?;
+                let secrets = secret_env::values(p, &req.write_only)?;
+                create_objects(c, &name, &s, secrets, p).await?;
                 wait_in_service(c, &name, deadline).await?;
                 c.sagemaker
                     .update_endpoint()
@@ -474,7 +486,7 @@ pub async fn read(
                         "artifact".into(),
                         pc.model_data_url().map(Value::from).unwrap_or(Value::Null),
                     );
-                    let env: BTreeMap<String, Value> = pc
+                    let mut env: BTreeMap<String, Value> = pc
                         .environment()
                         .map(|e| {
                             e.iter()
@@ -482,6 +494,7 @@ pub async fn read(
                                 .collect()
                         })
                         .unwrap_or_default();
+                    secret_env::strip(&mut env, prior);
                     // No variables and `environment = {}` or none at all are the same.
                     let env = if env.is_empty() {
                         prior_model
@@ -513,6 +526,7 @@ mod tests {
             image: image.into(),
             artifact: None,
             environment: BTreeMap::new(),
+            secret: String::new(),
             instance_type: "ml.g4dn.xlarge".into(),
             count: 1,
             role: "arn:aws:iam::1:role/x".into(),

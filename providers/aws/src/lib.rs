@@ -132,7 +132,7 @@ impl Provider for AwsProvider {
                 "gpu_pool" => nodegroup::read(&c, &req.id, &Default::default()).await?,
                 "model_registry" => model_registry::read(&c, &req.id, &Default::default()).await?,
                 "feature_store" => feature_store::read(&c, &req.id, &Default::default()).await?,
-                "endpoint" => endpoint::read(&c, &req.id, &Default::default()).await?,
+                "endpoint" => endpoint::read(&c, &req.id, &req.write_only).await?,
                 other => return Err(unsupported(other)),
             };
             match found {

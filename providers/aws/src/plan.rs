@@ -119,6 +119,7 @@ pub fn rules(kind: &str) -> &'static [&'static str] {
         "endpoint" => &[
             "name: a SageMaker name (1–63 letters, digits and '-')",
             "instance.type: a SageMaker instance type (ml.*)",
+            "environment_wo: secret variables of the model container, sent at create and update and never stored; a new environment_wo_version, or a name added or removed, rolls the model out again",
         ],
         "feature_store" => &["each STORE-GROUP is a SageMaker feature group name (1–64 characters)"],
         _ => &[],
@@ -203,6 +204,7 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
                 );
             }
             if req.kind == "endpoint" {
+                mlinfra_provider_api::secret_env::check(p, &req.write_only)?;
                 if let Some(t) = p
                     .get("instance")
                     .and_then(Value::as_map)

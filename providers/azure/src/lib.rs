@@ -153,7 +153,7 @@ impl Provider for AzureProvider {
                 "cluster" => aks::read_cluster(&c, &req.id, &none).await?,
                 "gpu_pool" => aks::read_pool(&c, &req.id, &none).await?,
                 "model_registry" => ml_registry::read(&c, &req.id, &none).await?,
-                "endpoint" => ml_endpoint::read(&c, &req.id, &none).await?,
+                "endpoint" => ml_endpoint::read(&c, &req.id, &req.write_only).await?,
                 "feature_store" => feature_store::read(&c, &req.id, &none).await?,
                 other => return Err(unsupported(other)),
             };

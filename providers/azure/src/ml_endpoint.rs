@@ -10,6 +10,10 @@
 //! traffic. The instance count changes in place. The endpoint always has a deployment
 //! taking its traffic.
 //!
+//! `environment_wo` joins the deployment's environment variables each time the deployment
+//! is written; its names and `environment_wo_version` (never its values) are part of the
+//! deployment's name, and a read leaves it out.
+//!
 //! `autoscaling` is an Azure Monitor autoscale setting (Microsoft.Insights/autoscalesettings)
 //! per deployment, named `{endpoint}-{deployment}`: made right after its deployment, so a
 //! new deployment scales while it takes its share of traffic, and deleted right before it.
@@ -20,8 +24,8 @@ use std::time::{Duration, Instant};
 use mlinfra_provider_api::rollout::Rollout;
 use mlinfra_provider_api::wait::deadline;
 use mlinfra_provider_api::{
-    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ProviderError,
-    ReadResponse,
+    already_exists, secret_env, ApplyAction, ApplyRequest, ApplyResponse, Attributes,
+    ProviderError, ReadResponse,
 };
 use mlinfra_schema::Value;
 use serde_json::{json, Map, Value as Json};
@@ -78,6 +82,8 @@ struct Spec {
     image: String,
     artifact: Option<String>,
     environment: BTreeMap<String, String>,
+    /// The secret variables' names and version ([`secret_env::fingerprint`]).
+    secret: String,
     instance_type: String,
     count: i64,
     scaling: Option<Scaling>,
@@ -131,6 +137,7 @@ fn spec(a: &Attributes) -> Result<Spec, ProviderError> {
         image,
         artifact,
         environment,
+        secret: secret_env::fingerprint(a),
         instance_type,
         count,
         scaling,
@@ -145,13 +152,17 @@ impl Spec {
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        let key = format!(
+        let mut key = format!(
             "{}|{}|{}|{}",
             self.image,
             self.artifact.as_deref().unwrap_or(""),
             env.join(","),
             self.instance_type
         );
+        if !self.secret.is_empty() {
+            key.push('|');
+            key.push_str(&self.secret);
+        }
         format!("d{:08x}", fnv(&key) & 0xffff_ffff)
     }
 
@@ -364,6 +375,7 @@ async fn deploy(
     c: &Clients,
     name: &str,
     s: &Spec,
+    secrets: &BTreeMap<String, String>,
     limit: Instant,
 ) -> Result<String, ProviderError> {
     let env = environment(c, name, s, limit).await?;
@@ -376,7 +388,9 @@ async fn deploy(
     if let Some(m) = model {
         props.insert("model".into(), json!(m));
     }
-    props.insert("environmentVariables".into(), json!(s.environment));
+    let mut variables = s.environment.clone();
+    variables.extend(secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
+    props.insert("environmentVariables".into(), json!(variables));
     props.insert("scaleSettings".into(), json!({ "scaleType": "Default" }));
     props.insert("appInsightsEnabled".into(), json!(false));
     let body = json!({
@@ -468,6 +482,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
     match req.action {
         ApplyAction::Create => {
             let s = spec(p)?;
+            let secrets = secret_env::values(p, &req.write_only)?;
             c.ensure_workspace(limit).await?;
             let exists = c.arm.get(&epath, API).await?.is_some();
             if exists && !req.adopt_existing {
@@ -490,7 +505,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                     .create(&epath, API, &endpoint_body(c, p, &traffic), limit)
                     .await?;
             }
-            let dep = deploy(c, &name, &s, limit).await?;
+            let dep = deploy(c, &name, &s, &secrets, limit).await?;
             scale(c, &name, &dep, &s, limit).await?;
             set_traffic(c, &name, p, &BTreeMap::from([(dep.clone(), 100)]), limit).await?;
             delete_others(c, &name, &dep, limit).await?;
@@ -498,10 +513,12 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
         ApplyAction::Update => {
             let was = spec(prior)?;
             let want = spec(p)?;
+            // Every write of the deployment sends them: a write replaces its variables.
+            let secrets = secret_env::values(p, &req.write_only)?;
             let live = traffic_of(c, &name).await?;
             if want.deployment() != was.deployment() || !live.contains_key(&want.deployment()) {
                 // Blue/green: the new deployment beside the old, traffic moved by the rollout.
-                let new = deploy(c, &name, &want, limit).await?;
+                let new = deploy(c, &name, &want, &secrets, limit).await?;
                 scale(c, &name, &new, &want, limit).await?;
                 let old: Vec<String> = live
                     .iter()
@@ -537,7 +554,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                 // Under autoscaling the setting owns the live count; `instance.count` is
                 // the count it starts from.
                 if want.count != was.count && want.scaling.is_none() {
-                    deploy(c, &name, &want, limit).await?;
+                    deploy(c, &name, &want, &secrets, limit).await?;
                 }
                 if want.scaling != was.scaling
                     || (want.scaling.is_some() && want.count != was.count)
@@ -545,7 +562,7 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                     if was.scaling.is_some() && want.scaling.is_none() {
                         // Back to a fixed count: the setting goes, then the count is set.
                         scale(c, &name, &dep, &want, limit).await?;
-                        deploy(c, &name, &want, limit).await?;
+                        deploy(c, &name, &want, &secrets, limit).await?;
                     } else {
                         scale(c, &name, &dep, &want, limit).await?;
                     }
@@ -712,13 +729,14 @@ pub async fn read(
             model.insert("artifact".to_string(), Value::Null);
         }
     }
-    let env: BTreeMap<String, Value> = props
+    let mut env: BTreeMap<String, Value> = props
         .get("environmentVariables")
         .and_then(Json::as_object)
         .into_iter()
         .flatten()
         .map(|(k, v)| (k.clone(), Value::from(v.as_str().unwrap_or_default())))
         .collect();
+    secret_env::strip(&mut env, prior);
     // An empty environment keeps the manifest's shape (left out, or {}).
     let had = model
         .get("environment")
@@ -749,6 +767,7 @@ mod tests {
             image: "acme.azurecr.io/scorer:3".into(),
             artifact: None,
             environment: BTreeMap::new(),
+            secret: String::new(),
             instance_type: "Standard_DS3_v2".into(),
             count: 2,
             scaling: None,
@@ -781,6 +800,7 @@ mod tests {
             image: "acme.azurecr.io/scorer:3".into(),
             artifact: None,
             environment: BTreeMap::new(),
+            secret: String::new(),
             instance_type: "Standard_DS3_v2".into(),
             count: 12,
             scaling: Some(Scaling {

@@ -71,6 +71,7 @@ pub fn rules(kind: &str) -> &'static [&'static str] {
             "lives in the provider's ml_workspace (default mlinfra), created with its own storage account when absent",
             "model (image, artifact, environment) or instance.type: a new deployment beside the old, traffic moved by rollout, the old one deleted once the new takes all traffic",
             "instance.count and tags change in place",
+            "environment_wo: secret variables of the model container, sent at create and update and never stored; a new environment_wo_version, or a name added or removed, rolls the model out again",
             "autoscaling: an Azure Monitor autoscale setting per deployment ({endpoint}-{deployment}), min 1 or more, max at least min; target_invocations_per_instance scales on requests per minute per instance, without it on CPU (out above 70 %, in below 25 %); bounds and target change in place",
             "name replaces the endpoint",
         ],
@@ -209,6 +210,7 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
             if let Some(name) = str_attr(p, "name") {
                 crate::ml_endpoint::check_name(name).map_err(invalid)?;
             }
+            mlinfra_provider_api::secret_env::check(p, &req.write_only)?;
             if let Some(sc) = p.get("autoscaling").and_then(Value::as_map) {
                 crate::ml_endpoint::check_scaling(sc).map_err(invalid)?;
             }

@@ -7,6 +7,8 @@
 //! once: 100; canary: `canary_percent`, then 100 after `bake_minutes`; linear: steps of
 //! `linear_step_percent`), and the old one is undeployed and its model deleted last — the
 //! endpoint never serves nothing. A replica change is `mutateDeployedModel`, in place.
+//! `environment_wo` joins the container's environment at upload; HASH covers its names and
+//! `environment_wo_version`, never its values, and a read leaves it out.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -20,8 +22,8 @@ use google_cloud_wkt::FieldMask;
 use mlinfra_provider_api::rollout::Rollout;
 use mlinfra_provider_api::wait::deadline;
 use mlinfra_provider_api::{
-    already_exists, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind, ProviderError,
-    ReadResponse,
+    already_exists, secret_env, ApplyAction, ApplyRequest, ApplyResponse, Attributes, ErrorKind,
+    ProviderError, ReadResponse,
 };
 use mlinfra_schema::{gpu, Cloud, Value};
 
@@ -74,6 +76,8 @@ struct Spec {
     image: String,
     artifact: Option<String>,
     environment: BTreeMap<String, String>,
+    /// The secret variables' names and version ([`secret_env::fingerprint`]).
+    secret: String,
     machine: String,
     min: i32,
     max: i32,
@@ -116,6 +120,7 @@ fn spec(a: &Attributes) -> Result<Spec, ProviderError> {
                     .collect()
             })
             .unwrap_or_default(),
+        secret: secret_env::fingerprint(a),
         machine: instance
             .get("type")
             .and_then(Value::as_str)
@@ -142,6 +147,9 @@ fn model_id(endpoint: &str, s: &Spec) -> String {
     for (k, v) in &s.environment {
         feed(k.as_bytes());
         feed(v.as_bytes());
+    }
+    if !s.secret.is_empty() {
+        feed(s.secret.as_bytes());
     }
     format!("{endpoint}-{:08x}", h as u32)
 }
@@ -208,6 +216,7 @@ async fn upload(
     c: &Clients,
     endpoint: &str,
     s: &Spec,
+    secrets: BTreeMap<String, String>,
     limit: Instant,
 ) -> Result<String, ProviderError> {
     let id = model_id(endpoint, s);
@@ -217,8 +226,10 @@ async fn upload(
         Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(classify(&format!("reading Vertex AI model {name}"), e)),
     }
+    let mut environment = s.environment.clone();
+    environment.extend(secrets);
     let container = ModelContainerSpec::new().set_image_uri(&s.image).set_env(
-        s.environment
+        environment
             .iter()
             .map(|(k, v)| EnvVar::new().set_name(k).set_value(v)),
     );
@@ -466,7 +477,8 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
                     }
                 }
             }
-            let model = upload(c, &id, &s, limit).await?;
+            let secrets = secret_env::values(&req.planned, &req.write_only)?;
+            let model = upload(c, &id, &s, secrets, limit).await?;
             let keep = deploy(c, &name, &model, &s, 100, limit).await?;
             undeploy_others(c, &name, &keep, limit).await?;
         }
@@ -490,9 +502,11 @@ pub async fn apply(c: &Clients, req: &ApplyRequest) -> Result<ApplyResponse, Pro
             let rolls = was.image != want.image
                 || was.artifact != want.artifact
                 || was.environment != want.environment
+                || was.secret != want.secret
                 || was.machine != want.machine;
             if rolls {
-                let model = upload(c, &id, &want, limit).await?;
+                let secrets = secret_env::values(&req.planned, &req.write_only)?;
+                let model = upload(c, &id, &want, secrets, limit).await?;
                 let r = Rollout::of(&req.planned);
                 let first = r.first_percent() as i32;
                 let new_id = deploy(c, &name, &model, &want, first, limit).await?;
@@ -655,11 +669,12 @@ pub async fn read(
                 Value::from(artifact.as_str())
             },
         );
-        let env: BTreeMap<String, Value> = spec
+        let mut env: BTreeMap<String, Value> = spec
             .env
             .iter()
             .map(|v| (v.name.clone(), Value::from(v.value.as_str())))
             .collect();
+        secret_env::strip(&mut env, prior);
         if !env.is_empty()
             || model
                 .get("environment")
@@ -716,6 +731,7 @@ mod tests {
             image: "us-docker.pkg.dev/p/r/scorer:3".into(),
             artifact: None,
             environment: BTreeMap::new(),
+            secret: String::new(),
             machine: "g2-standard-4".into(),
             min: 1,
             max: 1,

@@ -161,7 +161,7 @@ impl Provider for GcpProvider {
                 "container_registry" => registry::read(&c, &req.id, &none).await?,
                 "feature_store" => feature_store::read(&c, &req.id, &none).await?,
                 "cluster" => cluster::read(&c, &req.id, &none).await?,
-                "endpoint" => endpoint::read(&c, &req.id, &none).await?,
+                "endpoint" => endpoint::read(&c, &req.id, &req.write_only).await?,
                 "gpu_pool" => nodepool::read(&c, &req.id, &none).await?,
                 "model_registry" => model_registry::read(&c, &req.id, &none).await?,
                 other => return Err(unsupported(other)),

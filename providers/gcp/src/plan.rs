@@ -99,6 +99,7 @@ pub fn rules(kind: &str) -> &'static [&'static str] {
         "endpoint" => &[
             "name: a Vertex AI endpoint id (≤ 54 lowercase letters, digits and '-', starting with a letter)",
             "instance.type: a Compute Engine machine type (n1-standard-4, g2-standard-8)",
+            "environment_wo: secret variables of the model container, sent at create and update and never stored; a new environment_wo_version, or a name added or removed, rolls the model out again",
         ],
         _ => &[],
     }
@@ -281,6 +282,7 @@ pub fn plan(req: &PlanRequest) -> Result<PlanResponse, ProviderError> {
             if let Some(name) = str_attr(p, "name") {
                 crate::endpoint::check_id(name).map_err(invalid)?;
             }
+            mlinfra_provider_api::secret_env::check(p, &req.write_only)?;
             let machine = p
                 .get("instance")
                 .and_then(Value::as_map)

@@ -38,6 +38,8 @@ pub(super) struct BodyCtx<'e, 's, 'a> {
     pub(super) what: &'e str,
     pub(super) deps: &'e mut BTreeSet<String>,
     pub(super) sensitive: &'e mut BTreeSet<String>,
+    /// Values of write-only attributes, by dotted path; `out` gets only their shape.
+    pub(super) write_only: &'e mut BTreeMap<String, Value>,
 }
 
 impl BodyCtx<'_, '_, '_> {
@@ -134,7 +136,7 @@ impl BodyCtx<'_, '_, '_> {
                     let raw = self.ev.eval(&a.value);
                     self.deps.extend(self.ev.deps.iter().cloned());
                     let value_span = self.span(a.value.span());
-                    if self.ev.ephemeral {
+                    if self.ev.ephemeral && !attr.write_only {
                         self.push(ephemeral_not_allowed(
                             &format!("`{name}` in {here}"),
                             value_span,
@@ -231,8 +233,16 @@ impl BodyCtx<'_, '_, '_> {
                             continue;
                         }
                     }
-                    if self.ev.sensitive || attr.sensitive {
+                    // A write-only value's shape (the names of a map) is not secret.
+                    if (self.ev.sensitive || attr.sensitive) && !attr.write_only {
                         self.sensitive.insert(format!("{path}{name}"));
+                    }
+                    if attr.write_only {
+                        // Secret whatever its source: scrubbed from every printed text.
+                        crate::secrets::register(&value);
+                        out.insert(name.to_string(), write_only_shape(&value));
+                        self.write_only.insert(format!("{path}{name}"), value);
+                        continue;
                     }
                     out.insert(name.to_string(), value);
                 }

@@ -6,6 +6,7 @@ use hcl_edit::expr::{Expression, TraversalOperator};
 use hcl_edit::structure::{Body, Structure};
 use hcl_edit::visit::{self, Visit};
 use hcl_edit::Span as _;
+use mlinfra_provider_api::write_only_shape;
 use mlinfra_schema::{kind, AttrType, BlockSchema, Cloud, KindSchema, Value};
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -88,6 +89,9 @@ pub struct ResourceInstance {
     pub attrs: BTreeMap<String, Value>,
     /// Attribute paths (dotted) whose values are sensitive.
     pub sensitive: BTreeSet<String>,
+    /// Values of write-only attributes (`attrs` holds their shape): sent to the provider
+    /// at apply, never in the plan or the state.
+    pub write_only: BTreeMap<String, Value>,
     /// Addresses of resource instances this one depends on.
     pub depends_on: BTreeSet<String>,
     pub lifecycle: Lifecycle,

@@ -182,6 +182,7 @@ impl Ctx<'_> {
                 Some(InstanceKey::Key(k)) => format!("{}-{k}", decl.name),
             };
             let mut deps_acc = BTreeSet::new();
+            let mut write_only = BTreeMap::new();
             let mut body_ctx = BodyCtx {
                 ev: &mut ev,
                 cloud,
@@ -189,6 +190,7 @@ impl Ctx<'_> {
                 what: &what,
                 deps: &mut deps_acc,
                 sensitive: &mut sensitive,
+                write_only: &mut write_only,
             };
             body_ctx.eval_block(&decl.body, &decl.kind.body, "", &mut attrs, decl.span, true);
             inst_deps.extend(deps_acc);
@@ -364,6 +366,7 @@ impl Ctx<'_> {
                 provider: provider_key,
                 attrs,
                 sensitive,
+                write_only,
                 depends_on: inst_deps,
                 lifecycle,
                 replace_triggered_by: triggers,
