@@ -94,6 +94,9 @@ fn attribute_schema(a: &Attribute) -> Json {
         if a.computed {
             obj.insert("x-mlinfra-computed".into(), json!(true));
         }
+        if a.write_only {
+            obj.insert("writeOnly".into(), json!(true));
+        }
     }
     s
 }

@@ -14,10 +14,16 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         )),
     }),
     ("tolist", "tolist(list)", |a, _| {
-        Ok(Value::List(list(a, 0)?.to_vec()))
+        Ok(Value::List(of_one_type(
+            list(a, 0)?.to_vec(),
+            "tuple",
+            "list",
+        )?))
     }),
     ("tomap", "tomap(map)", |a, _| {
-        Ok(Value::Map(map(a, 0)?.clone()))
+        let m = map(a, 0)?;
+        let values = of_one_type(m.values().cloned().collect(), "object", "map")?;
+        Ok(Value::Map(m.keys().cloned().zip(values).collect()))
     }),
     ("tonumber", "tonumber(value)", |a, _| match a.first() {
         Some(Value::Number(n)) => Ok(Value::Number(*n)),
@@ -35,7 +41,20 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         )),
     }),
     ("toset", "toset(list)", |a, _| {
-        Ok(Value::List(dedupe(list(a, 0)?)))
+        let mut set = dedupe(&of_one_type(list(a, 0)?.to_vec(), "tuple", "set")?);
+        // A set of strings, numbers or bools is in their order, as Terraform lists it.
+        if set.iter().all(|v| matches!(v, Value::String(_))) {
+            set.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
+        } else if set.iter().all(|v| matches!(v, Value::Number(_))) {
+            set.sort_by(|x, y| {
+                x.as_f64()
+                    .partial_cmp(&y.as_f64())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+        } else if set.iter().all(|v| matches!(v, Value::Bool(_))) {
+            set.sort_by_key(|x| x.as_bool());
+        }
+        Ok(Value::List(set))
     }),
     ("tostring", "tostring(value)", |a, _| {
         arity(a, 1)?;
@@ -45,3 +64,9 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         }
     }),
 ];
+
+/// The elements converted to one type, or Terraform's error for a value that has none.
+fn of_one_type(items: Vec<Value>, from: &str, to: &str) -> Result<Vec<Value>, String> {
+    super::unify::one_element_type(items)
+        .map_err(|why| format!("cannot convert {from} to {to} of any single type ({why})"))
+}

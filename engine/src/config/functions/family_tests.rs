@@ -1017,3 +1017,39 @@ fn conditional_arms_and_coalesce_unify_to_one_type() {
         "all arguments must have the same type",
     )]);
 }
+
+#[test]
+fn type_conversion_functions() {
+    table(&[
+        ("tolist", json!([["a", "b", "c"]]), json!(["a", "b", "c"])),
+        ("tolist", json!([["a", "b", 3]]), json!(["a", "b", "3"])),
+        ("toset", json!([["a", "b", "c"]]), json!(["a", "b", "c"])),
+        ("toset", json!([["a", "b", 3]]), json!(["3", "a", "b"])),
+        ("toset", json!([["c", "b", "b"]]), json!(["b", "c"])),
+        ("toset", json!([[3, 1, 2, 1]]), json!([1, 2, 3])),
+        ("tomap", json!([{"a": 1, "b": 2}]), json!({"a": 1, "b": 2})),
+        (
+            "tomap",
+            json!([{"a": "foo", "b": true}]),
+            json!({"a": "foo", "b": "true"}),
+        ),
+        ("tolist", json!([[[1], ["a"]]]), json!([["1"], ["a"]])),
+    ]);
+    errors(&[
+        (
+            "tolist",
+            json!([[1, true]]),
+            "cannot convert tuple to list of any single type (number and bool)",
+        ),
+        (
+            "toset",
+            json!([["a", ["b"]]]),
+            "cannot convert tuple to set of any single type (string and list)",
+        ),
+        (
+            "tomap",
+            json!([{"a": 1, "b": {"c": 1}}]),
+            "cannot convert object to map of any single type (number and object)",
+        ),
+    ]);
+}

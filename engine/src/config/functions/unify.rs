@@ -116,6 +116,45 @@ pub fn unify_with(v: Value, others: &[&Value]) -> Result<Value, String> {
     })
 }
 
+/// The elements of a collection converted to one type, as `tolist`, `toset` and `tomap`
+/// convert a tuple or an object: a string absorbs numbers and bools (`tolist(["a", 1])` is
+/// `["a", "1"]`), and lists or maps of them unify their elements the same way. The error
+/// names two types that have none in common.
+pub fn one_element_type(items: Vec<Value>) -> Result<Vec<Value>, String> {
+    let shapes: Vec<Shape> = items.iter().filter_map(shape).collect();
+    let Some(&first) = shapes.first() else {
+        return Ok(items);
+    };
+    if let Some(&other) = shapes
+        .iter()
+        .find(|s| **s != first && (collection_shape(first) || collection_shape(**s)))
+    {
+        return Err(format!("{} and {}", name(first), name(other)));
+    }
+    let to = if collection_shape(first) {
+        element_shape(items.iter().flat_map(children))
+            .map_err(|(a, b)| format!("elements of types {} and {}", name(a), name(b)))?
+            .filter(|s| *s == Shape::String)
+            .map(|_| ())
+    } else {
+        primitives(&shapes)
+            .map_err(|(a, b)| format!("{} and {}", name(a), name(b)))?
+            .filter(|s| *s == Shape::String)
+            .map(|_| ())
+    };
+    if to.is_none() {
+        return Ok(items);
+    }
+    Ok(items
+        .into_iter()
+        .map(|e| match e {
+            Value::Number(_) | Value::Bool(_) => Value::String(to_string(&e)),
+            Value::List(_) | Value::Map(_) => convert_elements(e),
+            other => other,
+        })
+        .collect())
+}
+
 fn to_string(v: &Value) -> String {
     match v {
         Value::Number(n) => format_number(*n),
@@ -174,6 +213,45 @@ mod tests {
             match want {
                 Ok(w) => assert_eq!(got, Ok(v(w)), "{a} with {b}"),
                 Err(e) => assert_eq!(got, Err(e.to_string()), "{a} with {b}"),
+            }
+        }
+    }
+
+    #[test]
+    fn conversions_find_one_element_type() {
+        let rows = [
+            (json!(["a", 1, true]), Ok(json!(["a", "1", "true"]))),
+            (json!([1, 2]), Ok(json!([1, 2]))),
+            (json!([1, null]), Ok(json!([1, null]))),
+            (json!([[1], ["a"]]), Ok(json!([["1"], ["a"]]))),
+            (
+                json!([{"a": 1}, {"b": "x"}]),
+                Ok(json!([{"a": "1"}, {"b": "x"}])),
+            ),
+            (json!([1, true]), Err("number and bool")),
+            (json!(["a", [1]]), Err("string and list")),
+            (json!([[1], {"a": 1}]), Err("list and object")),
+            (
+                json!([[1], [true]]),
+                Err("elements of types number and bool"),
+            ),
+        ];
+        for (items, want) in rows {
+            let got = one_element_type(
+                items
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(Value::from_json)
+                    .collect(),
+            );
+            match want {
+                Ok(w) => assert_eq!(
+                    got,
+                    Ok(w.as_array().unwrap().iter().map(Value::from_json).collect()),
+                    "{items}"
+                ),
+                Err(e) => assert_eq!(got, Err(e.to_string()), "{items}"),
             }
         }
     }
