@@ -4,6 +4,7 @@ pub mod gpu;
 mod identity;
 mod json_schema;
 mod kinds;
+mod number;
 pub mod providers;
 mod types;
 mod value;
@@ -16,5 +17,6 @@ pub use kinds::{
     kind, kinds, Attribute, BlockSchema, Cloud, KindClass, KindSchema, ACCELERATORS,
     META_ARGUMENTS, META_BLOCKS,
 };
+pub use number::Number;
 pub use types::{AttrType, TypeMismatch};
 pub use value::{format_number, is_identifier, Value};
