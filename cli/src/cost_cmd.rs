@@ -290,7 +290,7 @@ pub fn usd(v: f64) -> String {
 
 /// `61440 GB-month`, `5000 × 1000 requests`.
 fn quantity(q: f64, unit: &str) -> String {
-    let n = mlinfra_schema::format_number((q * 100.0).round() / 100.0);
+    let n = mlinfra_schema::format_f64((q * 100.0).round() / 100.0);
     if unit.starts_with(|c: char| c.is_ascii_digit()) {
         format!("{n} × {unit}")
     } else {
@@ -549,7 +549,7 @@ pub fn compare_text(cmp: &[mlinfra_cost::compare::Comparison], st: Style) -> Str
             st.bold(&c.address),
             c.gpus,
             c.accelerator,
-            mlinfra_schema::format_number(c.node_hours),
+            mlinfra_schema::format_f64(c.node_hours),
             c.continent
         );
         for (i, o) in c.offers.iter().enumerate() {

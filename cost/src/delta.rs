@@ -182,7 +182,7 @@ pub fn check_budgets(
                         usd(p),
                         usd(figure),
                         (figure - p) / p * 100.0,
-                        mlinfra_schema::format_number(allowed)
+                        mlinfra_schema::format_f64(allowed)
                     ),
                 ),
                 Some(p) if p == 0.0 && figure > 0.0 => (
@@ -190,7 +190,7 @@ pub fn check_budgets(
                     format!(
                         "$0.00 → {} per month is an increase from nothing, over the allowed {}%",
                         usd(figure),
-                        mlinfra_schema::format_number(allowed)
+                        mlinfra_schema::format_f64(allowed)
                     ),
                 ),
                 _ => (

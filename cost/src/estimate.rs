@@ -254,9 +254,9 @@ fn amount(q: f64, unit: &str) -> String {
     if unit.starts_with("GB") && q >= 1024.0 && (q / 1024.0).fract() == 0.0 {
         format!("{} TB", q / 1024.0)
     } else if unit.starts_with("GB") {
-        format!("{} GB", mlinfra_schema::format_number(q))
+        format!("{} GB", mlinfra_schema::format_f64(q))
     } else {
-        mlinfra_schema::format_number(q)
+        mlinfra_schema::format_f64(q)
     }
 }
 
@@ -301,7 +301,7 @@ impl Ctx<'_> {
             None => {
                 self.cost.notes.push(format!(
                     "{key} = {} ({why}; set usage {{ {key} = … }} or --usage)",
-                    mlinfra_schema::format_number(default)
+                    mlinfra_schema::format_f64(default)
                 ));
                 default
             }
@@ -608,7 +608,7 @@ fn price_gpu_pool(cx: &mut Ctx<'_>, cloud: Cloud, region: &str) {
         None if min > 0.0 => {
             cx.cost.notes.push(format!(
                 "average_nodes = {} (min_nodes; set usage {{ average_nodes = … }} or --usage)",
-                mlinfra_schema::format_number(min)
+                mlinfra_schema::format_f64(min)
             ));
             min
         }
@@ -766,7 +766,7 @@ fn price_endpoint(cx: &mut Ctx<'_>, cloud: Cloud, region: &str) {
             };
             cx.cost.notes.push(format!(
                 "average_instances = {} ({why}; set usage {{ average_instances = … }} or --usage)",
-                mlinfra_schema::format_number(n)
+                mlinfra_schema::format_f64(n)
             ));
             n
         }

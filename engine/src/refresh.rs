@@ -201,7 +201,7 @@ mod tests {
             cloud: Some(cloud.into()),
             provider: Some(cloud.into()),
             id: Some(id.into()),
-            attributes: [("max_nodes".to_string(), Value::Number(max))]
+            attributes: [("max_nodes".to_string(), Value::from(max))]
                 .into_iter()
                 .collect(),
             sensitive: Default::default(),
@@ -265,7 +265,7 @@ mod tests {
         assert!(!r.state.resources.contains_key("gpu_pool.gone"));
         assert_eq!(
             r.state.resources["gpu_pool.scaled"].attributes["max_nodes"],
-            Value::Number(9.0)
+            Value::from(9.0)
         );
         assert_eq!(
             r.skipped.into_iter().collect::<Vec<_>>(),

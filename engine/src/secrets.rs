@@ -57,7 +57,7 @@ fn collect(v: &Value, out: &mut Vec<String>) {
                 out.push(inner.to_string());
             }
         }
-        Value::Number(n) => out.push(format_number(*n)),
+        Value::Number(n) => out.push(format_number(n)),
         Value::List(items) => items.iter().for_each(|i| collect(i, out)),
         Value::Map(m) => m.values().for_each(|i| collect(i, out)),
         _ => {}

@@ -685,7 +685,7 @@ pub fn emit_with(config: &Evaluated, opts: &Options) -> (Vec<Object>, Diagnostic
         let whole = |v: f64| v >= 0.0 && v.fract() == 0.0;
         // nominal_gpus: a total, split by capacity, or a map pool name → GPUs.
         let nominal: Vec<u64> = match q.attrs.get("nominal_gpus") {
-            Some(Value::Number(t)) if whole(*t) => split(*t as u64, &capacities),
+            Some(Value::Number(t)) if whole(t.to_f64()) => split(t.to_f64() as u64, &capacities),
             Some(Value::Map(m)) => {
                 let mut v = Vec::new();
                 for p in &qpools {

@@ -19,4 +19,4 @@ pub use kinds::{
 };
 pub use number::Number;
 pub use types::{AttrType, TypeMismatch};
-pub use value::{format_number, is_identifier, Value};
+pub use value::{format_f64, format_number, is_identifier, Value};

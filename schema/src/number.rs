@@ -332,6 +332,27 @@ impl Number {
         }
     }
 
+    /// The number a JSON document (state, plan JSON, a provider request) holds for this
+    /// one: a whole number of 64 bits as it is, any other as its nearest 64-bit float,
+    /// read back as the fewest digits that name that float.
+    pub fn stored(&self) -> Number {
+        match &self.0 {
+            Repr::Int(_) | Repr::Float(_) => self.clone(),
+            Repr::Big(b) => {
+                let whole_64 = b.exp >= 0
+                    && b.mant.bits() + b.exp as u64 <= 64
+                    && self
+                        .to_bigint()
+                        .is_some_and(|i| i64::try_from(&i).is_ok() || u64::try_from(&i).is_ok());
+                if whole_64 {
+                    self.clone()
+                } else {
+                    Number::from_json_f64(self.to_f64())
+                }
+            }
+        }
+    }
+
     /// The nearest 64-bit float.
     pub fn to_f64(&self) -> f64 {
         match &self.0 {
@@ -372,6 +393,11 @@ impl Number {
             Some(i) => Number(Repr::Int(i)),
             None => rounded(v, 0, false, PRECISION),
         }
+    }
+
+    /// The whole number as an index or a count, when it is one (0 or more).
+    pub fn to_index(&self) -> Option<usize> {
+        self.to_i64().and_then(|i| usize::try_from(i).ok())
     }
 
     pub fn is_integer(&self) -> bool {
@@ -835,5 +861,23 @@ mod tests {
         }
         assert_eq!(n(".5").to_string(), "0.5");
         assert_eq!(n("5.").to_string(), "5");
+    }
+
+    #[test]
+    fn stored_is_what_json_holds() {
+        // Whole numbers of 64 bits stay exact; the rest become their nearest float.
+        for (text, want) in [
+            ("9007199254740993", "9007199254740993"),
+            ("18446744073709551615", "18446744073709551615"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("18446744073709551617", "18446744073709552000"),
+            ("0.1", "0.1"),
+        ] {
+            assert_eq!(n(text).stored().to_string(), want, "{text}");
+        }
+        let third = n("1").div(&n("3")).unwrap();
+        assert_eq!(third.stored().to_string(), "0.3333333333333333");
+        assert_eq!(third.stored().stored(), third.stored());
+        assert_eq!(third.stored(), Number::from_json_f64(1.0 / 3.0));
     }
 }

@@ -109,7 +109,7 @@ impl AttrType {
             AttrType::Any => Ok(value.clone()),
             AttrType::String | AttrType::Ref(_) => match value {
                 Value::String(_) => Ok(value.clone()),
-                Value::Number(n) => Ok(Value::String(format_number(*n))),
+                Value::Number(n) => Ok(Value::String(format_number(n))),
                 Value::Bool(b) => Ok(Value::String(b.to_string())),
                 // A whole-resource reference evaluates to its attributes; its `name` stands in.
                 Value::Map(m) if matches!(self, AttrType::Ref(_)) && m.contains_key("name") => {
@@ -120,11 +120,8 @@ impl AttrType {
             AttrType::Number => match value {
                 Value::Number(_) => Ok(value.clone()),
                 // "inf" and "NaN" parse as floats but are no number a cloud takes.
-                Value::String(s) => s
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|n| n.is_finite())
+                Value::String(s) => crate::Number::parse(s)
+                    .filter(crate::Number::is_finite)
                     .map(Value::Number)
                     .ok_or_else(|| mismatch(value)),
                 other => Err(mismatch(other)),
@@ -240,7 +237,7 @@ impl TypeMismatch {
 fn describe(v: &Value) -> String {
     match v {
         Value::String(s) => format!("string \"{s}\""),
-        Value::Number(n) => format!("number {}", format_number(*n)),
+        Value::Number(n) => format!("number {}", format_number(n)),
         Value::Bool(b) => format!("bool {b}"),
         other => other.type_name().to_string(),
     }
@@ -253,12 +250,12 @@ mod tests {
     #[test]
     fn converts_numbers_to_strings_and_back() {
         assert_eq!(
-            AttrType::String.convert(&Value::Number(8.0)),
+            AttrType::String.convert(&Value::from(8.0)),
             Ok(Value::from("8"))
         );
         assert_eq!(
             AttrType::Number.convert(&Value::from("16")),
-            Ok(Value::Number(16.0))
+            Ok(Value::from(16.0))
         );
         assert!(AttrType::Number.convert(&Value::from("sixteen")).is_err());
     }

@@ -3,13 +3,15 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::number::Number;
+
 /// A value of the manifest language; `Unknown` is a value known only after apply.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {
     #[default]
     Null,
     Bool(bool),
-    Number(f64),
+    Number(Number),
     String(String),
     List(Vec<Value>),
     Map(BTreeMap<String, Value>),
@@ -17,6 +19,22 @@ pub enum Value {
 }
 
 impl Value {
+    /// Round every number to what a JSON document holds of it ([`Number::stored`]), so a
+    /// value compared with state, later, compares equal to itself.
+    pub fn keep_as_stored(&mut self) {
+        match self {
+            Value::Number(n) => {
+                let s = n.stored();
+                if s != *n {
+                    *n = s;
+                }
+            }
+            Value::List(items) => items.iter_mut().for_each(Value::keep_as_stored),
+            Value::Map(m) => m.values_mut().for_each(Value::keep_as_stored),
+            _ => {}
+        }
+    }
+
     /// The type name a user sees in diagnostics.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -39,7 +57,7 @@ impl Value {
 
     pub fn as_f64(&self) -> Option<f64> {
         match self {
-            Value::Number(n) => Some(*n),
+            Value::Number(n) => Some(n.to_f64()),
             _ => None,
         }
     }
@@ -97,7 +115,7 @@ impl Value {
         match self {
             Value::Null | Value::Unknown => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => number_to_json(*n),
+            Value::Number(n) => number_to_json(n),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),
             Value::Map(m) => {
@@ -129,7 +147,13 @@ impl Value {
         match json {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::Number(n) => Value::Number(if let Some(i) = n.as_i64() {
+                Number::from_i64(i)
+            } else if let Some(u) = n.as_u64() {
+                Number::from(u)
+            } else {
+                Number::from_json_f64(n.as_f64().unwrap_or(0.0))
+            }),
             serde_json::Value::String(s) => Value::String(s.clone()),
             serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
             serde_json::Value::Object(o) => Value::Map(
@@ -148,30 +172,41 @@ impl Value {
     }
 }
 
-fn number_to_json(n: f64) -> serde_json::Value {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        serde_json::Value::Number((n as i64).into())
-    } else {
-        serde_json::Number::from_f64(n)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null)
+/// A JSON number: whole numbers of 64 bits exactly, any other the nearest 64-bit float
+/// (what JSON readers take); infinity is null.
+fn number_to_json(n: &Number) -> serde_json::Value {
+    if let Some(i) = n.to_i64() {
+        return serde_json::Value::Number(i.into());
     }
+    if let Some(b) = n.to_bigint() {
+        if let Ok(i) = i64::try_from(&b) {
+            return serde_json::Value::Number(i.into());
+        }
+        if let Ok(u) = u64::try_from(&b) {
+            return serde_json::Value::Number(u.into());
+        }
+    }
+    serde_json::Number::from_f64(n.to_f64())
+        .map(serde_json::Value::Number)
+        .unwrap_or(serde_json::Value::Null)
 }
 
-/// Format a number the way the language prints it: integers without a fraction.
-pub fn format_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
-    }
+/// Format a number the way the language prints it: the fewest digits that identify it,
+/// whole numbers without a fraction, never an exponent.
+pub fn format_number(n: &Number) -> String {
+    n.to_string()
+}
+
+/// An `f64` (a price, a quantity) in the form HCL writes numbers.
+pub fn format_f64(n: f64) -> String {
+    Number::from_f64(n).to_string()
 }
 
 fn write_hcl(v: &Value, out: &mut String) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&format_number(*n)),
+        Value::Number(n) => out.push_str(&format_number(n)),
         Value::String(s) => {
             out.push('"');
             for c in s.chars() {
@@ -250,6 +285,24 @@ impl From<String> for Value {
 
 impl From<f64> for Value {
     fn from(n: f64) -> Self {
+        Value::Number(Number::from_f64(n))
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::Number(Number::from_i64(n))
+    }
+}
+
+impl From<usize> for Value {
+    fn from(n: usize) -> Self {
+        Value::Number(Number::from(n))
+    }
+}
+
+impl From<Number> for Value {
+    fn from(n: Number) -> Self {
         Value::Number(n)
     }
 }
@@ -276,8 +329,15 @@ mod tests {
 
     #[test]
     fn numbers_print_without_fraction_when_integral() {
-        assert_eq!(Value::Number(8.0).to_hcl(), "8");
-        assert_eq!(Value::Number(0.5).to_hcl(), "0.5");
+        assert_eq!(Value::from(8.0).to_hcl(), "8");
+        assert_eq!(Value::from(0.5).to_hcl(), "0.5");
+        let big = Value::Number(Number::parse("12345678901234567890123").unwrap());
+        assert_eq!(big.to_hcl(), "12345678901234567890123");
+        assert_eq!(
+            Value::from_json(&serde_json::json!(18446744073709551615u64)).to_hcl(),
+            "18446744073709551615"
+        );
+        assert_eq!(Value::from_json(&serde_json::json!(0.1)).to_hcl(), "0.1");
     }
 
     #[test]

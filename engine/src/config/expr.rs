@@ -183,7 +183,21 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         match e {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
-            Expression::Number(n) => match n.value().as_f64().filter(|x| x.is_finite()) {
+            // The number as written, at 512 bits, as Terraform reads it.
+            Expression::Number(n) => match n
+                .as_repr()
+                .and_then(|r| {
+                    // A negative literal is written `-5` or `- 5`.
+                    let text: String = r.chars().filter(|c| !c.is_whitespace()).collect();
+                    mlinfra_schema::Number::parse(&text)
+                })
+                .or_else(|| {
+                    n.value()
+                        .as_f64()
+                        .map(mlinfra_schema::Number::from_json_f64)
+                })
+                .filter(mlinfra_schema::Number::is_finite)
+            {
                 Some(x) => Ok(Value::Number(x)),
                 None => self.err(
                     e.span(),
@@ -257,7 +271,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                             out.insert(s, val);
                         }
                         Value::Number(n) => {
-                            out.insert(format_number(n), val);
+                            out.insert(format_number(&n), val);
                         }
                         Value::Bool(b) => {
                             out.insert(b.to_string(), val);
@@ -357,7 +371,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                 let v = self.eval_expr(&op.expr)?;
                 match (op.operator.value(), v) {
                     (_, Value::Unknown) => Ok(Value::Unknown),
-                    (UnaryOperator::Neg, Value::Number(n)) => Ok(Value::Number(-n)),
+                    (UnaryOperator::Neg, Value::Number(n)) => Ok(Value::Number(n.neg())),
                     (UnaryOperator::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
                     (o, v) => self.err(
                         e.span(),
@@ -406,7 +420,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| (Value::Number(i as f64), v.clone()))
+                    .map(|(i, v)| (Value::from(i as f64), v.clone()))
                     .collect(),
             )),
             Value::Map(m) => Ok(Some(
@@ -493,7 +507,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
             Some(ke) => {
                 let key = match self.eval_expr(ke)? {
                     Value::String(s) => s,
-                    Value::Number(n) => format_number(n),
+                    Value::Number(n) => format_number(&n),
                     Value::Bool(b) => b.to_string(),
                     Value::Unknown => {
                         *unknown = true;
@@ -584,7 +598,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                         .expected("numbers (strings holding numbers are converted)"),
                     );
                 };
-                let finite = |this: &mut Self, n: f64| -> Res {
+                let finite = |this: &mut Self, n: mlinfra_schema::Number| -> Res {
                     if n.is_finite() {
                         Ok(Value::Number(n))
                     } else {
@@ -599,21 +613,19 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                     }
                 };
                 Ok(match op {
-                    Plus => return finite(self, a + b),
-                    Minus => return finite(self, a - b),
-                    Mul => return finite(self, a * b),
-                    Div => {
-                        if b == 0.0 {
-                            return self.err(whole.span(), Diagnostic::error("division by zero"));
+                    Plus => return finite(self, a.add(&b)),
+                    Minus => return finite(self, a.sub(&b)),
+                    Mul => return finite(self, a.mul(&b)),
+                    Div => match a.div(&b) {
+                        Some(q) => return finite(self, q),
+                        None => {
+                            return self.err(whole.span(), Diagnostic::error("division by zero"))
                         }
-                        return finite(self, a / b);
-                    }
-                    Mod => {
-                        if b == 0.0 {
-                            return self.err(whole.span(), Diagnostic::error("modulo by zero"));
-                        }
-                        Value::Number(a % b)
-                    }
+                    },
+                    Mod => match a.rem(&b) {
+                        Some(r) => return finite(self, r),
+                        None => return self.err(whole.span(), Diagnostic::error("modulo by zero")),
+                    },
                     Less => Value::Bool(a < b),
                     LessEq => Value::Bool(a <= b),
                     Greater => Value::Bool(a > b),
@@ -822,7 +834,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         match op {
             TraversalOperator::GetAttr(name) => self.get_attr(value, name.as_str(), at),
             TraversalOperator::LegacyIndex(i) => {
-                self.index(value, Value::Number(*i.value() as f64), at)
+                self.index(value, Value::from(*i.value() as f64), at)
             }
             TraversalOperator::Index(e) => {
                 let key = self.eval_expr(e)?;
@@ -886,19 +898,19 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                     );
                 };
                 let len = items.len();
-                if n < 0.0 || n.fract() != 0.0 || n as usize >= len {
+                let Some(i) = n.to_index().filter(|i| *i < len) else {
                     return self.err(
                         at,
-                        Diagnostic::error(format!("index {} is out of range", format_number(n)))
+                        Diagnostic::error(format!("index {} is out of range", format_number(&n)))
                             .expected(format!("an index from 0 to {}", len.saturating_sub(1))),
                     );
-                }
-                Ok(items.into_iter().nth(n as usize).unwrap_or(Value::Null))
+                };
+                Ok(items.into_iter().nth(i).unwrap_or(Value::Null))
             }
             (Value::Map(mut m), k) => {
                 let key = match k {
                     Value::String(s) => s,
-                    Value::Number(n) => format_number(n),
+                    Value::Number(n) => format_number(&n),
                     other => {
                         return self.err(
                             at,
@@ -1027,7 +1039,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                 ),
             },
             "count" => match scope.count_index {
-                Some(i) if attrs.first() == Some(&"index") => Ok(Value::Number(i as f64)),
+                Some(i) if attrs.first() == Some(&"index") => Ok(Value::from(i as f64)),
                 Some(_) => self.err(at, Diagnostic::error("`count` has only `count.index`")),
                 None => self.err(
                     at,
@@ -1132,10 +1144,10 @@ fn declare_hint(root: &str, name: &str) -> String {
     }
 }
 
-fn to_number(v: &Value) -> Option<f64> {
+fn to_number(v: &Value) -> Option<mlinfra_schema::Number> {
     match v {
-        Value::Number(n) => Some(*n),
-        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => Some(n.clone()),
+        Value::String(s) => mlinfra_schema::Number::parse(s),
         _ => None,
     }
 }

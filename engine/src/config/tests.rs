@@ -794,7 +794,7 @@ fn dynamic_blocks_make_one_block_per_element() {
         Value::from_json(&serde_json::json!({"url": "string", "ts": "string"}))
     );
     let online = attr(&ev, "feature_store.s", "online").as_map().unwrap();
-    assert_eq!(online["nodes"], Value::Number(2.0));
+    assert_eq!(online["nodes"], Value::from(2.0));
     // The resource depends on what for_each and content read.
     let r = ev.resource("feature_store.s").unwrap();
     assert!(r.depends_on.contains("bucket.f"), "{:?}", r.depends_on);
@@ -1532,5 +1532,40 @@ fn write_only_values_take_ephemeral_inputs_and_leave_only_their_shape() {
             .any(|m| m.contains("`model` in endpoint.e cannot take an ephemeral value")),
         "{:?}",
         summaries(&d)
+    );
+}
+
+/// Expressions keep 512 bits, but what reaches state (attributes, outputs) is what a JSON
+/// number holds, so a value read back from state compares equal and no plan shows it as
+/// changed again.
+#[test]
+fn numbers_reach_state_as_json_holds_them() {
+    let (ev, d) = eval(
+        r#"
+        locals {
+          third = 1 / 3
+        }
+        output "third" {
+          value = local.third
+        }
+        output "exact" {
+          value = [9007199254740993, 0.1 + 0.2, local.third * 3]
+        }
+        "#,
+    );
+    assert!(d.is_empty(), "{:?}", summaries(&d));
+    for name in ["third", "exact"] {
+        let v = &ev.outputs[name].value;
+        let text = serde_json::to_string(&v.to_json()).unwrap();
+        let back = Value::from_json(&serde_json::from_str(&text).unwrap());
+        assert_eq!(&back, v, "{name}: {text}");
+    }
+    assert_eq!(
+        serde_json::to_string(&ev.outputs["exact"].value.to_json()).unwrap(),
+        "[9007199254740993,0.3,1]"
+    );
+    assert_eq!(
+        ev.outputs["third"].value.to_json(),
+        serde_json::json!(1.0 / 3.0)
     );
 }

@@ -64,8 +64,8 @@ mod tests {
         assert_eq!((r.first_percent(), r.bake_seconds), (100, 600));
         let mut m = std::collections::BTreeMap::new();
         m.insert("strategy".to_string(), Value::from("linear"));
-        m.insert("linear_step_percent".to_string(), Value::Number(40.0));
-        m.insert("bake_minutes".to_string(), Value::Number(0.0));
+        m.insert("linear_step_percent".to_string(), Value::from(40.0));
+        m.insert("bake_minutes".to_string(), Value::from(0.0));
         let a: Attributes = [("rollout".to_string(), Value::Map(m))]
             .into_iter()
             .collect();

@@ -71,7 +71,7 @@ pub fn fingerprint(attrs: &Attributes) -> String {
         return String::new();
     }
     let version = match attrs.get(VERSION) {
-        Some(Value::Number(n)) => mlinfra_schema::format_number(*n),
+        Some(Value::Number(n)) => mlinfra_schema::format_number(n),
         _ => String::new(),
     };
     format!("{};{version}", names.join(","))
@@ -140,7 +140,7 @@ mod tests {
     fn the_fingerprint_has_names_and_version_never_values() {
         let a = attrs(&[
             (ATTRIBUTE, map(&[("T", Value::Null), ("U", Value::Null)])),
-            (VERSION, Value::Number(2.0)),
+            (VERSION, Value::from(2.0)),
         ]);
         assert_eq!(fingerprint(&a), "T,U;2");
         assert_eq!(fingerprint(&Attributes::new()), "");

@@ -459,7 +459,7 @@ pub async fn read(
                 .is_some_and(|i| i.get("count").is_none_or(|c| matches!(c, Value::Null)));
             let count = match v.initial_instance_count() {
                 Some(1) if count_unset => Value::Null,
-                Some(n) => Value::Number(f64::from(n)),
+                Some(n) => Value::from(f64::from(n)),
                 None => Value::Null,
             };
             instance.insert("count".into(), count);

@@ -506,15 +506,15 @@ pub async fn read(
                 .or_insert_with(|| Value::from(m.accelerator));
             attrs
                 .entry("gpus_per_node".into())
-                .or_insert_with(|| Value::Number(f64::from(m.gpus)));
+                .or_insert_with(|| Value::from(f64::from(m.gpus)));
         }
     }
     if let Some(s) = ng.scaling_config() {
         if let Some(n) = s.min_size() {
-            attrs.insert("min_nodes".into(), Value::Number(f64::from(n)));
+            attrs.insert("min_nodes".into(), Value::from(f64::from(n)));
         }
         if let Some(n) = s.max_size() {
-            attrs.insert("max_nodes".into(), Value::Number(f64::from(n)));
+            attrs.insert("max_nodes".into(), Value::from(f64::from(n)));
         }
     }
     let capacity = match ng.capacity_type() {
@@ -524,7 +524,7 @@ pub async fn read(
     };
     attrs.insert("capacity".into(), Value::from(capacity));
     if let Some(d) = ng.disk_size() {
-        attrs.insert("disk_size_gb".into(), Value::Number(f64::from(d)));
+        attrs.insert("disk_size_gb".into(), Value::from(f64::from(d)));
     }
     if let Some(v) = ng.version() {
         attrs.insert("kubernetes_version".into(), Value::from(v));

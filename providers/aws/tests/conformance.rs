@@ -195,19 +195,19 @@ fn eks_nodegroups_conform() {
             ("name", Value::from("l4")),
             ("cluster", Value::from(cluster.as_str())),
             ("accelerator", Value::from("L4")),
-            ("gpus_per_node", Value::Number(1.0)),
+            ("gpus_per_node", Value::from(1.0)),
             ("instance_type", Value::from("g6.xlarge")),
-            ("min_nodes", Value::Number(0.0)),
-            ("max_nodes", Value::Number(2.0)),
+            ("min_nodes", Value::from(0.0)),
+            ("max_nodes", Value::from(2.0)),
             ("capacity", Value::from("on_demand")),
-            ("disk_size_gb", Value::Number(200.0)),
+            ("disk_size_gb", Value::from(200.0)),
             ("subnet_ids", subnets()),
             (
                 "node_role_arn",
                 Value::from("arn:aws:iam::123456789012:role/nodes"),
             ),
         ]),
-        update: attrs(&[("max_nodes", Value::Number(4.0))]),
+        update: attrs(&[("max_nodes", Value::from(4.0))]),
         config: config(),
     });
     rt.block_on(p.apply(req(ApplyAction::Delete))).unwrap();
@@ -263,7 +263,7 @@ fn sagemaker_endpoints_conform() {
     let instance = |n: f64| {
         let mut m = std::collections::BTreeMap::new();
         m.insert("type".to_string(), Value::from("ml.g4dn.xlarge"));
-        m.insert("count".to_string(), Value::Number(n));
+        m.insert("count".to_string(), Value::from(n));
         Value::Map(m)
     };
     check(Case {

@@ -590,17 +590,17 @@ pub async fn read_pool(
         attrs.insert("instance_type".into(), Value::from(vm));
         if let Some(m) = mlinfra_schema::gpu::machine_named(mlinfra_schema::Cloud::Azure, vm) {
             attrs.insert("accelerator".into(), Value::from(m.accelerator));
-            attrs.insert("gpus_per_node".into(), Value::Number(f64::from(m.gpus)));
+            attrs.insert("gpus_per_node".into(), Value::from(f64::from(m.gpus)));
         }
     }
     if let Some(v) = num("minCount") {
-        attrs.insert("min_nodes".into(), Value::Number(v));
+        attrs.insert("min_nodes".into(), Value::from(v));
     }
     if let Some(v) = num("maxCount") {
-        attrs.insert("max_nodes".into(), Value::Number(v));
+        attrs.insert("max_nodes".into(), Value::from(v));
     }
     if let Some(v) = num("osDiskSizeGB") {
-        attrs.insert("disk_size_gb".into(), Value::Number(v));
+        attrs.insert("disk_size_gb".into(), Value::from(v));
     }
     let spot = p.get("scaleSetPriority").and_then(Json::as_str) == Some("Spot");
     attrs.insert(

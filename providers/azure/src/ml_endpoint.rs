@@ -666,7 +666,7 @@ pub async fn read(
             let mut scaling = recorded("autoscaling");
             for (attr, k) in [("min", "minimum"), ("max", "maximum")] {
                 if let Some(n) = cap(k) {
-                    scaling.insert(attr.to_string(), Value::Number(n));
+                    scaling.insert(attr.to_string(), Value::from(n));
                 }
             }
             let target = profile
@@ -685,17 +685,17 @@ pub async fn read(
                 .and_then(Json::as_f64);
             scaling.insert(
                 "target_invocations_per_instance".to_string(),
-                target.map_or(Value::Null, Value::Number),
+                target.map_or(Value::Null, Value::from),
             );
             attrs.insert("autoscaling".into(), Value::Map(scaling));
             if let Some(n) = cap("default") {
-                instance.insert("count".to_string(), Value::Number(n));
+                instance.insert("count".to_string(), Value::from(n));
             }
         }
         None => {
             attrs.insert("autoscaling".into(), Value::Null);
             if let Some(n) = d.pointer("/sku/capacity").and_then(Json::as_f64) {
-                instance.insert("count".to_string(), Value::Number(n));
+                instance.insert("count".to_string(), Value::from(n));
             }
         }
     }

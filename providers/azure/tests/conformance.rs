@@ -187,14 +187,14 @@ fn aks_gpu_pools_conform() {
             ("name", Value::from("a100")),
             ("cluster", Value::from("train")),
             ("accelerator", Value::from("A100-80GB")),
-            ("gpus_per_node", Value::Number(1.0)),
+            ("gpus_per_node", Value::from(1.0)),
             ("instance_type", Value::from("Standard_NC24ads_A100_v4")),
-            ("min_nodes", Value::Number(0.0)),
-            ("max_nodes", Value::Number(4.0)),
+            ("min_nodes", Value::from(0.0)),
+            ("max_nodes", Value::from(4.0)),
             ("capacity", Value::from("spot")),
             ("sharing", Value::Map(sharing)),
         ]),
-        update: attrs(&[("max_nodes", Value::Number(8.0))]),
+        update: attrs(&[("max_nodes", Value::from(8.0))]),
         config: config(&s),
     });
     cluster(ApplyAction::Delete);
@@ -211,7 +211,7 @@ fn azure_ml_endpoints_conform() {
     let instance = |n: f64| {
         let mut m = BTreeMap::new();
         m.insert("type".to_string(), Value::from("Standard_DS3_v2"));
-        m.insert("count".to_string(), Value::Number(n));
+        m.insert("count".to_string(), Value::from(n));
         Value::Map(m)
     };
     check(Case {

@@ -702,14 +702,11 @@ pub async fn read(
                 .and_then(Value::as_map)
                 .cloned()
                 .unwrap_or_default();
-            a.insert("min".into(), Value::Number(f64::from(r.min_replica_count)));
-            a.insert("max".into(), Value::Number(f64::from(r.max_replica_count)));
+            a.insert("min".into(), Value::from(f64::from(r.min_replica_count)));
+            a.insert("max".into(), Value::from(f64::from(r.max_replica_count)));
             attrs.insert("autoscaling".into(), Value::Map(a));
         } else {
-            instance.insert(
-                "count".into(),
-                Value::Number(f64::from(r.min_replica_count)),
-            );
+            instance.insert("count".into(), Value::from(f64::from(r.min_replica_count)));
         }
         attrs.insert("instance".into(), Value::Map(instance));
     }

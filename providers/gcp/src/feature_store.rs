@@ -770,7 +770,7 @@ pub async fn read(
                 .and_then(|b| b.auto_scaling.as_ref())
                 .map(|a| a.min_node_count as f64);
             if let Some(n) = nodes {
-                m.insert("nodes".into(), Value::Number(n));
+                m.insert("nodes".into(), Value::from(n));
             }
             m.entry("ttl".to_string()).or_insert(Value::Null);
             if labels.is_none() {

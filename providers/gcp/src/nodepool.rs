@@ -393,7 +393,7 @@ pub async fn read(
         );
         attrs.insert(
             "disk_size_gb".into(),
-            Value::Number(f64::from(cfg.disk_size_gb)),
+            Value::from(f64::from(cfg.disk_size_gb)),
         );
         let capacity = if cfg.spot || cfg.preemptible {
             "spot"
@@ -449,7 +449,7 @@ pub async fn read(
             }
             attrs.insert(
                 "gpus_per_node".into(),
-                Value::Number(acc.accelerator_count as f64),
+                Value::from(acc.accelerator_count as f64),
             );
             // Sharing as recorded, with what GKE holds.
             let mut s = prior
@@ -466,7 +466,7 @@ pub async fn read(
             } else if let Some(g) = &acc.gpu_sharing_config {
                 s.insert(
                     "replicas".into(),
-                    Value::Number(g.max_shared_clients_per_gpu as f64),
+                    Value::from(g.max_shared_clients_per_gpu as f64),
                 );
                 if g.gpu_sharing_strategy == Some(GPUSharingStrategy::Mps) {
                     "mps"
@@ -489,17 +489,17 @@ pub async fn read(
                 .or_insert_with(|| Value::from(m.accelerator));
             attrs
                 .entry("gpus_per_node".into())
-                .or_insert_with(|| Value::Number(f64::from(m.gpus)));
+                .or_insert_with(|| Value::from(f64::from(m.gpus)));
         }
     }
     if let Some(a) = &np.autoscaling {
         attrs.insert(
             "min_nodes".into(),
-            Value::Number(f64::from(a.total_min_node_count)),
+            Value::from(f64::from(a.total_min_node_count)),
         );
         attrs.insert(
             "max_nodes".into(),
-            Value::Number(f64::from(a.total_max_node_count)),
+            Value::from(f64::from(a.total_max_node_count)),
         );
     }
     Ok(ReadResponse::Found { attributes: attrs })
@@ -518,14 +518,14 @@ mod tests {
     ) -> Attributes {
         let mut a = Attributes::new();
         a.insert("accelerator".into(), Value::from(acc));
-        a.insert("gpus_per_node".into(), Value::Number(gpus));
+        a.insert("gpus_per_node".into(), Value::from(gpus));
         let mut s = BTreeMap::new();
         s.insert("mode".into(), Value::from(mode));
         if let Some(p) = profile {
             s.insert("profile".into(), Value::from(p));
         }
         if let Some(r) = replicas {
-            s.insert("replicas".into(), Value::Number(r));
+            s.insert("replicas".into(), Value::from(r));
         }
         a.insert("sharing".into(), Value::Map(s));
         a

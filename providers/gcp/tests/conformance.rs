@@ -156,7 +156,7 @@ fn vertex_feature_stores_conform() {
     let p = project("f");
     let mut online = BTreeMap::new();
     online.insert("enabled".to_string(), Value::Bool(true));
-    online.insert("nodes".to_string(), Value::Number(1.0));
+    online.insert("nodes".to_string(), Value::from(1.0));
     online.insert("ttl".to_string(), Value::Null);
     check(Case {
         kind: "feature_store".into(),
@@ -223,21 +223,21 @@ fn gke_node_pools_conform() {
     cluster(ApplyAction::Create);
     let mut sharing = BTreeMap::new();
     sharing.insert("mode".to_string(), Value::from("time_slicing"));
-    sharing.insert("replicas".to_string(), Value::Number(4.0));
+    sharing.insert("replicas".to_string(), Value::from(4.0));
     check(Case {
         kind: "gpu_pool".into(),
         create: attrs(&[
             ("name", Value::from("l4")),
             ("cluster", Value::from("train")),
             ("accelerator", Value::from("L4")),
-            ("gpus_per_node", Value::Number(1.0)),
+            ("gpus_per_node", Value::from(1.0)),
             ("instance_type", Value::from("g2-standard-4")),
-            ("min_nodes", Value::Number(0.0)),
-            ("max_nodes", Value::Number(4.0)),
+            ("min_nodes", Value::from(0.0)),
+            ("max_nodes", Value::from(4.0)),
             ("capacity", Value::from("spot")),
             ("sharing", Value::Map(sharing)),
         ]),
-        update: attrs(&[("max_nodes", Value::Number(8.0))]),
+        update: attrs(&[("max_nodes", Value::from(8.0))]),
         config: config(&p),
     });
     cluster(ApplyAction::Delete);
@@ -255,7 +255,7 @@ fn vertex_endpoints_conform() {
     let instance = |n: f64| {
         let mut m = BTreeMap::new();
         m.insert("type".to_string(), Value::from("g2-standard-4"));
-        m.insert("count".to_string(), Value::Number(n));
+        m.insert("count".to_string(), Value::from(n));
         Value::Map(m)
     };
     check(Case {

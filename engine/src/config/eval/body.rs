@@ -530,7 +530,7 @@ impl BodyCtx<'_, '_, '_> {
             Value::List(items) => items
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| (Value::Number(i as f64), v))
+                .map(|(i, v)| (Value::from(i as f64), v))
                 .collect(),
             Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
             Value::Null => {
@@ -574,7 +574,7 @@ impl BodyCtx<'_, '_, '_> {
                 let label = match &l {
                     Value::List(v) if v.len() == 1 => match &v[0] {
                         Value::String(s) => Some(s.clone()),
-                        Value::Number(n) => Some(Value::Number(*n).to_hcl()),
+                        Value::Number(n) => Some(n.to_string()),
                         _ => None,
                     },
                     _ => None,

@@ -39,11 +39,11 @@ impl Ctx<'_> {
             let (v, secret, span) =
                 self.meta_argument(e, file, scope, &format!("the count of {what}"))?;
             return match v {
-                Value::Number(n) if n > MAX_INSTANCES as f64 => {
+                Value::Number(n) if n.to_f64() > MAX_INSTANCES as f64 => {
                     let shown = if secret {
                         crate::secrets::REDACTED.to_string()
                     } else {
-                        mlinfra_schema::format_number(n)
+                        mlinfra_schema::format_number(&n)
                     };
                     self.err(
                         Diagnostic::error(format!("count of {what} is {shown}, more than the {MAX_INSTANCES} instances one block may have"))
@@ -52,8 +52,8 @@ impl Ctx<'_> {
                     );
                     None
                 }
-                Value::Number(n) if n >= 0.0 && n.fract() == 0.0 => Some(
-                    (0..n as usize)
+                Value::Number(n) if n.to_index().is_some() => Some(
+                    (0..n.to_index().unwrap_or(0))
                         .map(|i| (Some(InstanceKey::Index(i)), None, Some(i)))
                         .collect(),
                 ),

@@ -277,7 +277,12 @@ pub fn evaluate_full(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnos
             ctx.out.outputs.insert(
                 o.name.clone(),
                 OutputValue {
-                    value: t.value.clone(),
+                    // As state will hold it (see `Value::keep_as_stored`).
+                    value: {
+                        let mut v = t.value.clone();
+                        v.keep_as_stored();
+                        v
+                    },
                     sensitive: t.sensitive,
                     depends_on: t.deps.clone(),
                 },

@@ -347,6 +347,9 @@ impl Ctx<'_> {
                 self.diags.push(d);
             }
 
+            // Attributes are what state will hold: a fraction no 64-bit float holds is
+            // rounded now, so the next plan compares it equal to its stored self.
+            attrs.values_mut().for_each(Value::keep_as_stored);
             let value = Value::Map(attrs.clone());
             if !sensitive.is_empty() {
                 any_sensitive = true;
@@ -431,8 +434,8 @@ impl Ctx<'_> {
                 Some(TraversalOperator::Index(ix)) => {
                     ev.reset_tracking();
                     key = match ev.eval(ix) {
-                        Value::Number(n) if n >= 0.0 && n.fract() == 0.0 => {
-                            Some(InstanceKey::Index(n as usize))
+                        Value::Number(n) if n.to_index().is_some() => {
+                            n.to_index().map(InstanceKey::Index)
                         }
                         Value::String(s) => Some(InstanceKey::Key(s)),
                         other => {
@@ -568,7 +571,7 @@ pub(super) fn gpu_pool_defaults(
             ev.diags.push(
                 Diagnostic::error(format!(
                     "no {cloud} machine carries {} × {accelerator}",
-                    mlinfra_schema::format_number(gpus)
+                    mlinfra_schema::format_number(&mlinfra_schema::Number::from_f64(gpus))
                 ))
                 .at(at)
                 .expected("an accelerator × gpus_per_node pair from the GPU catalog")

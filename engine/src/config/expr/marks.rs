@@ -117,7 +117,7 @@ mod tests {
         let b = |x: bool| Value::Bool(x);
         let s = |x: &str| Value::String(x.into());
         let rows = [
-            ("sensitive(1)", Value::Number(1.0), true),
+            ("sensitive(1)", Value::from(1.0), true),
             ("issensitive(sensitive(\"secret\"))", b(true), false),
             ("issensitive(\"hello\")", b(false), false),
             ("issensitive(var.secret)", b(true), false),
@@ -127,10 +127,10 @@ mod tests {
                 false,
             ),
             ("nonsensitive(\"plain\")", s("plain"), false),
-            ("length(var.secret)", Value::Number(7.0), true),
+            ("length(var.secret)", Value::from(7.0), true),
             (
                 "[nonsensitive(length(var.secret)), var.secret][0]",
-                Value::Number(7.0),
+                Value::from(7.0),
                 true,
             ),
             ("issensitive(nonsensitive(var.secret))", b(false), false),

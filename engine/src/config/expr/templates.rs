@@ -185,7 +185,7 @@ impl Evaluator<'_, '_> {
         }
         match v {
             Value::String(s) => out.push_str(s),
-            Value::Number(n) => out.push_str(&format_number(*n)),
+            Value::Number(n) => out.push_str(&format_number(n)),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Unknown => *unknown = true,
             other => return self

@@ -108,7 +108,7 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         list(a, 0)?
             .iter()
             .position(|v| values_equal_json(v, want))
-            .map(|i| Value::Number(i as f64))
+            .map(|i| Value::from(i as f64))
             .ok_or_else(|| "the value is not in the list".to_string())
     }),
     ("keys", "keys(map)", |a, _| {
@@ -121,7 +121,7 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
     }),
     ("length", "length(list | map | string)", |a, _| {
         arity(a, 1)?;
-        Ok(Value::Number(match &a[0] {
+        Ok(Value::from(match &a[0] {
             Value::List(l) => l.len(),
             Value::Map(m) => m.len(),
             Value::String(s) => super::strings::graphemes(s).len(),
@@ -210,15 +210,12 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
             }
             // Checked against the evaluation budget before anything is built.
             crate::budget::reserve(n.max(0.0) as u64, 0).map_err(|o| {
-                crate::budget::function_overrun(
-                    o,
-                    &format!("this range's {} elements", format_number(n)),
-                )
+                crate::budget::function_overrun(o, &format!("this range's {} elements", n))
             })?;
             let mut out = Vec::new();
             let mut x = start;
             while (step > 0.0 && x < limit) || (step < 0.0 && x > limit) {
-                out.push(Value::Number(x));
+                out.push(Value::from(x));
                 x += step;
             }
             Ok(Value::List(out))
@@ -300,19 +297,17 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         if items.is_empty() {
             return Err("cannot sum an empty list".into());
         }
-        let mut total = 0.0;
+        let mut total = mlinfra_schema::Number::from_i64(0);
         for v in items {
             // Strings that are numbers convert, as Terraform's do.
-            total += match v {
-                Value::Number(n) => *n,
-                Value::String(s) => s
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|n| n.is_finite())
+            let n = match v {
+                Value::Number(n) => n.clone(),
+                Value::String(s) => mlinfra_schema::Number::parse(s)
+                    .filter(mlinfra_schema::Number::is_finite)
                     .ok_or_else(|| format!("sum needs numbers; \"{s}\" is not one"))?,
                 other => return Err(format!("sum needs numbers, found a {}", other.type_name())),
             };
+            total = total.add(&n);
         }
         Ok(Value::Number(total))
     }),

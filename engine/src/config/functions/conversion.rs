@@ -26,12 +26,9 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         Ok(Value::Map(m.keys().cloned().zip(values).collect()))
     }),
     ("tonumber", "tonumber(value)", |a, _| match a.first() {
-        Some(Value::Number(n)) => Ok(Value::Number(*n)),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite())
+        Some(Value::Number(n)) => Ok(Value::Number(n.clone())),
+        Some(Value::String(s)) => mlinfra_schema::Number::parse(s)
+            .filter(mlinfra_schema::Number::is_finite)
             .map(Value::Number)
             .ok_or_else(|| format!("\"{s}\" is not a number")),
         Some(Value::Null) => Ok(Value::Null),

@@ -268,8 +268,8 @@ fn numeric_functions() {
         ("parseint", json!(["aA", 62]), json!(656)),
     ]);
     let log = run("log", json!([50, 10])).unwrap();
-    assert!(matches!(log, Value::Number(n) if (n - 1.6989700043360185).abs() < 1e-12));
-    assert_eq!(run("log", json!([16, 2])).unwrap(), Value::Number(4.0));
+    assert!(matches!(log, Value::Number(n) if (n.to_f64() - 1.6989700043360185).abs() < 1e-12));
+    assert_eq!(run("log", json!([16, 2])).unwrap(), Value::from(4.0));
     errors(&[
         ("parseint", json!(["12", 2]), "is not a base-2 integer"),
         ("parseint", json!(["12", 63]), "from 2 to 62"),
@@ -560,7 +560,7 @@ fn jsonencode_escapes_as_terraform_does() {
 fn a_template_of_one_interpolation_is_its_value() {
     assert_eq!(eval_str("\"${true}\""), Value::Bool(true));
     assert_eq!(eval_str("\"${[1, 2]}\""), v(json!([1, 2])));
-    assert_eq!(eval_str("\"${5}\""), Value::Number(5.0));
+    assert_eq!(eval_str("\"${5}\""), Value::from(5.0));
     // Anything around it makes a string.
     assert_eq!(eval_str("\"x${5}\""), Value::from("x5"));
     assert_eq!(eval_str("\"${5} \""), Value::from("5 "));
@@ -854,7 +854,7 @@ fn timestamp_is_known_after_apply_and_plantimestamp_is_fixed() {
     );
     assert_eq!(
         run("timecmp", json!([s, "2026-01-01T00:00:00Z"])),
-        Ok(Value::Number(1.0))
+        Ok(Value::from(1.0))
     );
     let plan = run("plantimestamp", json!([])).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -1052,4 +1052,76 @@ fn type_conversion_functions() {
             "cannot convert object to map of any single type (number and object)",
         ),
     ]);
+}
+
+/// Numbers are Terraform's: written numbers and exact arithmetic at 512 bits, so whole
+/// numbers beyond 2^53 and decimal sums keep their value; floating-point functions (pow,
+/// log) give 64-bit results; each prints with the fewest digits that read back.
+#[test]
+fn numbers_keep_terraforms_precision() {
+    let shown = |text: &str| {
+        mlinfra_schema::format_number(match &eval_str(text) {
+            Value::Number(n) => n,
+            other => panic!("{text}: {other:?}"),
+        })
+    };
+    for (text, want) in [
+        ("9007199254740993 + 1", "9007199254740994"),
+        ("9007199254740993 - 9007199254740992", "1"),
+        ("0.1 + 0.2", "0.3"),
+        ("0.1 * 1.5", "0.15"),
+        ("sum([0.1, 0.2, 0.3])", "0.6"),
+        (
+            "100000000000000000000 * 100000000000000000000",
+            "10000000000000000000000000000000000000000",
+        ),
+        ("7.5 % 2", "1.5"),
+        ("-7 % 3", "-1"),
+        ("5 / 2", "2.5"),
+        ("floor(-0.5)", "-1"),
+        ("ceil(1e30 + 0.5)", "1000000000000000000000000000001"),
+        (
+            "max(9007199254740993, 9007199254740992)",
+            "9007199254740993",
+        ),
+        (
+            "abs(-123456789012345678901234567890)",
+            "123456789012345678901234567890",
+        ),
+        (
+            "parseint(\"123456789012345678901234567890\", 10)",
+            "123456789012345678901234567890",
+        ),
+        (
+            "parseint(\"-ffffffffffffffffffff\", 16)",
+            "-1208925819614629174706175",
+        ),
+        (
+            "tonumber(\"12345678901234567890.5\")",
+            "12345678901234567890.5",
+        ),
+        // A float64 result prints as the float it is (2^64 is 1.8446744073709552e19).
+        ("pow(2, 64)", "18446744073709550000"),
+        ("log(16, 2)", "4"),
+    ] {
+        assert_eq!(shown(text), want, "{text}");
+    }
+    for (text, want) in [
+        (
+            "format(\"%d\", 123456789012345678901234567890)",
+            "123456789012345678901234567890",
+        ),
+        ("format(\"%x\", 18446744073709551617)", "10000000000000001"),
+        ("jsonencode(9007199254740993)", "9007199254740993"),
+        ("\"n=${9007199254740993}\"", "n=9007199254740993"),
+        ("tostring(0.1 + 0.2)", "0.3"),
+    ] {
+        assert_eq!(eval_str(text), Value::String(want.into()), "{text}");
+    }
+    assert_eq!(
+        eval_str("9007199254740993 == 9007199254740992"),
+        Value::Bool(false)
+    );
+    assert_eq!(eval_str("0.1 + 0.2 == 0.3"), Value::Bool(true));
+    assert_eq!(eval_str("[\"a\", \"b\"][1.0]"), Value::String("b".into()));
 }

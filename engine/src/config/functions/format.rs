@@ -137,7 +137,7 @@ fn append(v: &Verb, args: &[Value], out: &mut String) -> Result<(), String> {
     let text = match v.mode {
         'v' => match arg {
             Value::String(s) if !v.sharp => s.clone(),
-            Value::Number(n) if !v.sharp => shortest_g(*n),
+            Value::Number(n) if !v.sharp => shortest_g(n.to_f64()),
             other => super::encoding::json_text(other),
         },
         't' => match arg {
@@ -147,27 +147,25 @@ fn append(v: &Verb, args: &[Value], out: &mut String) -> Result<(), String> {
         },
         'b' | 'd' | 'o' | 'x' | 'X' | 'e' | 'E' | 'f' | 'g' | 'G' => {
             let n = match arg {
-                Value::Number(n) => *n,
-                Value::String(s) => s
-                    .trim()
-                    .parse()
-                    .map_err(|_| unsupported("a number is required"))?,
+                Value::Number(n) => n.clone(),
+                Value::String(s) => mlinfra_schema::Number::parse(s)
+                    .ok_or_else(|| unsupported("a number is required"))?,
                 _ => return Err(unsupported("number required")),
             };
             out.push_str(&if matches!(v.mode, 'b' | 'd' | 'o' | 'x' | 'X') {
-                if n.fract() != 0.0 {
+                let Some(whole) = n.to_bigint() else {
                     return Err(unsupported("an integer is required"));
-                }
-                integer(v, n)
+                };
+                integer(v, &whole)
             } else {
-                float(v, n)
+                float(v, n.to_f64())
             });
             return Ok(());
         }
         's' | 'q' => {
             let s = match arg {
                 Value::String(s) => s.clone(),
-                Value::Number(n) => format_number(*n),
+                Value::Number(n) => format_number(n),
                 Value::Bool(b) => b.to_string(),
                 _ => return Err(unsupported("string required")),
             };
@@ -209,18 +207,18 @@ fn pad(v: &Verb, text: String) -> String {
 }
 
 /// A whole number in base 2, 8, 10 or 16: [pad][sign][prefix][zeros][digits][pad].
-fn integer(v: &Verb, n: f64) -> String {
+fn integer(v: &Verb, n: &num_bigint::BigInt) -> String {
     let base = match v.mode {
         'b' => 2,
         'o' => 8,
         'x' | 'X' => 16,
         _ => 10,
     };
-    let mut digits = digits_in_base(n.abs(), base);
+    let mut digits = digits_in_base(n, base);
     if v.mode == 'X' {
         digits = digits.to_uppercase();
     }
-    let sign = if n < 0.0 {
+    let sign = if n.sign() == num_bigint::Sign::Minus {
         "-"
     } else if v.plus {
         "+"
@@ -264,42 +262,9 @@ fn integer(v: &Verb, n: f64) -> String {
     )
 }
 
-/// The digits of a whole, non-negative number, exactly, however large.
-fn digits_in_base(n: f64, base: u32) -> String {
-    if n < 1e18 {
-        let i = n as u64;
-        return match base {
-            2 => format!("{i:b}"),
-            8 => format!("{i:o}"),
-            16 => format!("{i:x}"),
-            _ => i.to_string(),
-        };
-    }
-    if base == 10 {
-        return format!("{n:.0}");
-    }
-    // n = mantissa × 2^exp exactly; write its bits, then group them.
-    let bits = n.to_bits();
-    let exp = ((bits >> 52) & 0x7ff) as i64 - 1075;
-    let mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
-    let mut binary = format!("{mantissa:b}");
-    binary.extend(std::iter::repeat_n('0', exp.max(0) as usize));
-    let group = match base {
-        8 => 3,
-        16 => 4,
-        _ => 1,
-    };
-    let lead = (group - binary.len() % group) % group;
-    let padded = "0".repeat(lead) + &binary;
-    let out: String = padded
-        .as_bytes()
-        .chunks(group)
-        .map(|c| {
-            let v = c.iter().fold(0u32, |acc, b| acc * 2 + u32::from(b - b'0'));
-            char::from_digit(v, base).unwrap_or('0')
-        })
-        .collect();
-    out.trim_start_matches('0').to_string()
+/// The digits of a whole number's magnitude, exactly, however large.
+fn digits_in_base(n: &num_bigint::BigInt, base: u32) -> String {
+    n.magnitude().to_str_radix(base)
 }
 
 /// A decimal mantissa (digits, no trailing zeros) and exponent: value = 0.MANT × 10^exp.

@@ -120,9 +120,25 @@ fn string(a: &[Value], i: usize) -> Result<String, String> {
     to_string_value(arg(a, i)?).map_err(|e| format!("argument {}: {e}", i + 1))
 }
 
+/// Argument `i` as a number, exactly (a string holding one is converted).
+fn number(a: &[Value], i: usize) -> Result<mlinfra_schema::Number, String> {
+    match arg(a, i)? {
+        Value::Number(n) => Ok(n.clone()),
+        Value::String(s) => mlinfra_schema::Number::parse(s)
+            .ok_or_else(|| format!("argument {}: \"{s}\" is not a number", i + 1)),
+        other => Err(format!(
+            "argument {} must be a number, found a {}",
+            i + 1,
+            other.type_name()
+        )),
+    }
+}
+
+/// Argument `i` as the nearest 64-bit float, for what Terraform computes in floating
+/// point too (`log`, `pow`) and for counts and indexes.
 fn num(a: &[Value], i: usize) -> Result<f64, String> {
     match arg(a, i)? {
-        Value::Number(n) => Ok(*n),
+        Value::Number(n) => Ok(n.to_f64()),
         Value::String(s) => s
             .trim()
             .parse()
@@ -160,7 +176,7 @@ fn map(a: &[Value], i: usize) -> Result<&BTreeMap<String, Value>, String> {
 fn to_string_value(v: &Value) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(format_number(*n)),
+        Value::Number(n) => Ok(format_number(n)),
         Value::Bool(b) => Ok(b.to_string()),
         other => Err(format!("expected a string, found a {}", other.type_name())),
     }
@@ -247,7 +263,7 @@ mod tests {
         assert_eq!(
             c(
                 "join",
-                vec![s("-"), Value::List(vec![s("a"), Value::Number(1.0)])]
+                vec![s("-"), Value::List(vec![s("a"), Value::from(1.0)])]
             ),
             s("a-1")
         );
@@ -262,8 +278,8 @@ mod tests {
                 vec![
                     s("%s-%d-%.2f%%"),
                     s("x"),
-                    Value::Number(3.0),
-                    Value::Number(1.0)
+                    Value::from(3.0),
+                    Value::from(1.0)
                 ]
             ),
             s("x-3-1.00%")
@@ -276,7 +292,7 @@ mod tests {
             Value::Map(
                 pairs
                     .iter()
-                    .map(|(k, v)| (k.to_string(), Value::Number(*v)))
+                    .map(|(k, v)| (k.to_string(), Value::from(*v)))
                     .collect(),
             )
         };
@@ -287,7 +303,7 @@ mod tests {
             ),
             m(&[("a", 2.0), ("b", 3.0)])
         );
-        assert_eq!(c("length", vec![m(&[("a", 1.0)])]), Value::Number(1.0));
+        assert_eq!(c("length", vec![m(&[("a", 1.0)])]), Value::from(1.0));
         assert_eq!(c("lookup", vec![m(&[]), s("x"), s("d")]), s("d"));
         assert_eq!(
             c("keys", vec![m(&[("b", 1.0), ("a", 1.0)])]),
@@ -309,7 +325,7 @@ mod tests {
     fn bad_arguments_are_errors_with_signature() {
         let e = call(
             "length",
-            &[Value::Number(1.0)],
+            &[Value::from(1.0)],
             &CallContext { module_dir: None },
         )
         .unwrap_err();
@@ -333,7 +349,7 @@ mod tests {
     fn jsonencode_is_compact_and_sorted() {
         let m = Value::Map(
             [
-                ("b".to_string(), Value::Number(1.0)),
+                ("b".to_string(), Value::from(1.0)),
                 ("a".to_string(), s("x")),
             ]
             .into_iter()

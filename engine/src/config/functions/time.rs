@@ -48,11 +48,11 @@ pub(super) const FUNCTIONS: &[(&str, &str, Func)] = &[
         arity(a, 2)?;
         let x = parse(&string(a, 0)?).map_err(|e| format!("argument 1: {e}"))?;
         let y = parse(&string(a, 1)?).map_err(|e| format!("argument 2: {e}"))?;
-        Ok(Value::Number(
+        Ok(Value::from(
             match (x.secs, x.nanos).cmp(&(y.secs, y.nanos)) {
-                std::cmp::Ordering::Less => -1.0,
-                std::cmp::Ordering::Equal => 0.0,
-                std::cmp::Ordering::Greater => 1.0,
+                std::cmp::Ordering::Less => -1i64,
+                std::cmp::Ordering::Equal => 0,
+                std::cmp::Ordering::Greater => 1,
             },
         ))
     }),

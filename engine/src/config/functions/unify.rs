@@ -157,7 +157,7 @@ pub fn one_element_type(items: Vec<Value>) -> Result<Vec<Value>, String> {
 
 fn to_string(v: &Value) -> String {
     match v {
-        Value::Number(n) => format_number(*n),
+        Value::Number(n) => format_number(n),
         Value::Bool(b) => b.to_string(),
         Value::String(s) => s.clone(),
         _ => String::new(),

@@ -31,7 +31,7 @@ fn from_yaml(y: &Yaml) -> Result<Value, String> {
     Ok(match y {
         Yaml::Null => Value::Null,
         Yaml::Boolean(b) => Value::Bool(*b),
-        Yaml::Integer(i) => Value::Number(*i as f64),
+        Yaml::Integer(i) => Value::from(*i as f64),
         Yaml::Real(r) => {
             let n: f64 = match r.as_str() {
                 ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | ".nan" | ".NaN" | ".NAN" => {
@@ -39,7 +39,7 @@ fn from_yaml(y: &Yaml) -> Result<Value, String> {
                 }
                 s => s.parse().map_err(|_| format!("{s} is not a number"))?,
             };
-            Value::Number(n)
+            Value::from(n)
         }
         Yaml::String(s) => Value::String(s.clone()),
         Yaml::Array(items) => Value::List(items.iter().map(from_yaml).collect::<Result<_, _>>()?),
@@ -69,7 +69,7 @@ fn scalar(v: &Value) -> Result<Option<String>, String> {
     Ok(Some(match v {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => mlinfra_schema::format_number(*n),
+        Value::Number(n) => mlinfra_schema::format_number(n),
         Value::String(s) => serde_json::Value::String(s.clone()).to_string(),
         Value::List(l) if l.is_empty() => "[]".into(),
         Value::Map(m) if m.is_empty() => "{}".into(),
