@@ -6,7 +6,7 @@ use std::path::Path;
 use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
 use hcl_edit::template::Element;
 use hcl_edit::Span as _;
-use mlinfra_schema::{format_number, kind, Value};
+use mlinfra_schema::{format_number, kind, AttrType, Value};
 
 use crate::budget;
 use crate::config::functions;
@@ -44,6 +44,8 @@ pub struct Scope<'a> {
     pub resources: Option<&'a HashMap<(String, String), Tracked>>,
     /// Names declared in the module, for "did you mean" on references not yet evaluated.
     pub declared: Option<&'a BTreeSet<String>>,
+    /// The module's variable declarations, for the types they declare.
+    pub variables: Option<&'a [crate::config::load::VariableDecl]>,
     pub each: Option<(Value, Value)>,
     pub count_index: Option<usize>,
     pub module_dir: Option<&'a Path>,
@@ -405,6 +407,50 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         }
     }
 
+    /// The type the configuration declares for what `e` reads: a variable with a `type`
+    /// and the attributes and elements read from it. `None` when nothing declares one
+    /// (a value here does not carry its type).
+    fn declared_type(&self, e: &Expression) -> Option<AttrType> {
+        let t = match e {
+            Expression::Parenthesis(p) => return self.declared_type(p.inner()),
+            Expression::Traversal(t) => t,
+            _ => return None,
+        };
+        let Expression::Variable(root) = &t.expr else {
+            return None;
+        };
+        if root.as_str() != "var" || self.lookup_local("var").is_some() {
+            return None;
+        }
+        let mut ops = t.operators.iter().map(|o| o.value());
+        let Some(TraversalOperator::GetAttr(name)) = ops.next() else {
+            return None;
+        };
+        let decl = self
+            .scope
+            .variables?
+            .iter()
+            .find(|v| v.name == name.as_str())?;
+        let mut ty = &decl.ty;
+        for op in ops {
+            ty = match (op, ty) {
+                (TraversalOperator::GetAttr(a), AttrType::Object(attrs)) => {
+                    &attrs.iter().find(|(n, _, _)| n == a.as_str())?.1
+                }
+                (
+                    TraversalOperator::GetAttr(_) | TraversalOperator::Index(_),
+                    AttrType::Map(elem),
+                ) => elem,
+                (TraversalOperator::Index(_), AttrType::List(elem)) => elem,
+                _ => return None,
+            };
+        }
+        match ty {
+            AttrType::Any => None,
+            t => Some(t.clone()),
+        }
+    }
+
     fn lookup_local(&self, name: &str) -> Option<Value> {
         self.locals.iter().rev().find_map(|f| f.get(name).cloned())
     }
@@ -687,6 +733,34 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                     )
                 }
                 None => {}
+            }
+        }
+        // On a map (not an object), Terraform's lookup gives the map's element type, and
+        // the default must convert to it.
+        if name == "lookup" && args.len() == 3 {
+            let elem = call
+                .args
+                .iter()
+                .next()
+                .and_then(|m| match self.declared_type(m) {
+                    Some(AttrType::Map(elem)) if *elem != AttrType::Any => Some(elem),
+                    _ => None,
+                });
+            if let Some(elem) = elem {
+                match elem.convert(&args[2]) {
+                    Ok(d) => args[2] = d,
+                    Err(_) => {
+                        let default_span = call.args.iter().nth(2).and_then(|d| d.span());
+                        return self.err(
+                            default_span.or(span),
+                            Diagnostic::error(format!(
+                                "lookup(): the default value must have the same type as the map elements ({elem})"
+                            ))
+                            .expected(format!("a default of type {elem}, as the map is map({elem})"))
+                            .help("give a default of the elements' type, or lookup(..., null)"),
+                        );
+                    }
+                }
             }
         }
         let ctx = functions::CallContext {

@@ -1569,3 +1569,70 @@ fn numbers_reach_state_as_json_holds_them() {
         serde_json::json!(1.0 / 3.0)
     );
 }
+
+/// lookup on a map-typed variable gives the map's element type, as Terraform's does: the
+/// default converts to it or is an error; on an object any default is allowed.
+#[test]
+fn lookup_on_a_declared_map_takes_a_default_of_its_element_type() {
+    let (ev, d) = eval(
+        r#"
+        variable "counts" {
+          type    = map(number)
+          default = { a = 1 }
+        }
+        variable "names" {
+          type    = map(string)
+          default = { a = "x" }
+        }
+        variable "obj" {
+          type    = object({ a = number, nested = map(number) })
+          default = { a = 1, nested = { b = 2 } }
+        }
+        output "converted" {
+          value = [lookup(var.counts, "x", "5"), lookup(var.names, "x", 5), lookup(var.counts, "a", "9")]
+        }
+        output "object_default" {
+          value = lookup(var.obj, "x", "none")
+        }
+        output "null_default" {
+          value = lookup(var.counts, "x", null)
+        }
+        "#,
+    );
+    assert!(d.is_empty(), "{:?}", summaries(&d));
+    assert_eq!(
+        ev.outputs["converted"].value.to_json(),
+        serde_json::json!([5, "5", 1])
+    );
+    assert_eq!(ev.outputs["object_default"].value, Value::from("none"));
+    assert_eq!(ev.outputs["null_default"].value, Value::Null);
+
+    for bad in [
+        r#"lookup(var.counts, "x", "none")"#,
+        r#"lookup((var.counts), "x", [1])"#,
+        r#"lookup(var.obj.nested, "x", "none")"#,
+    ] {
+        let (_, d) = eval(&format!(
+            r#"
+            variable "counts" {{
+              type    = map(number)
+              default = {{ a = 1 }}
+            }}
+            variable "obj" {{
+              type    = object({{ a = number, nested = map(number) }})
+              default = {{ a = 1, nested = {{ b = 2 }} }}
+            }}
+            output "o" {{
+              value = {bad}
+            }}
+            "#
+        ));
+        let s = summaries(&d);
+        assert!(
+            s.iter().any(|m| m.contains(
+                "the default value must have the same type as the map elements (number)"
+            )),
+            "{bad}: {s:?}"
+        );
+    }
+}

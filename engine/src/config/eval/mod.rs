@@ -410,6 +410,7 @@ impl Tables {
             modules: Some(&self.modules),
             resources: Some(&self.resources),
             declared: Some(&self.declared),
+            variables: Some(module.variables.as_slice()),
             module_dir: Some(module.dir.as_path()),
             root_dir: Some(root_dir),
             ..Default::default()
