@@ -879,5 +879,11 @@ mod tests {
         assert_eq!(third.stored().to_string(), "0.3333333333333333");
         assert_eq!(third.stored().stored(), third.stored());
         assert_eq!(third.stored(), Number::from_json_f64(1.0 / 3.0));
+        let huge = n("1e308").mul(&n("10"));
+        assert!(
+            !huge.stored().is_finite(),
+            "{huge} stored as {}",
+            huge.stored()
+        );
     }
 }

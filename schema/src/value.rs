@@ -23,12 +23,7 @@ impl Value {
     /// value compared with state, later, compares equal to itself.
     pub fn keep_as_stored(&mut self) {
         match self {
-            Value::Number(n) => {
-                let s = n.stored();
-                if s != *n {
-                    *n = s;
-                }
-            }
+            Value::Number(n) => *n = n.stored(),
             Value::List(items) => items.iter_mut().for_each(Value::keep_as_stored),
             Value::Map(m) => m.values_mut().for_each(Value::keep_as_stored),
             _ => {}

@@ -304,7 +304,8 @@ pub fn evaluate_full(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnos
                     o.name
                 ))
                 .at(Some(o.span))
-                .expected("numbers between -1.8e308 and 1.8e308"),
+                .expected("numbers between -1.8e308 and 1.8e308")
+                .note("state keeps each number as a JSON number, a 64-bit float"),
             );
         }
     }
@@ -316,7 +317,8 @@ pub fn evaluate_full(config: &Config, opts: &EvalOptions) -> (Evaluated, Diagnos
                     r.address
                 ))
                 .at(Some(r.span))
-                .expected("numbers between -1.8e308 and 1.8e308"),
+                .expected("numbers between -1.8e308 and 1.8e308")
+                .note("state keeps each number as a JSON number, a 64-bit float"),
             );
         }
     }
