@@ -28,6 +28,7 @@ fn plan_offline(dir: &std::path::Path) -> usize {
 }
 
 fn bench(c: &mut Criterion) {
+    mlinfra_benches::keep_freed_memory();
     let mut g = c.benchmark_group("plan_offline");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     for n in [1_000usize, 10_000] {

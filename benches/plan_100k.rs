@@ -72,6 +72,7 @@ fn run_one(shape: &str, n: usize) {
 }
 
 fn main() {
+    mlinfra_benches::keep_freed_memory();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

@@ -11,6 +11,7 @@ use mlinfra_engine::state::State;
 use mlinfra_engine::{collect_inputs, evaluate, load, EvalOptions, NoPrior};
 
 fn main() {
+    mlinfra_benches::keep_freed_memory();
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

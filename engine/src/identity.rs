@@ -174,10 +174,12 @@ pub fn check(evaluated: &Evaluated, prior: &State, plan: &Plan) -> Diagnostics {
     let key = |i: &Identity| (i.kind.clone(), i.cloud, i.name.clone());
 
     // Configured instances that name one object.
-    let configured: Vec<(&ResourceInstance, Identity)> = evaluated
-        .resources
-        .iter()
-        .filter_map(|r| of_instance(evaluated, r).map(|i| (r, i)))
+    let configured: Vec<(&ResourceInstance, Identity)> =
+        crate::parallel::map(&evaluated.resources, |r| {
+            of_instance(evaluated, r).map(|i| (r, i))
+        })
+        .into_iter()
+        .flatten()
         .collect();
     let mut groups: HashMap<_, Vec<usize>> = HashMap::new();
     for (n, (_, id)) in configured.iter().enumerate() {
@@ -216,6 +218,9 @@ pub fn check(evaluated: &Evaluated, prior: &State, plan: &Plan) -> Diagnostics {
         if let Some(id) = of_state(evaluated, r) {
             held.entry(key(&id)).or_default().push((addr.as_str(), id));
         }
+    }
+    if held.is_empty() {
+        return diags;
     }
     let by_address: HashMap<String, &ResourceInstance> = configured
         .iter()

@@ -16,6 +16,7 @@ pub mod backend_config;
 pub mod crypto;
 pub mod graph;
 pub mod identity;
+pub mod parallel;
 pub mod plan;
 pub mod plan_json;
 pub mod run;

@@ -1,6 +1,6 @@
 //! The plan: a pure diff of the evaluated configuration against prior (refreshed) state.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use mlinfra_provider_api::{PlanRequest, ProviderSet};
 use mlinfra_schema::{kind, BlockSchema, Cloud, KindClass, Value};
@@ -223,23 +223,32 @@ pub fn diff(
 ) -> (Plan, Diagnostics) {
     let mut diags = Diagnostics::default();
     let mut changes = Vec::new();
-    let mut seen = BTreeSet::new();
     if !opts.refresh_only {
-        for inst in config
-            .resources
-            .iter()
-            .filter(|r| r.kind.class == KindClass::Cloud)
-        {
-            let addr = inst.address.to_string();
-            seen.insert(addr.clone());
-            if opts.destroy {
-                continue;
-            }
-            let replace = opts.replace.iter().any(|t| inst.address.matches(t));
-            changes.push(diff_instance(inst, prior.resources.get(&addr), replace));
+        if !opts.destroy {
+            let cloud: Vec<&ResourceInstance> = config
+                .resources
+                .iter()
+                .filter(|r| r.kind.class == KindClass::Cloud)
+                .collect();
+            // Each instance's diff depends on nothing but itself and its prior.
+            changes = crate::parallel::map(&cloud, |inst| {
+                let replace = opts.replace.iter().any(|t| inst.address.matches(t));
+                let recorded = if prior.resources.is_empty() {
+                    None
+                } else {
+                    prior.resources.get(&inst.address.to_string())
+                };
+                diff_instance(inst, recorded, replace)
+            });
         }
+        // What the configuration declares (when destroying, nothing is kept).
+        let seen: HashSet<String> = if prior.resources.is_empty() {
+            HashSet::new()
+        } else {
+            changes.iter().map(|c| c.address.clone()).collect()
+        };
         for (addr, r) in &prior.resources {
-            if seen.contains(addr) && !opts.destroy {
+            if seen.contains(addr) {
                 continue;
             }
             let reason = match Address::parse(addr) {
@@ -288,11 +297,27 @@ pub fn diff(
             });
         }
     }
-    let by_address: HashMap<String, &ResourceInstance> = config
-        .resources
-        .iter()
-        .map(|r| (r.address.to_string(), r))
-        .collect();
+    // Built only when something below reads it: at 100,000 creates it is most of a diff's
+    // remaining time.
+    let needed = (!opts.destroy
+        && config
+            .resources
+            .iter()
+            .any(|r| !r.replace_triggered_by.is_empty()))
+        || !opts.targets.is_empty()
+        || !opts.excludes.is_empty()
+        || changes
+            .iter()
+            .any(|c| matches!(c.action, Action::Delete) || c.action.is_replace());
+    let by_address: HashMap<String, &ResourceInstance> = if needed {
+        config
+            .resources
+            .iter()
+            .map(|r| (r.address.to_string(), r))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     if !opts.destroy {
         replace_triggered(&mut changes, &by_address, prior);
     }
@@ -674,225 +699,238 @@ pub fn provider_checks(
         .collect();
     // One provider configuration per key, not one per change.
     let mut configs: HashMap<String, mlinfra_provider_api::ProviderConfig> = HashMap::new();
-    for c in &mut plan.changes {
-        if !matches!(c.action, Action::Create | Action::Update) && !c.action.is_replace() {
-            continue;
+    for c in &plan.changes {
+        let key = c.provider.as_deref().unwrap_or_default();
+        if !configs.contains_key(key) {
+            configs.insert(key.to_string(), crate::apply::provider_config(config, key));
         }
-        let Some(provider) = c
-            .cloud
-            .as_deref()
-            .and_then(Cloud::parse)
-            .and_then(|cl| providers.get(cl))
-        else {
-            continue;
-        };
-        if !provider.supports(&c.kind) {
-            continue;
-        }
-        let Some(inst) = by_address.get(&c.address) else {
-            continue;
-        };
-        let mut proposed = c
-            .after
-            .as_ref()
-            .and_then(Value::as_map)
-            .cloned()
-            .unwrap_or_default();
-        let before = c.before.as_ref().and_then(Value::as_map).cloned();
-        let mut changed = Vec::new();
-        if let Some(p) = &before {
-            let after = Value::Map(proposed.clone());
-            changed_paths(
-                &Value::Map(p.clone()),
-                &after,
-                &mut Vec::new(),
-                &mut changed,
-            );
-            changed.retain(|p| !after.get_path(p).is_some_and(Value::is_unknown));
-        }
-        let key = c.provider.clone().unwrap_or_default();
-        let cfg = configs
-            .entry(key)
-            .or_insert_with_key(|key| crate::apply::provider_config(config, key))
-            .clone();
-        // A replacement creates a new object: the provider checks it as a create, so a
-        // rule about changing the old one in place (a version step) does not refuse it.
-        let is_update = c.action == Action::Update;
-        let checked_again = !is_update && before.is_some();
-        let checked = provider.plan(
-            PlanRequest::new(
-                c.kind.clone(),
-                if is_update { before.clone() } else { None },
-                if checked_again {
-                    proposed.clone()
-                } else {
-                    std::mem::take(&mut proposed)
-                },
-                if is_update {
-                    changed.clone()
-                } else {
-                    Vec::new()
-                },
-                cfg.clone(),
-            )
-            .with_write_only(inst.write_only.clone()),
+    }
+    // Each change is checked on its own: on every core, the diagnostics in plan order.
+    crate::parallel::map_mut(&mut plan.changes, |c| {
+        check_change(c, &by_address, &configs, providers)
+    })
+    .into_iter()
+    .flatten()
+    .for_each(|d| diags.push(d));
+    diags
+}
+
+/// A provider's check of one change (see [`provider_checks`]): the change gets the
+/// provider's planned values and replacement reasons, or the refusal is returned.
+fn check_change(
+    c: &mut ResourceChange,
+    by_address: &HashMap<String, &ResourceInstance>,
+    configs: &HashMap<String, mlinfra_provider_api::ProviderConfig>,
+    providers: &ProviderSet,
+) -> Option<Diagnostic> {
+    if !matches!(c.action, Action::Create | Action::Update) && !c.action.is_replace() {
+        return None;
+    }
+    let provider = c
+        .cloud
+        .as_deref()
+        .and_then(Cloud::parse)
+        .and_then(|cl| providers.get(cl))?;
+    if !provider.supports(&c.kind) {
+        return None;
+    }
+    let inst = by_address.get(&c.address)?;
+    let mut proposed = c
+        .after
+        .as_ref()
+        .and_then(Value::as_map)
+        .cloned()
+        .unwrap_or_default();
+    let before = c.before.as_ref().and_then(Value::as_map).cloned();
+    let mut changed = Vec::new();
+    if let Some(p) = &before {
+        let after = Value::Map(proposed.clone());
+        changed_paths(
+            &Value::Map(p.clone()),
+            &after,
+            &mut Vec::new(),
+            &mut changed,
         );
-        let mut resp = match checked {
-            Ok(r) => r,
-            Err(e) => {
-                diags.push(
-                    Diagnostic::error(format!("{}: {}", c.address, e.message))
-                        .at(Some(inst.span))
-                        .note(format!(
-                            "checked by the {} provider's rules for {}, before any cloud call",
-                            provider.cloud(),
-                            c.kind
-                        )),
-                );
-                continue;
-            }
-        };
-        if is_update {
-            // How the provider makes an in-place change it does by making something new
-            // beside the old (a new immutable version): said in the reason.
-            let mut how: Vec<String> = Vec::new();
-            for r in resp.rotates.iter().filter(|r| {
-                changed
-                    .iter()
-                    .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
-            }) {
-                if !how.contains(&r.reason) {
-                    how.push(r.reason.clone());
-                }
-            }
-            if !how.is_empty() {
-                c.reason_message = format!("{}: {}", c.reason_message, how.join("; "));
-            }
-        }
-        let mut rotates = Vec::new();
-        if checked_again {
-            // The provider's reasons why the change cannot happen in place, and what it
-            // changes in place by rotation instead.
-            let as_update = provider
-                .plan(
-                    PlanRequest::new(
-                        c.kind.clone(),
-                        before.clone(),
-                        proposed,
-                        changed.clone(),
-                        cfg,
-                    )
-                    .with_write_only(inst.write_only.clone()),
-                )
-                .ok();
-            if let Some(r) = as_update {
-                resp.requires_replace = r.requires_replace;
-                rotates = r.rotates;
-            }
-        }
-        let covered = |path: &Vec<String>| {
-            rotates
-                .iter()
-                .any(|r| path.starts_with(&r.path) || r.path.starts_with(path))
-        };
-        let forced_elsewhere = resp.requires_replace.iter().any(|r| {
-            !covered(&r.path)
-                && changed
-                    .iter()
-                    .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
-        });
-        if c.action.is_replace()
-            && c.reason == Some(Reason::CannotUpdate)
-            && !rotates.is_empty()
-            && !forced_elsewhere
-            && c.replace_paths.iter().all(covered)
-        {
-            // The provider rotates what the schema would replace: an update, said as such.
-            let list: Vec<String> = c.replace_paths.iter().map(|p| p.join(".")).collect();
-            let mut how: Vec<String> = Vec::new();
-            for r in rotates.iter().filter(|r| {
-                c.replace_paths
-                    .iter()
-                    .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
-            }) {
-                if !how.contains(&r.reason) {
-                    how.push(r.reason.clone());
-                }
-            }
-            c.action = Action::Update;
-            c.replace_paths.clear();
-            c.reason = Some(Reason::ConfigChanged);
-            c.reason_message = format!(
-                "{} changed: rotated in place ({})",
-                list.join(", "),
-                how.join("; ")
+        changed.retain(|p| !after.get_path(p).is_some_and(Value::is_unknown));
+    }
+    let key = c.provider.clone().unwrap_or_default();
+    let cfg = configs.get(&key)?.clone();
+    // A replacement creates a new object: the provider checks it as a create, so a
+    // rule about changing the old one in place (a version step) does not refuse it.
+    let is_update = c.action == Action::Update;
+    let checked_again = !is_update && before.is_some();
+    let checked = provider.plan(
+        PlanRequest::new(
+            c.kind.clone(),
+            if is_update { before.clone() } else { None },
+            if checked_again {
+                proposed.clone()
+            } else {
+                std::mem::take(&mut proposed)
+            },
+            if is_update {
+                changed.clone()
+            } else {
+                Vec::new()
+            },
+            cfg.clone(),
+        )
+        .with_write_only(inst.write_only.clone()),
+    );
+    let mut resp = match checked {
+        Ok(r) => r,
+        Err(e) => {
+            return Some(
+                Diagnostic::error(format!("{}: {}", c.address, e.message))
+                    .at(Some(inst.span))
+                    .note(format!(
+                        "checked by the {} provider's rules for {}, before any cloud call",
+                        provider.cloud(),
+                        c.kind
+                    )),
             );
-            let mut after = resp.planned;
-            for p in &resp.computed {
-                set_path_value(&mut after, p, Value::Unknown);
-            }
-            // An update keeps the object: its read-only values stay what they are.
-            if let Some(Value::Map(b)) = &c.before {
-                for a in &inst.kind.body.attributes {
-                    if a.read_only {
-                        if let Some(v) = b.get(a.name) {
-                            after.insert(a.name.to_string(), v.clone());
-                        }
-                    }
-                }
-            }
-            c.after = Some(Value::Map(after));
-            continue;
         }
+    };
+    if is_update {
+        // How the provider makes an in-place change it does by making something new
+        // beside the old (a new immutable version): said in the reason.
+        let mut how: Vec<String> = Vec::new();
+        for r in resp.rotates.iter().filter(|r| {
+            changed
+                .iter()
+                .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
+        }) {
+            if !how.contains(&r.reason) {
+                how.push(r.reason.clone());
+            }
+        }
+        if !how.is_empty() {
+            c.reason_message = format!("{}: {}", c.reason_message, how.join("; "));
+        }
+    }
+    let mut rotates = Vec::new();
+    if checked_again {
+        // The provider's reasons why the change cannot happen in place, and what it
+        // changes in place by rotation instead.
+        let as_update = provider
+            .plan(
+                PlanRequest::new(
+                    c.kind.clone(),
+                    before.clone(),
+                    proposed,
+                    changed.clone(),
+                    cfg,
+                )
+                .with_write_only(inst.write_only.clone()),
+            )
+            .ok();
+        if let Some(r) = as_update {
+            resp.requires_replace = r.requires_replace;
+            rotates = r.rotates;
+        }
+    }
+    let covered = |path: &Vec<String>| {
+        rotates
+            .iter()
+            .any(|r| path.starts_with(&r.path) || r.path.starts_with(path))
+    };
+    let forced_elsewhere = resp.requires_replace.iter().any(|r| {
+        !covered(&r.path)
+            && changed
+                .iter()
+                .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
+    });
+    if c.action.is_replace()
+        && c.reason == Some(Reason::CannotUpdate)
+        && !rotates.is_empty()
+        && !forced_elsewhere
+        && c.replace_paths.iter().all(covered)
+    {
+        // The provider rotates what the schema would replace: an update, said as such.
+        let list: Vec<String> = c.replace_paths.iter().map(|p| p.join(".")).collect();
+        let mut how: Vec<String> = Vec::new();
+        for r in rotates.iter().filter(|r| {
+            c.replace_paths
+                .iter()
+                .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
+        }) {
+            if !how.contains(&r.reason) {
+                how.push(r.reason.clone());
+            }
+        }
+        c.action = Action::Update;
+        c.replace_paths.clear();
+        c.reason = Some(Reason::ConfigChanged);
+        c.reason_message = format!(
+            "{} changed: rotated in place ({})",
+            list.join(", "),
+            how.join("; ")
+        );
         let mut after = resp.planned;
         for p in &resp.computed {
             set_path_value(&mut after, p, Value::Unknown);
         }
-        c.after = Some(Value::Map(after));
-        // Only a path that really changed can force a replacement.
-        let forced: Vec<_> = resp
-            .requires_replace
-            .into_iter()
-            .filter(|r| {
-                changed
-                    .iter()
-                    .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
-            })
-            .collect();
-        if forced.is_empty() || c.reason == Some(Reason::ReplaceRequested) {
-            continue;
-        }
-        for r in &forced {
-            if !c.replace_paths.contains(&r.path) {
-                c.replace_paths.push(r.path.clone());
-            }
-        }
-        c.replace_paths.sort();
-        let list: Vec<String> = c.replace_paths.iter().map(|p| p.join(".")).collect();
-        let mut reasons: Vec<String> = Vec::new();
-        for r in &forced {
-            if !reasons.contains(&r.reason) {
-                reasons.push(r.reason.clone());
-            }
-        }
-        c.reason = Some(Reason::CannotUpdate);
-        c.reason_message = format!(
-            "{} cannot be changed in place ({})",
-            list.join(", "),
-            reasons.join("; ")
-        );
-        if c.action == Action::Update {
-            c.action = replace_action(inst);
-            if let Some(Value::Map(after)) = &mut c.after {
-                for a in &inst.kind.body.attributes {
-                    if a.read_only {
-                        after.insert(a.name.to_string(), Value::Unknown);
+        // An update keeps the object: its read-only values stay what they are.
+        if let Some(Value::Map(b)) = &c.before {
+            for a in &inst.kind.body.attributes {
+                if a.read_only {
+                    if let Some(v) = b.get(a.name) {
+                        after.insert(a.name.to_string(), v.clone());
                     }
                 }
             }
         }
+        c.after = Some(Value::Map(after));
+        return None;
     }
-    diags
+    let mut after = resp.planned;
+    for p in &resp.computed {
+        set_path_value(&mut after, p, Value::Unknown);
+    }
+    c.after = Some(Value::Map(after));
+    // Only a path that really changed can force a replacement.
+    let forced: Vec<_> = resp
+        .requires_replace
+        .into_iter()
+        .filter(|r| {
+            changed
+                .iter()
+                .any(|p| p.starts_with(&r.path) || r.path.starts_with(p))
+        })
+        .collect();
+    if forced.is_empty() || c.reason == Some(Reason::ReplaceRequested) {
+        return None;
+    }
+    for r in &forced {
+        if !c.replace_paths.contains(&r.path) {
+            c.replace_paths.push(r.path.clone());
+        }
+    }
+    c.replace_paths.sort();
+    let list: Vec<String> = c.replace_paths.iter().map(|p| p.join(".")).collect();
+    let mut reasons: Vec<String> = Vec::new();
+    for r in &forced {
+        if !reasons.contains(&r.reason) {
+            reasons.push(r.reason.clone());
+        }
+    }
+    c.reason = Some(Reason::CannotUpdate);
+    c.reason_message = format!(
+        "{} cannot be changed in place ({})",
+        list.join(", "),
+        reasons.join("; ")
+    );
+    if c.action == Action::Update {
+        c.action = replace_action(inst);
+        if let Some(Value::Map(after)) = &mut c.after {
+            for a in &inst.kind.body.attributes {
+                if a.read_only {
+                    after.insert(a.name.to_string(), Value::Unknown);
+                }
+            }
+        }
+    }
+    None
 }
 
 fn set_path_value(m: &mut std::collections::BTreeMap<String, Value>, path: &[String], v: Value) {
