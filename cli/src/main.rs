@@ -30,9 +30,12 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// (docs/performance.md). A command's memory is returned when it exits.
 #[allow(unsafe_code)]
 fn keep_freed_memory() {
-    // SAFETY: stores one option value; called first thing in `main`, before any thread
-    // that could read it starts.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    // mimalloc's own setting in the environment, when there is one, is left to apply.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: stores one option value; called first thing in `main`, before any
+        // thread that could read it starts.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    }
 }
 
 /// Exit codes: 0 success / no changes, 1 error, 2 changes present, 3 a gate failed.

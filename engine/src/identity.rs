@@ -174,12 +174,10 @@ pub fn check(evaluated: &Evaluated, prior: &State, plan: &Plan) -> Diagnostics {
     let key = |i: &Identity| (i.kind.clone(), i.cloud, i.name.clone());
 
     // Configured instances that name one object.
-    let configured: Vec<(&ResourceInstance, Identity)> =
-        crate::parallel::map(&evaluated.resources, |r| {
-            of_instance(evaluated, r).map(|i| (r, i))
-        })
-        .into_iter()
-        .flatten()
+    let configured: Vec<(&ResourceInstance, Identity)> = evaluated
+        .resources
+        .iter()
+        .filter_map(|r| of_instance(evaluated, r).map(|i| (r, i)))
         .collect();
     let mut groups: HashMap<_, Vec<usize>> = HashMap::new();
     for (n, (_, id)) in configured.iter().enumerate() {

@@ -16,7 +16,6 @@ pub mod backend_config;
 pub mod crypto;
 pub mod graph;
 pub mod identity;
-pub mod parallel;
 pub mod plan;
 pub mod plan_json;
 pub mod run;

@@ -225,21 +225,20 @@ pub fn diff(
     let mut changes = Vec::new();
     if !opts.refresh_only {
         if !opts.destroy {
-            let cloud: Vec<&ResourceInstance> = config
+            changes = config
                 .resources
                 .iter()
                 .filter(|r| r.kind.class == KindClass::Cloud)
+                .map(|inst| {
+                    let replace = opts.replace.iter().any(|t| inst.address.matches(t));
+                    let recorded = if prior.resources.is_empty() {
+                        None
+                    } else {
+                        prior.resources.get(&inst.address.to_string())
+                    };
+                    diff_instance(inst, recorded, replace)
+                })
                 .collect();
-            // Each instance's diff depends on nothing but itself and its prior.
-            changes = crate::parallel::map(&cloud, |inst| {
-                let replace = opts.replace.iter().any(|t| inst.address.matches(t));
-                let recorded = if prior.resources.is_empty() {
-                    None
-                } else {
-                    prior.resources.get(&inst.address.to_string())
-                };
-                diff_instance(inst, recorded, replace)
-            });
         }
         // What the configuration declares (when destroying, nothing is kept).
         let seen: HashSet<String> = if prior.resources.is_empty() {
@@ -705,13 +704,11 @@ pub fn provider_checks(
             configs.insert(key.to_string(), crate::apply::provider_config(config, key));
         }
     }
-    // Each change is checked on its own: on every core, the diagnostics in plan order.
-    crate::parallel::map_mut(&mut plan.changes, |c| {
-        check_change(c, &by_address, &configs, providers)
-    })
-    .into_iter()
-    .flatten()
-    .for_each(|d| diags.push(d));
+    for c in &mut plan.changes {
+        if let Some(d) = check_change(c, &by_address, &configs, providers) {
+            diags.push(d);
+        }
+    }
     diags
 }
 
