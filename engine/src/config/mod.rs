@@ -7,6 +7,7 @@ pub mod functions;
 pub mod inputs;
 pub mod load;
 pub mod refactoring;
+pub mod syntax;
 pub mod types;
 
 #[cfg(test)]
