@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use hcl_edit::structure::Structure;
-use hcl_edit::Span as _;
+use crate::config::syntax::Span as _;
+use crate::config::syntax::Structure;
 
 use crate::config::load::Config;
 use crate::diag::{Diagnostic, Span};

@@ -2,9 +2,9 @@
 //! `precondition` in an output, and `check` blocks with `assert`. Read here, evaluated
 //! where their owner is evaluated; every result is kept in `Evaluated::conditions`.
 
-use hcl_edit::expr::Expression;
-use hcl_edit::structure::{Block, Structure};
-use hcl_edit::Span as _;
+use crate::config::syntax::Expression;
+use crate::config::syntax::Span as _;
+use crate::config::syntax::{Block, Structure};
 use mlinfra_schema::Value;
 
 use crate::config::expr::Evaluator;

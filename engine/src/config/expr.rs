@@ -3,9 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
-use hcl_edit::template::Element;
-use hcl_edit::Span as _;
+use crate::config::syntax::Element;
+use crate::config::syntax::Span as _;
+use crate::config::syntax::{
+    BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator,
+};
 use mlinfra_schema::{format_number, kind, AttrType, Value};
 
 use crate::budget;
@@ -186,20 +188,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
             // The number as written, at 512 bits, as Terraform reads it.
-            Expression::Number(n) => match n
-                .as_repr()
-                .and_then(|r| {
-                    // A negative literal is written `-5` or `- 5`.
-                    let text: String = r.chars().filter(|c| !c.is_whitespace()).collect();
-                    mlinfra_schema::Number::parse(&text)
-                })
-                .or_else(|| {
-                    n.value()
-                        .as_f64()
-                        .map(mlinfra_schema::Number::from_json_f64)
-                })
-                .filter(mlinfra_schema::Number::is_finite)
-            {
+            Expression::Number(n) => match n.value().clone() {
                 Some(x) => Ok(Value::Number(x)),
                 None => self.err(
                     e.span(),
@@ -207,7 +196,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
                         .expected("a number between -1.8e308 and 1.8e308"),
                 ),
             },
-            Expression::String(s) => Ok(Value::String(s.value().clone())),
+            Expression::String(s) => Ok(Value::String(s.value().to_string())),
             Expression::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 let mut failed = false;
@@ -485,7 +474,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         }
     }
 
-    fn for_expr(&mut self, f: &hcl_edit::expr::ForExpr) -> Res {
+    fn for_expr(&mut self, f: &crate::config::syntax::ForExpr) -> Res {
         let coll = self.eval_expr(&f.intro.collection_expr)?;
         let Some(items) = self.iterate(&coll, f.intro.collection_expr.span())? else {
             return Ok(Value::Unknown);
@@ -522,7 +511,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
 
     fn for_item(
         &mut self,
-        f: &hcl_edit::expr::ForExpr,
+        f: &crate::config::syntax::ForExpr,
         list: &mut Vec<Value>,
         map: &mut BTreeMap<String, Value>,
         grouped: &mut BTreeMap<String, Vec<Value>>,
@@ -682,7 +671,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         }
     }
 
-    fn call(&mut self, call: &hcl_edit::expr::FuncCall) -> Res {
+    fn call(&mut self, call: &crate::config::syntax::FuncCall) -> Res {
         let name = call.name.name.as_str();
         let span = call.span();
         if name == "templatefile" || name == "templatestring" {
@@ -799,7 +788,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         }
     }
 
-    fn traversal(&mut self, t: &hcl_edit::expr::Traversal) -> Res {
+    fn traversal(&mut self, t: &crate::config::syntax::Traversal) -> Res {
         let ops: Vec<&TraversalOperator> = t.operators.iter().map(|o| o.value()).collect();
         let (value, consumed) = match &t.expr {
             Expression::Variable(v) if self.lookup_local(v.as_str()).is_none() => {
@@ -858,10 +847,10 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         let mut i = 0;
         while i < ops.len() {
             match ops[i] {
-                TraversalOperator::FullSplat(_) => {
+                TraversalOperator::FullSplat => {
                     return self.splat(value, &ops[i + 1..], at);
                 }
-                TraversalOperator::AttrSplat(_) => {
+                TraversalOperator::AttrSplat => {
                     let end = ops[i + 1..]
                         .iter()
                         .position(|o| !matches!(o, TraversalOperator::GetAttr(_)))
@@ -907,14 +896,12 @@ impl<'s, 'a> Evaluator<'s, 'a> {
     ) -> Res {
         match op {
             TraversalOperator::GetAttr(name) => self.get_attr(value, name.as_str(), at),
-            TraversalOperator::LegacyIndex(i) => {
-                self.index(value, Value::from(*i.value() as f64), at)
-            }
+            TraversalOperator::LegacyIndex(i) => self.index(value, Value::from(*i as f64), at),
             TraversalOperator::Index(e) => {
                 let key = self.eval_expr(e)?;
                 self.index(value, key, at)
             }
-            TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => Ok(value),
+            TraversalOperator::AttrSplat | TraversalOperator::FullSplat => Ok(value),
         }
     }
 

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use hcl_edit::structure::Structure;
-use hcl_edit::Span as _;
+use crate::config::syntax::Span as _;
+use crate::config::syntax::Structure;
 
 use crate::config::eval::{InputValue, Inputs, RawInput};
 use crate::config::expr::{Evaluator, Scope};

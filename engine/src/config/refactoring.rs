@@ -1,9 +1,9 @@
 //! `moved` and `removed` blocks: declarations that change what the state records at an
 //! address without any call to a cloud. What they do to state is in `crate::refactor`.
 
-use hcl_edit::expr::Expression;
-use hcl_edit::structure::{Block, Structure};
-use hcl_edit::Span as _;
+use crate::config::syntax::Expression;
+use crate::config::syntax::Span as _;
+use crate::config::syntax::{Block, Structure};
 
 use crate::address::{Address, InstanceKey, ModuleStep};
 use crate::config::load::{header_span, span_of, unknown_block_in, unknown_in, ModuleConfig};

@@ -2,8 +2,8 @@
 
 use std::ops::Range;
 
-use hcl_edit::expr::{Expression, ObjectKey};
-use hcl_edit::Span as _;
+use crate::config::syntax::Span as _;
+use crate::config::syntax::{Expression, ObjectKey};
 use mlinfra_schema::AttrType;
 
 /// Parse a type expression; `in_object` allows `optional(T)`.
@@ -51,7 +51,9 @@ pub fn parse_type(
                         for (k, v) in obj.iter() {
                             let key = match k {
                                 ObjectKey::Ident(id) => id.as_str().to_string(),
-                                ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
+                                ObjectKey::Expression(Expression::String(s)) => {
+                                    s.value().to_string()
+                                }
                                 ObjectKey::Expression(other) => {
                                     return Err((
                                         "object type keys must be names".into(),
@@ -93,7 +95,7 @@ mod tests {
     use super::*;
 
     fn t(s: &str) -> AttrType {
-        parse_type(&hcl_edit::parser::parse_expr(s).unwrap(), false).unwrap()
+        parse_type(&crate::config::syntax::parse_expr(s).unwrap(), false).unwrap()
     }
 
     #[test]
@@ -110,7 +112,7 @@ mod tests {
 
     #[test]
     fn rejects_unknown_types() {
-        let e = hcl_edit::parser::parse_expr("strin").unwrap();
+        let e = crate::config::syntax::parse_expr("strin").unwrap();
         assert!(parse_type(&e, false)
             .unwrap_err()
             .0

@@ -410,7 +410,7 @@ impl BodyCtx<'_, '_, '_> {
     /// element, with the iterator (named BLOCK unless `iterator` says) as `{ key, value }`.
     pub(super) fn eval_dynamic(
         &mut self,
-        b: &hcl_edit::structure::Block,
+        b: &crate::config::syntax::Block,
         schema: &BlockSchema,
         path: &str,
         out: &mut BTreeMap<String, Value>,

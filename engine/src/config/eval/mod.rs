@@ -2,10 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use hcl_edit::expr::{Expression, TraversalOperator};
-use hcl_edit::structure::{Body, Structure};
-use hcl_edit::visit::{self, Visit};
-use hcl_edit::Span as _;
+use crate::config::syntax::visit::{self, Visit};
+use crate::config::syntax::Span as _;
+use crate::config::syntax::{Body, Structure};
+use crate::config::syntax::{Expression, TraversalOperator};
 use mlinfra_provider_api::write_only_shape;
 use mlinfra_schema::{kind, AttrType, BlockSchema, Cloud, KindSchema, Value};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -426,7 +426,7 @@ struct RefCollector<'a> {
 }
 
 impl Visit for RefCollector<'_> {
-    fn visit_traversal(&mut self, t: &hcl_edit::expr::Traversal) {
+    fn visit_traversal(&mut self, t: &crate::config::syntax::Traversal) {
         if let Expression::Variable(root) = &t.expr {
             if let Some(TraversalOperator::GetAttr(name)) = t.operators.first().map(|o| o.value()) {
                 let root = root.as_str();

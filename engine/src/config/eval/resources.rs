@@ -453,7 +453,7 @@ impl Ctx<'_> {
                     i = 2;
                 }
                 Some(TraversalOperator::LegacyIndex(n)) => {
-                    key = Some(InstanceKey::Index(*n.value() as usize));
+                    key = Some(InstanceKey::Index(*n as usize));
                     all = false;
                     i = 2;
                 }

@@ -54,7 +54,7 @@ impl Ctx<'_> {
             RawInput::Text(text) => match &v.ty {
                 AttrType::String | AttrType::Any => Some(Value::String(text.clone())),
                 AttrType::Number | AttrType::Bool => Some(Value::String(text.clone())),
-                _ => match hcl_edit::parser::parse_expr(text) {
+                _ => match crate::config::syntax::parse_expr(text) {
                     Ok(e) => {
                         let scope = Scope {
                             no_references: Some("a variable value"),

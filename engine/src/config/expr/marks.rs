@@ -3,8 +3,8 @@
 //! turns an ephemeral value into null, and `type` (in the console only, as in Terraform)
 //! names the value's type.
 
-use hcl_edit::expr::FuncCall;
-use hcl_edit::Span as _;
+use crate::config::syntax::FuncCall;
+use crate::config::syntax::Span as _;
 use mlinfra_schema::Value;
 
 use super::{Evaluator, Res};
@@ -100,7 +100,7 @@ mod tests {
         };
         let mut ev = Evaluator::new(&scope, crate::diag::FileId::default());
         ev.console = console;
-        let e: hcl_edit::expr::Expression = text.parse().unwrap();
+        let e: crate::config::syntax::Expression = text.parse().unwrap();
         match ev.try_eval(&e) {
             Ok(v) => Ok((v, ev.sensitive)),
             Err(_) => Err(ev

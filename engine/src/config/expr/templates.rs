@@ -8,9 +8,9 @@
 
 use std::collections::HashMap;
 
-use hcl_edit::expr::{Expression, FuncCall};
-use hcl_edit::template::{Directive, Element, Template};
-use hcl_edit::Span as _;
+use crate::config::syntax::Span as _;
+use crate::config::syntax::{Directive, Element, Template};
+use crate::config::syntax::{Expression, FuncCall};
 use mlinfra_schema::{format_number, Value};
 
 use super::{Evaluator, Res, Scope};
@@ -82,7 +82,7 @@ impl Evaluator<'_, '_> {
                     } else {
                         strips_before(els[i + 1])
                     };
-                    let mut text = s.as_str();
+                    let mut text: &str = s.value();
                     if start {
                         text = text.trim_start();
                     }
@@ -303,7 +303,7 @@ impl Evaluator<'_, '_> {
                     .expected("names that are identifiers (letters, digits, _ and -, not starting with a digit)"),
             );
         }
-        let tmpl = match hcl_edit::parser::parse_template(&text) {
+        let tmpl = match crate::config::syntax::parse_template(&text) {
             Ok(t) => t,
             Err(e) => {
                 let l = e.location();

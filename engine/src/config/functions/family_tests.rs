@@ -25,7 +25,7 @@ fn run(name: &str, args: serde_json::Value) -> Result<Value, String> {
 
 /// An expression evaluated with no scope; it must not fail.
 fn eval_str(text: &str) -> Value {
-    let e: hcl_edit::expr::Expression = text.parse().unwrap();
+    let e: crate::config::syntax::Expression = text.parse().unwrap();
     let scope = crate::config::expr::Scope::default();
     let mut ev = crate::config::expr::Evaluator::new(&scope, 0);
     let v = ev.eval(&e);
@@ -599,7 +599,7 @@ fn object_keys_follow_hcl() {
     // A key in parentheses is its value.
     assert_eq!(eval_str("{ (\"a${1}\") = 1 }"), v(json!({"a1": 1})));
     // `{ a.b = 1 }` is ambiguous: an error that says how to write either meaning.
-    let e: hcl_edit::expr::Expression = "{ var.x = 1 }".parse().unwrap();
+    let e: crate::config::syntax::Expression = "{ var.x = 1 }".parse().unwrap();
     let scope = crate::config::expr::Scope::default();
     let mut ev = crate::config::expr::Evaluator::new(&scope, 0);
     assert!(ev.try_eval(&e).is_err());
@@ -996,7 +996,7 @@ fn conditional_arms_and_coalesce_unify_to_one_type() {
     for (src, want) in rows {
         assert_eq!(eval_str(src), v(want), "{src}");
     }
-    let e: hcl_edit::expr::Expression = "true ? 1 : false".parse().unwrap();
+    let e: crate::config::syntax::Expression = "true ? 1 : false".parse().unwrap();
     let scope = crate::config::expr::Scope::default();
     let mut ev = crate::config::expr::Evaluator::new(&scope, 0);
     assert!(ev.try_eval(&e).is_err());

@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use hcl_edit::expr::{Expression, TraversalOperator};
-use hcl_edit::structure::{Block, Body, Structure};
-use hcl_edit::Span as _;
+use crate::config::syntax::Span as _;
+use crate::config::syntax::{Block, Body, Structure};
+use crate::config::syntax::{Expression, TraversalOperator};
 use mlinfra_schema::{kind, kinds, AttrType, KindSchema};
 
 use crate::config::types::parse_type;
@@ -409,7 +409,7 @@ fn read_body(module: &mut ModuleConfig, body: Body, file: FileId, diags: &mut Di
                     .help("attributes belong inside a block; put shared values in `locals { … }`"),
                 );
             }
-            Structure::Block(block) => read_block(module, block, file, diags),
+            Structure::Block(block) => read_block(module, *block, file, diags),
         }
     }
 }
@@ -661,11 +661,11 @@ pub(crate) fn unknown_block_in(what: &str, b: &Block, file: FileId) -> Diagnosti
 
 fn literal_string(e: &Expression) -> Option<String> {
     match e {
-        Expression::String(s) => Some(s.value().clone()),
+        Expression::String(s) => Some(s.value().to_string()),
         Expression::StringTemplate(t) => {
             let mut out = String::new();
             for el in t.iter() {
-                out.push_str(el.as_literal()?.as_str());
+                out.push_str(el.as_literal()?.value());
             }
             Some(out)
         }

@@ -46,8 +46,10 @@ pub(super) fn read_module_call(
                     Expression::Object(obj) => {
                         for (k, v) in obj.iter() {
                             let key = match k {
-                                hcl_edit::expr::ObjectKey::Ident(id) => id.as_str().to_string(),
-                                hcl_edit::expr::ObjectKey::Expression(e) => {
+                                crate::config::syntax::ObjectKey::Ident(id) => {
+                                    id.as_str().to_string()
+                                }
+                                crate::config::syntax::ObjectKey::Expression(e) => {
                                     static_parts(e).map(|p| p.join(".")).unwrap_or_default()
                                 }
                             };

@@ -73,7 +73,7 @@ pub fn parse_source(sources: &Sources, id: FileId) -> Result<Body, Diagnostic> {
                 .help("flatten the expression; use locals for intermediate values"),
         );
     }
-    hcl_edit::parser::parse_body(&file.text).map_err(|e| {
+    crate::config::syntax::parse_body(&file.text).map_err(|e| {
         let loc = e.location();
         let offset = loc.offset();
         Diagnostic::error(format!("syntax error: {}", first_line(e.message())))

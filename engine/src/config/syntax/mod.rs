@@ -2,12 +2,15 @@
 //! without the layout (whitespace, comments, quoting) that only `fmt` needs.
 //!
 //! The parser's tree keeps every token's decoration, so a 165-byte resource block takes
-//! about 5 KiB there; here it takes a sixth of that. The types mirror the parser's names
-//! and accessors (`Expression::Traversal`, `body.get_attribute("x")`, `e.span()`), so the
-//! evaluator reads either the same way. A tree is built by [`convert`] from the parser's
-//! and owns its strings; spans are byte ranges in the file it was parsed from.
+//! about 5 KiB there; here it takes a sixth of that. Each file is converted as soon as it
+//! is parsed, on the thread that parsed it, so the parser's trees never all exist at once.
+//! The types keep the parser's names and accessors (`Expression::Traversal`,
+//! `body.get_attribute("x")`, `e.span()`). A tree owns its strings; spans are byte ranges
+//! in the file it was parsed from. `fmt` alone works on the parser's tree, since it
+//! rewrites layout.
 
 pub mod convert;
+mod display;
 mod structure;
 mod template;
 pub mod visit;
@@ -174,6 +177,24 @@ pub enum Expression {
     UnaryOp(Box<UnaryOp>),
     BinaryOp(Box<BinaryOp>),
     ForExpr(Box<ForExpr>),
+}
+
+impl Expression {
+    /// The text of a string literal.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Expression::String(s) => Some(s.value()),
+            _ => None,
+        }
+    }
+
+    /// The value of `true` or `false`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Expression::Bool(b) => Some(*b.value()),
+            _ => None,
+        }
+    }
 }
 
 impl Span for Expression {
@@ -416,4 +437,26 @@ pub struct ForIntro {
 pub struct ForCond {
     pub expr: Expression,
     pos: Pos,
+}
+
+/// Parse a file's text into its compact tree.
+pub fn parse_body(text: &str) -> Result<Body, hcl_edit::parser::Error> {
+    hcl_edit::parser::parse_body(text).map(convert::body)
+}
+
+/// Parse one expression (a `-var` value, a console line).
+pub fn parse_expr(text: &str) -> Result<Expression, hcl_edit::parser::Error> {
+    hcl_edit::parser::parse_expr(text).map(convert::expr)
+}
+
+/// Parse a template file (`templatefile`).
+pub fn parse_template(text: &str) -> Result<Template, hcl_edit::parser::Error> {
+    hcl_edit::parser::parse_template(text).map(convert::template)
+}
+
+impl std::str::FromStr for Expression {
+    type Err = hcl_edit::parser::Error;
+    fn from_str(text: &str) -> Result<Expression, Self::Err> {
+        parse_expr(text)
+    }
 }

@@ -69,6 +69,16 @@ pub enum Element {
     Directive(Box<Directive>),
 }
 
+impl Element {
+    /// The text of a literal element.
+    pub fn as_literal(&self) -> Option<&Spanned<Box<str>>> {
+        match self {
+            Element::Literal(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
 impl Span for Element {
     fn span(&self) -> Option<Range<usize>> {
         match self {

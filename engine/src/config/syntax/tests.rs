@@ -531,3 +531,37 @@ fn a_visitor_reaches_every_traversal() {
     assert_eq!(names.0.iter().filter(|n| *n == "local").count(), 1);
     assert_eq!(names.0.iter().filter(|n| *n == "aws_instance").count(), 2);
 }
+
+#[test]
+fn an_expression_prints_as_canonical_hcl() {
+    for text in [
+        "aws_s3_bucket.b[\"key\"].arn",
+        "module.net.aws_vpc.main[0]",
+        "aws_instance.web[*].id",
+        "aws_instance.web.*.id[0]",
+        "var.m.items.0",
+        "merge(local.tags, { shard = \"3\" })",
+        "concat(var.lists...)",
+        "provider::aws::arn_parse(\"arn\")",
+        "var.x != null && var.x.y ? \"a\" : \"b\"",
+        "!var.flag",
+        "-5",
+        "(1 + 2) * 3",
+        "[for i, v in var.xs : upper(v) if i > 0]",
+        "{for k, v in var.m : v => k...}",
+        "\"x-${var.a}-%{ if var.b ~}yes%{~ else }no%{ endif }\"",
+        "\"a \\\"quoted\\\" $${literal} \\\\ \\n\"",
+        "{ (var.k) = 3, null = 4 }",
+        "[]",
+        "{}",
+        "null",
+        "true",
+        "1.5",
+    ] {
+        let e = parse_expr(text).unwrap_or_else(|err| panic!("{text}: {err}"));
+        assert_eq!(e.to_string(), text);
+    }
+    // Layout is not kept; what is written is.
+    assert_eq!(parse_expr("a . b [ 0 ]").unwrap().to_string(), "a.b[0]");
+    assert_eq!(parse_expr("f( x ,y )").unwrap().to_string(), "f(x, y)");
+}
