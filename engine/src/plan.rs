@@ -1,6 +1,6 @@
 //! The plan: a pure diff of the evaluated configuration against prior (refreshed) state.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use mlinfra_provider_api::{PlanRequest, ProviderSet};
 use mlinfra_schema::{kind, BlockSchema, Cloud, KindClass, Value};
@@ -732,30 +732,26 @@ fn check_change(
         return None;
     }
     let inst = by_address.get(&c.address)?;
-    let mut proposed = c
-        .after
-        .as_ref()
-        .and_then(Value::as_map)
-        .cloned()
-        .unwrap_or_default();
+    let cfg = configs.get(c.provider.as_deref().unwrap_or_default())?;
     let before = c.before.as_ref().and_then(Value::as_map).cloned();
     let mut changed = Vec::new();
-    if let Some(p) = &before {
-        let after = Value::Map(proposed.clone());
-        changed_paths(
-            &Value::Map(p.clone()),
-            &after,
-            &mut Vec::new(),
-            &mut changed,
-        );
+    if let (Some(b @ Value::Map(_)), Some(after)) = (&c.before, &c.after) {
+        changed_paths(b, after, &mut Vec::new(), &mut changed);
         changed.retain(|p| !after.get_path(p).is_some_and(Value::is_unknown));
     }
-    let key = c.provider.clone().unwrap_or_default();
-    let cfg = configs.get(&key)?.clone();
     // A replacement creates a new object: the provider checks it as a create, so a
     // rule about changing the old one in place (a version step) does not refuse it.
     let is_update = c.action == Action::Update;
     let checked_again = !is_update && before.is_some();
+    // The provider's answer becomes the change's `after`, so the proposed values move
+    // into the request rather than being copied (a failed check fails the whole plan).
+    let mut proposed = match c.after.take() {
+        Some(Value::Map(m)) => m,
+        other => {
+            c.after = other;
+            BTreeMap::new()
+        }
+    };
     let checked = provider.plan(
         PlanRequest::new(
             c.kind.clone(),
@@ -816,7 +812,7 @@ fn check_change(
                     before.clone(),
                     proposed,
                     changed.clone(),
-                    cfg,
+                    cfg.clone(),
                 )
                 .with_write_only(inst.write_only.clone()),
             )
