@@ -82,4 +82,4 @@ pub fn layout_only(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

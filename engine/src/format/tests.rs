@@ -33,7 +33,8 @@ fn layout_matches_the_reference_cases() {
     );
 }
 
-fn module_fixtures() -> Vec<(String, String)> {
+/// The files of the published modules under `testdata/modules`: (path there, text).
+pub(crate) fn module_fixtures() -> Vec<(String, String)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/format/testdata/modules");
     let mut out = Vec::new();
     let mut dirs = vec![root.clone()];

@@ -477,23 +477,12 @@ fn a_number_is_read_as_written_at_512_bits() {
 
 #[test]
 fn published_modules_convert_node_for_node() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/format/testdata/modules");
-    let mut files = 0;
-    let mut stack = vec![root];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "tf") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                let (want, got) = both(&text);
-                assert_eq!(got, want, "{}", path.display());
-                files += 1;
-            }
-        }
+    let files = crate::format::tests::module_fixtures();
+    assert!(files.len() >= 10, "only {} module files found", files.len());
+    for (name, text) in files {
+        let (want, got) = both(&text);
+        assert_eq!(got, want, "{name}");
     }
-    assert!(files >= 10, "only {files} module files found");
 }
 
 #[test]
