@@ -112,10 +112,6 @@ impl<T> Spanned<T> {
     pub fn value(&self) -> &T {
         &self.value
     }
-
-    pub fn into_value(self) -> T {
-        self.value
-    }
 }
 
 impl<T> Span for Spanned<T> {

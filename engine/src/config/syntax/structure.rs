@@ -22,11 +22,6 @@ impl Body {
         self.structures.push(s);
     }
 
-    /// Gives back the room a body built by [`Body::push`] grew beyond its structures.
-    pub fn shrink_to_fit(&mut self) {
-        self.structures.shrink_to_fit();
-    }
-
     pub fn iter(&self) -> std::slice::Iter<'_, Structure> {
         self.structures.iter()
     }
@@ -55,14 +50,6 @@ impl Body {
     /// The blocks of type `ident`.
     pub fn get_blocks<'a>(&'a self, ident: &'a str) -> impl Iterator<Item = &'a Block> + 'a {
         self.blocks().filter(move |b| b.ident.as_str() == ident)
-    }
-
-    pub fn has_attribute(&self, key: &str) -> bool {
-        self.get_attribute(key).is_some()
-    }
-
-    pub fn has_blocks(&self, ident: &str) -> bool {
-        self.get_blocks(ident).next().is_some()
     }
 }
 
